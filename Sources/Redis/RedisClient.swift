@@ -1,0 +1,196 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The Redis client the system uses: a few pipelined connections, reconnected with backoff.
+///
+/// Blocking reads (`XREADGROUP … BLOCK`) must not share a pipelined connection: give each blocking
+/// loop its own client from ``makeDedicatedClient()``.
+public final class RedisClient: Sendable, Service {
+    public let configuration: RedisConfiguration
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let slots: [ConnectionSlot]
+    private let next = Atomic<Int>(0)
+    private let scriptHashes = Mutex<[String: String]>([:])
+    private let closed = Atomic<Bool>(false)
+
+    public init(
+        configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "billing.redis")
+    ) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.slots = (0..<configuration.connectionCount).map { _ in ConnectionSlot() }
+    }
+
+    /// A client with one connection of its own, for a blocking read loop.
+    public func makeDedicatedClient() -> RedisClient {
+        var single = configuration
+        single.connectionCount = 1
+        return RedisClient(configuration: single, eventLoopGroup: group, logger: logger)
+    }
+
+    /// Sends a typed command and decodes its reply.
+    @discardableResult
+    public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+        try await connection().send(command)
+    }
+
+    /// Sends raw arguments (for commands without a typed wrapper).
+    @discardableResult
+    public func execute(_ arguments: [RedisArgument]) async throws(RedisError) -> RESPValue {
+        try await connection().execute(arguments)
+    }
+
+    /// Runs a Lua script by its SHA1, loading it once per server (and again after a `NOSCRIPT`).
+    public func eval(_ script: RedisScript, keys: [String] = [], arguments: [RedisArgument] = []) async throws(RedisError)
+        -> RESPValue
+    {
+        let cached = scriptHashes.withLock { $0[script.source] }
+        let sha: String
+        if let cached { sha = cached } else { sha = try await load(script) }
+        do throws(RedisError) {
+            return try await send(EVALSHA(sha: sha, keys: keys, arguments: arguments))
+        } catch where error.serverErrorPrefix == "NOSCRIPT" {
+            // The server lost its script cache (restart, SCRIPT FLUSH, failover): load and run again.
+            let reloaded = try await load(script)
+            return try await send(EVALSHA(sha: reloaded, keys: keys, arguments: arguments))
+        }
+    }
+
+    private func load(_ script: RedisScript) async throws(RedisError) -> String {
+        let sha = try await send(SCRIPT_LOAD(source: script.source))
+        scriptHashes.withLock { $0[script.source] = sha }
+        return sha
+    }
+
+    /// Closes every connection; later commands fail with `.shutdown`.
+    public func shutdown() async {
+        closed.store(true, ordering: .relaxed)
+        for slot in slots { await slot.close() }
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    private func connection() async throws(RedisError) -> RedisConnection {
+        if closed.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client was shut down") }
+        let index = next.add(1, ordering: .relaxed).oldValue % slots.count
+        return try await slots[index].connection(client: self)
+    }
+
+    fileprivate func backoff(afterFailures failures: Int) -> Duration {
+        let factor = 1 << min(failures - 1, 16)
+        return min(configuration.reconnectBackoff * factor, configuration.maxReconnectBackoff)
+    }
+}
+
+/// A Lua script run through ``RedisClient/eval(_:keys:arguments:)``.
+public struct RedisScript: Sendable, Hashable {
+    public let source: String
+    public init(_ source: String) { self.source = source }
+}
+
+/// One pipelined connection of a client, with its reconnect state.
+private final class ConnectionSlot: Sendable {
+    private enum State {
+        case idle
+        case connecting(Task<RedisConnection, any Error>)
+        case connected(RedisConnection)
+        case backingOff(failures: Int, until: ContinuousClock.Instant, lastError: RedisError)
+        case closed
+    }
+
+    private enum Next {
+        case use(RedisConnection)
+        case wait(Task<RedisConnection, any Error>)
+        case fail(RedisError)
+    }
+
+    private let state = Mutex<State>(.idle)
+
+    func connection(client: RedisClient) async throws(RedisError) -> RedisConnection {
+        let next: Next = state.withLock { state in
+            var failures = 0
+            switch state {
+            case .connected(let connection) where connection.isActive:
+                return .use(connection)
+            case .connecting(let task):
+                return .wait(task)
+            case .closed:
+                return .fail(RedisError(.shutdown, "the Redis client was shut down"))
+            case .backingOff(let count, let until, let lastError):
+                if ContinuousClock.now < until {
+                    return .fail(RedisError(.unavailable, "Redis unreachable, retrying shortly: \(lastError.message)"))
+                }
+                failures = count
+            case .idle, .connected:
+                break
+            }
+            let task = Task<RedisConnection, any Error> { [self] in
+                do {
+                    let connection = try await RedisConnection.connect(client.configuration, group: client.group)
+                    let keep = self.state.withLock { state -> Bool in
+                        if case .closed = state { return false }
+                        state = .connected(connection)
+                        return true
+                    }
+                    if !keep {
+                        await connection.close()
+                        throw RedisError(.shutdown, "the Redis client was shut down")
+                    }
+                    if failures > 0 {
+                        client.logger.info("redis reconnected", metadata: ["host": "\(client.configuration.host)"])
+                    }
+                    return connection
+                } catch {
+                    let redisError = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
+                    self.state.withLock { state in
+                        if case .closed = state { return }
+                        let wait = client.backoff(afterFailures: failures + 1)
+                        state = .backingOff(
+                            failures: failures + 1, until: ContinuousClock.now + wait, lastError: redisError)
+                    }
+                    client.logger.warning(
+                        "redis connect failed", metadata: ["error": "\(redisError.message)", "attempt": "\(failures + 1)"])
+                    throw redisError
+                }
+            }
+            state = .connecting(task)
+            return .wait(task)
+        }
+        switch next {
+        case .use(let connection):
+            return connection
+        case .fail(let error):
+            throw error
+        case .wait(let task):
+            do {
+                return try await task.value
+            } catch let error as RedisError {
+                throw error
+            } catch {
+                throw RedisError(.connectionFailed, "\(error)")
+            }
+        }
+    }
+
+    func close() async {
+        let previous = state.withLock { state -> State in
+            let old = state
+            state = .closed
+            return old
+        }
+        switch previous {
+        case .connected(let connection): await connection.close()
+        case .connecting(let task): if let connection = try? await task.value { await connection.close() }
+        default: break
+        }
+    }
+}
