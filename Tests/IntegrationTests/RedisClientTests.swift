@@ -157,7 +157,7 @@ struct RedisClientTests {
         defer { Task { await redis.shutdown() } }
         let s = RedisTestEnvironment.prefix() + "stream"
         let first = try #require(try await redis.send(XADD(s, fields: [("a", "1")])))
-        let second = try await redis.send(XADD(s, fields: [("a", "2")]))
+        let second = try #require(try await redis.send(XADD(s, fields: [("a", "2")])))
         let read = try await redis.send(XREAD(streams: [(s, first)], count: 10))
         #expect(read.first?.stream == s && read.first?.entries.map(\.id) == [second])
     }

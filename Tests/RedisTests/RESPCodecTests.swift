@@ -51,7 +51,7 @@ struct RESPCodecTests {
 
     @Test(arguments: [1, 2, 3, 7])
     func repliesSplitAcrossReadsAreReassembled(chunk: Int) throws {
-        let wire = Array("*3\r\n$4\r\n1-0\r\n\r\n:10\r\n*0\r\n+PONG\r\n".utf8)
+        let wire = Array("*3\r\n$5\r\n1-0\r\n\r\n:10\r\n*0\r\n+PONG\r\n".utf8)
         let replies = try parseAll(wire, chunk: chunk)
         #expect(replies == [.array([.bulkString(Array("1-0\r\n".utf8)), .integer(10), .array([])]), .simpleString("PONG")])
     }
