@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian: module maps only. Their calls stay in Redis/Hiredis and Mongo/Mongoc.
@@ -48,17 +50,26 @@ let package = Package(
             ]),
         .target(name: "BillingDomain"),
         .target(
+            name: "Messaging",
+            dependencies: [
+                "Redis", "Mongo", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
             name: "Runtime",
             dependencies: [
                 "Redis", "Mongo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "billing",
             dependencies: [
-                "Runtime", "Redis", "Mongo", "BillingDomain",
+                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,10 +78,11 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Redis", "Mongo", "Runtime",
+                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -2,12 +2,15 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
+import Synchronization
 
 /// One TCP connection to Redis. Commands sent concurrently are pipelined: written as they come,
 /// answered in order. Safe to share between tasks; all channel work happens on its event loop.
 public final class RedisConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
+    /// Set the moment we decide to drop the connection, before the close has run on the event loop.
+    private let closing = Atomic<Bool>(false)
 
     private init(channel: any Channel, commandTimeout: Duration) {
         self.channel = channel
@@ -56,7 +59,7 @@ public final class RedisConnection: Sendable {
         return connection
     }
 
-    public var isActive: Bool { channel.isActive }
+    public var isActive: Bool { channel.isActive && !closing.load(ordering: .relaxed) }
 
     /// Sends a typed command and decodes its reply.
     public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
@@ -74,8 +77,9 @@ public final class RedisConnection: Sendable {
     private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
         let channel = self.channel
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
             // A server that stops answering leaves the pipeline unusable: fail and reconnect.
+            closing.store(true, ordering: .relaxed)
             promise.fail(RedisError(.timeout, "no reply from Redis within \(timeout)"))
             channel.close(promise: nil)
         }

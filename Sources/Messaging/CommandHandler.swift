@@ -1,0 +1,78 @@
+import BillingDomain
+import Foundation
+import Mongo
+import Redis
+
+/// What a handler answers: an HTTP-like status and a JSON body for the reply.
+public struct HandlerResult: Sendable, Hashable {
+    public var status: Int
+    public var body: JSONValue
+
+    public init(status: Int = 200, body: JSONValue) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// Everything a state-changing handler may touch: the transaction, the time, and the events it raises.
+/// Lives on one pool thread for one attempt of one transaction.
+public final class CommandContext {
+    public let envelope: Envelope
+    public let transaction: MongoTransaction
+    public let now: Date
+    public let service: String
+    private(set) var events: [Envelope] = []
+
+    init(envelope: Envelope, transaction: MongoTransaction, now: Date, service: String) {
+        self.envelope = envelope
+        self.transaction = transaction
+        self.now = now
+        self.service = service
+    }
+
+    /// Raises a domain event; it is written to the outbox in this transaction and published after commit.
+    public func emit(_ type: String, payload: JSONValue) {
+        events.append(
+            Envelope(
+                type: type, correlationID: envelope.correlationID, causationID: envelope.id, principal: envelope.principal,
+                traceparent: envelope.traceparent, payload: payload, createdAt: now))
+    }
+}
+
+/// What a read-only handler may touch.
+public struct ReadContext: Sendable {
+    public let database: MongoDatabase
+    public let redis: RedisClient
+    public let now: Date
+}
+
+/// How one message type is handled.
+public enum CommandHandler: Sendable {
+    /// Changes state: runs inside a MongoDB transaction that also records the message as processed,
+    /// so a redelivery changes nothing and re-sends the stored reply. Throw a ``Problem`` to refuse
+    /// (its writes are rolled back; the refusal is recorded as the reply).
+    case write(@Sendable (CommandContext) throws -> HandlerResult)
+    /// Only reads: no transaction and no ledger; a redelivery simply runs it again.
+    case read(@Sendable (Envelope, ReadContext) async throws -> HandlerResult)
+}
+
+/// Handlers by message type; `*` matches every type (event consumers).
+public struct HandlerRegistry: Sendable {
+    private var handlers: [String: CommandHandler] = [:]
+
+    public init() {}
+
+    public mutating func write(_ type: String, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
+        handlers[type] = .write(body)
+    }
+
+    public mutating func read(
+        _ type: String, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult
+    ) {
+        handlers[type] = .read(body)
+    }
+
+    public func handler(for type: String) -> CommandHandler? { handlers[type] ?? handlers["*"] }
+
+    public var types: [String] { handlers.keys.sorted() }
+}

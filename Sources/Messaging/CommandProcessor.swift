@@ -1,0 +1,184 @@
+import BillingDomain
+import Foundation
+import Logging
+import Mongo
+import Redis
+
+/// Runs messages through their handlers with effectively-once effects: each state change commits
+/// in one MongoDB transaction with the message's ledger entry (and its outbox events), and a
+/// message already in the ledger gets its stored reply again without running.
+public struct CommandProcessor: Sendable {
+    /// What happened to one message.
+    public enum Outcome: Sendable, Hashable {
+        /// The handler ran now and its effects committed (or it refused with a recorded problem).
+        case applied(Reply)
+        /// The ledger already had it: nothing ran; this is the stored reply.
+        case alreadyApplied(Reply)
+        /// Not executed: its deadline had passed.
+        case expired(Reply)
+
+        public var reply: Reply {
+            switch self {
+            case .applied(let r), .alreadyApplied(let r), .expired(let r): r
+            }
+        }
+    }
+
+    /// The ledger's name for this consumer (the service, or the event consumer's group).
+    public let group: String
+    public let registry: HandlerRegistry
+    public let database: MongoDatabase
+    public let redis: RedisClient
+    /// The billing clock handlers see as "now".
+    public let clock: any BillingClock
+    /// Real time, for deadlines and ledger expiry (a test clock may stand anywhere).
+    public let wallClock: any BillingClock
+    public let logger: Logger
+
+    public init(
+        group: String, registry: HandlerRegistry, database: MongoDatabase, redis: RedisClient,
+        clock: any BillingClock = SystemBillingClock(), wallClock: any BillingClock = SystemBillingClock(),
+        logger: Logger = Logger(label: "billing.processor")
+    ) {
+        self.group = group
+        self.registry = registry
+        self.database = database
+        self.redis = redis
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    func ledgerID(_ envelope: Envelope) -> String { "\(group):\(envelope.id)" }
+
+    /// Processes a batch; state changes of several messages may share one transaction, but each
+    /// message's effects stand alone: if any of them fails, the batch is rerun one message per
+    /// transaction. A failure here is infrastructure (or a bug): the message stays unacknowledged.
+    public func process(_ batch: [Envelope]) async -> [Result<Outcome, any Error>] {
+        let now = clock.now()
+        let wallNow = wallClock.now()
+        var results = [Result<Outcome, any Error>?](repeating: nil, count: batch.count)
+        var writes: [(Int, Envelope, @Sendable (CommandContext) throws -> HandlerResult)] = []
+        await withTaskGroup(of: (Int, Result<Outcome, any Error>).self) { group in
+            for (index, envelope) in batch.enumerated() {
+                if let deadline = envelope.deadline, deadline < wallNow {
+                    results[index] = .success(.expired(.failure(to: envelope, .deadlineExceeded(envelope.id), at: wallNow)))
+                    continue
+                }
+                switch registry.handler(for: envelope.type) {
+                case .write(let body):
+                    writes.append((index, envelope, body))
+                case .read(let body):
+                    let context = ReadContext(database: database, redis: redis, now: now)
+                    group.addTask {
+                        do {
+                            let result = try await body(envelope, context)
+                            return (index, .success(.applied(.success(to: envelope, status: result.status, result: result.body, at: now))))
+                        } catch let problem as Problem {
+                            return (index, .success(.applied(.failure(to: envelope, problem, at: now))))
+                        } catch {
+                            return (index, .failure(error))
+                        }
+                    }
+                case nil:
+                    results[index] = .failure(
+                        Problem(status: 500, code: "no_handler", title: "No handler", detail: "no handler for \(envelope.type)"))
+                }
+            }
+            for await (index, result) in group { results[index] = result }
+        }
+        if !writes.isEmpty {
+            for (index, result) in await processWrites(writes, now: now, wallNow: wallNow) { results[index] = result }
+        }
+        return results.map { $0 ?? .failure(Problem(status: 500, code: "internal", title: "Internal", detail: "lost result")) }
+    }
+
+    private func processWrites(
+        _ writes: [(Int, Envelope, @Sendable (CommandContext) throws -> HandlerResult)], now: Date, wallNow: Date
+    ) async -> [(Int, Result<Outcome, any Error>)] {
+        if writes.count > 1 {
+            do {
+                let outcomes = try await transaction(writes.map { ($0.1, $0.2) }, now: now, wallNow: wallNow)
+                return zip(writes.map(\.0), outcomes).map { ($0, .success($1)) }
+            } catch {
+                logger.debug("batch transaction failed, retrying one by one", metadata: ["error": "\(error)"])
+            }
+        }
+        var results: [(Int, Result<Outcome, any Error>)] = []
+        for (index, envelope, body) in writes {
+            do {
+                results.append((index, .success(try await transaction([(envelope, body)], now: now, wallNow: wallNow)[0])))
+            } catch let problem as Problem {
+                // Refused: roll back the handler's writes, but record the refusal so a redelivery answers the same.
+                do {
+                    results.append((index, .success(try await recordRefusal(envelope, problem, now: now, wallNow: wallNow))))
+                } catch {
+                    results.append((index, .failure(error)))
+                }
+            } catch {
+                results.append((index, .failure(error)))
+            }
+        }
+        return results
+    }
+
+    private func transaction(
+        _ items: [(Envelope, @Sendable (CommandContext) throws -> HandlerResult)], now: Date, wallNow: Date
+    ) async throws -> [Outcome] {
+        let group = self.group
+        let service = group
+        let ids = items.map { ledgerID($0.0) }
+        return try await database.withTransaction { txn in
+            let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
+            let done = try ledger.find(["_id": ["$in": .array(ids.map { .string($0) })]])
+            var seen = [String: ProcessedMessage]()
+            for entry in done { seen[entry.id] = entry }
+            var outcomes: [Outcome] = []
+            var records: [ProcessedMessage] = []
+            var events: [OutboxEntry] = []
+            for ((envelope, body), ledgerID) in zip(items, ids) {
+                if let entry = seen[ledgerID] {
+                    outcomes.append(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
+                    continue
+                }
+                let context = CommandContext(envelope: envelope, transaction: txn, now: now, service: service)
+                let result = try body(context)
+                let reply = Reply.success(to: envelope, status: result.status, result: result.body, at: now)
+                records.append(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
+                for event in context.events {
+                    events.append(
+                        OutboxEntry(
+                            id: event.id, type: event.type,
+                            envelope: String(decoding: try MessageCoding.encode(event), as: UTF8.self), createdAt: now))
+                }
+                outcomes.append(.applied(reply))
+            }
+            if !records.isEmpty { _ = try ledger.insertMany(records) }
+            if !events.isEmpty { _ = try txn.collection(MessagingStore.outbox, as: OutboxEntry.self).insertMany(events) }
+            return outcomes
+        }
+    }
+
+    private func recordRefusal(_ envelope: Envelope, _ problem: Problem, now: Date, wallNow: Date) async throws -> Outcome {
+        let ledgerID = ledgerID(envelope)
+        let group = self.group
+        return try await database.withTransaction { txn in
+            let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
+            if let entry = try ledger.findOne(["_id": .string(ledgerID)]) {
+                return .alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply))
+            }
+            let reply = Reply.failure(to: envelope, problem, at: now)
+            _ = try ledger.insertOne(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
+            return .applied(reply)
+        }
+    }
+
+    static func ledgerEntry(_ id: String, group: String, envelope: Envelope, reply: Reply, now: Date) throws
+        -> ProcessedMessage
+    {
+        ProcessedMessage(
+            id: id, group: group, type: envelope.type,
+            reply: String(decoding: try MessageCoding.encode(reply), as: UTF8.self), processedAt: now,
+            expireAt: now.addingTimeInterval(MessagingStore.ledgerRetention))
+    }
+}

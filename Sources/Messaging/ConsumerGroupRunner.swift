@@ -1,0 +1,331 @@
+import BillingDomain
+import Foundation
+import Logging
+import Metrics
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// Tuning of a consumer group runner.
+public struct ConsumerSettings: Sendable {
+    /// Consumers (each with its own blocking connection) in this process.
+    public var consumers: Int = 1
+    /// Entries read per XREADGROUP (and processed per batch).
+    public var batchSize: Int = 32
+    /// How long one XREADGROUP waits for new entries.
+    public var block: Duration = .seconds(1)
+    /// Entries pending longer than this (their consumer died or is stuck) are reclaimed.
+    public var claimMinIdle: Duration = .seconds(30)
+    /// How often pending entries are checked for reclaiming and dead-lettering.
+    public var claimInterval: Duration = .seconds(5)
+    /// Deliveries after which an entry goes to the dead-letter stream.
+    public var maxDeliveries: Int = 5
+    /// Consumers of the group idle this long with nothing pending are removed.
+    public var idleConsumerTimeout: Duration = .seconds(3600)
+
+    public init() {}
+}
+
+/// A consumer group as a `Service`: reads a stream with XREADGROUP, runs each batch through a
+/// ``CommandProcessor``, replies, and XACKs only after the effects committed. It drains its own
+/// pending entries first, reclaims entries idle elsewhere (XAUTOCLAIM), dead-letters entries that
+/// keep failing or cannot be read, and on graceful shutdown stops reading, finishes and acks what
+/// it holds, then exits.
+public final class ConsumerGroupRunner: Service, Sendable {
+    public let stream: String
+    public let group: String
+    public let settings: ConsumerSettings
+    private let redis: RedisClient
+    private let names: StreamNames
+    private let processor: CommandProcessor
+    private let replies: ReplyPublisher
+    private let retention: StreamRetention
+    private let deadLetterStream: String
+    private let consumerPrefix: String
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let wallClock: any BillingClock
+
+    private let processed: Counter
+    private let failed: Counter
+    private let deadLettered: Counter
+    private let duration: Metrics.Timer
+    private let lagGauge: Gauge
+    private let pendingGauge: Gauge
+
+    /// A runner for a service's command stream (`billing:cmd:<service>`, group `<service>`).
+    public convenience init(
+        service: String, processor: CommandProcessor, redis: RedisClient, names: StreamNames = StreamNames(),
+        settings: ConsumerSettings = ConsumerSettings(), retention: StreamRetention = StreamRetention(),
+        logger: Logger = Logger(label: "billing.consumer")
+    ) {
+        self.init(
+            stream: names.commands(service), group: service, deadLetterStream: names.deadLetters(service),
+            processor: processor, redis: redis, names: names, settings: settings, retention: retention, logger: logger)
+    }
+
+    public init(
+        stream: String, group: String, deadLetterStream: String, processor: CommandProcessor, redis: RedisClient,
+        names: StreamNames = StreamNames(), settings: ConsumerSettings = ConsumerSettings(),
+        retention: StreamRetention = StreamRetention(), wallClock: any BillingClock = SystemBillingClock(),
+        logger: Logger = Logger(label: "billing.consumer")
+    ) {
+        self.stream = stream
+        self.group = group
+        self.deadLetterStream = deadLetterStream
+        self.processor = processor
+        self.redis = redis
+        self.names = names
+        self.settings = settings
+        self.retention = retention
+        self.replies = ReplyPublisher(redis: redis, names: names, retention: retention)
+        self.wallClock = wallClock
+        var logger = logger
+        logger[metadataKey: "group"] = "\(group)"
+        self.logger = logger
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        self.consumerPrefix = "\(host)-\(getpid())"
+        let dimensions = [("group", group)]
+        processed = Counter(label: "billing_messages_processed_total", dimensions: dimensions)
+        failed = Counter(label: "billing_messages_failed_total", dimensions: dimensions)
+        deadLettered = Counter(label: "billing_messages_dead_lettered_total", dimensions: dimensions)
+        duration = Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: dimensions)
+        lagGauge = Gauge(label: "billing_group_lag", dimensions: dimensions)
+        pendingGauge = Gauge(label: "billing_group_pending", dimensions: dimensions)
+    }
+
+    /// Consumer names are host-pid-n: stable for the life of the process, unique across processes.
+    public func consumerName(_ index: Int) -> String { "\(consumerPrefix)-\(index)" }
+
+    public func run() async throws {
+        try await ensureGroup()
+        logger.info("consumer group started", metadata: ["stream": "\(stream)", "consumers": "\(settings.consumers)"])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { tasks in
+                for index in 0..<settings.consumers {
+                    tasks.addTask { await self.consume(as: self.consumerName(index)) }
+                }
+                tasks.addTask { await self.maintain(as: self.consumerName(0)) }
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+        }
+        logger.info("consumer group stopped", metadata: ["stream": "\(stream)"])
+    }
+
+    /// Stops reading; in-flight batches finish and are acknowledged.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+
+    func ensureGroup() async throws {
+        do {
+            try await redis.send(XGROUP_CREATE(stream, group: group, id: "0", makeStream: true))
+        } catch where error.serverErrorPrefix == "BUSYGROUP" {
+            // Exists already: another process created it.
+        }
+    }
+
+    // MARK: Reading
+
+    private func consume(as consumer: String) async {
+        let connection = redis.makeDedicatedClient()
+        defer { Task { await connection.shutdown() } }
+        // First our own pending entries (a restart with the same name), then new ones.
+        var cursor = "0"
+        while !isStopping {
+            do {
+                let read = try await connection.send(
+                    XREADGROUP(group: group, consumer: consumer, streams: [(stream, cursor)], count: settings.batchSize))
+                let entries = read.first?.entries ?? []
+                if entries.isEmpty { break }
+                cursor = entries[entries.count - 1].id
+                await handle(entries, deliveries: [:])
+            } catch {
+                logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        while !isStopping {
+            do {
+                let read = try await connection.send(
+                    XREADGROUP(
+                        group: group, consumer: consumer, streams: [(stream, ">")], count: settings.batchSize,
+                        block: settings.block))
+                let entries = read.first?.entries ?? []
+                if !entries.isEmpty { await handle(entries, deliveries: [:]) }
+            } catch where error.serverErrorPrefix == "NOGROUP" {
+                // The stream or group was deleted under us: recreate and go on.
+                try? await ensureGroup()
+            } catch {
+                if isStopping { break }
+                logger.warning("XREADGROUP failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        // Leave the group tidy: a consumer that holds nothing is removed on the way out.
+        if let pending = try? await redis.send(XPENDING(stream, group: group, count: 1, consumer: consumer)),
+            pending.isEmpty
+        {
+            _ = try? await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer))
+        }
+    }
+
+    // MARK: Processing
+
+    /// Parses, processes, replies and acks one batch. Entries whose processing failed stay pending
+    /// (their error remembered) to be reclaimed and retried.
+    func handle(_ entries: [StreamEntry], deliveries: [String: Int]) async {
+        var valid: [(StreamEntry, Envelope)] = []
+        var toAck: [String] = []
+        for entry in entries {
+            if entry.isDeleted {
+                toAck.append(entry.id)  // trimmed while pending: nothing left to run
+                continue
+            }
+            guard let json = entry.fields[CommandBus.envelopeField] else {
+                await deadLetter(entry.id, raw: "", error: "malformed entry: no '\(CommandBus.envelopeField)' field", deliveries: deliveries[entry.id] ?? 1)
+                continue
+            }
+            let envelope: Envelope
+            do {
+                envelope = try MessageCoding.decode(Envelope.self, from: json)
+            } catch {
+                await deadLetter(entry.id, raw: json, error: "malformed envelope: \(Self.describe(error))", deliveries: deliveries[entry.id] ?? 1)
+                continue
+            }
+            guard processor.registry.handler(for: envelope.type) != nil else {
+                await deadLetter(entry.id, raw: json, error: "unknown type '\(envelope.type)' for \(group)", deliveries: deliveries[entry.id] ?? 1)
+                continue
+            }
+            valid.append((entry, envelope))
+        }
+        if !valid.isEmpty {
+            let started = ContinuousClock.now
+            let results = await processor.process(valid.map(\.1))
+            duration.recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000) + (ContinuousClock.now - started).components.seconds * 1_000_000_000)
+            await withTaskGroup(of: String?.self) { tasks in
+                for ((entry, envelope), result) in zip(valid, results) {
+                    switch result {
+                    case .success(let outcome):
+                        tasks.addTask {
+                            do {
+                                try await self.replies.publish(outcome.reply, for: envelope)
+                                return entry.id
+                            } catch {
+                                // Committed but not answered: leave it pending; the redelivery re-sends the stored reply.
+                                self.logger.warning("reply failed", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
+                                return nil
+                            }
+                        }
+                    case .failure(let error):
+                        failed.increment()
+                        let text = Self.describe(error)
+                        logger.warning(
+                            "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
+                        tasks.addTask {
+                            _ = try? await self.redis.send(HSET(self.names.lastErrors(self.group), fields: [(entry.id, RedisArgument(text))]))
+                            return nil
+                        }
+                    }
+                }
+                for await id in tasks { if let id { toAck.append(id) } }
+            }
+            processed.increment(by: toAck.count)
+        }
+        await acknowledge(toAck)
+    }
+
+    private func acknowledge(_ ids: [String]) async {
+        guard !ids.isEmpty else { return }
+        do {
+            try await redis.send(XACK(stream, group: group, ids: ids))
+            _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
+        } catch {
+            // Unacked entries are redelivered; the ledger makes that harmless.
+            logger.warning("XACK failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+        }
+    }
+
+    private func deadLetter(_ id: String, raw: String, error: String, deliveries: Int) async {
+        do {
+            let fields = DeadLetter.fields(
+                originalID: id, envelope: raw, error: error, deliveries: deliveries, at: wallClock.now())
+            try await redis.send(XADD(deadLetterStream, fields: fields.map { ($0.0, RedisArgument($0.1)) }))
+            try await redis.send(XACK(stream, group: group, ids: [id]))
+            _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group)), RedisArgument(id)])
+            deadLettered.increment()
+            logger.error("message dead-lettered", metadata: ["entry": "\(id)", "error": "\(error)"])
+        } catch {
+            logger.warning("dead-lettering failed", metadata: ["entry": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .keyNotFound(let key, let c): return "missing field '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+                return "\(path.isEmpty ? "document" : "field '\(path)'"): \(c.debugDescription)"
+            @unknown default: return "\(decoding)"
+            }
+        }
+        return "\(error)"
+    }
+
+    // MARK: Reclaiming, dead letters, housekeeping
+
+    private func maintain(as consumer: String) async {
+        while !isStopping {
+            try? await Task.sleep(for: settings.claimInterval)
+            if isStopping { break }
+            do {
+                try await reclaim(as: consumer)
+                try await removeIdleConsumers()
+                if let info = try await redis.send(XINFO_GROUPS(stream)).first(where: { $0.name == group }) {
+                    lagGauge.record(info.lag ?? 0)
+                    pendingGauge.record(info.pending)
+                }
+            } catch {
+                logger.warning("maintenance failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Dead-letters idle entries delivered `maxDeliveries` times, then claims and runs the other idle ones.
+    func reclaim(as consumer: String) async throws {
+        let idle = try await redis.send(XPENDING(stream, group: group, count: 1000, minIdle: settings.claimMinIdle))
+        var deliveries: [String: Int] = [:]
+        for entry in idle {
+            deliveries[entry.id] = entry.deliveryCount
+            guard entry.deliveryCount >= settings.maxDeliveries else { continue }
+            let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
+            let lastError = try await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(entry.id)]).string
+            await deadLetter(
+                entry.id, raw: payload?.fields[CommandBus.envelopeField] ?? "",
+                error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
+        }
+        var start = "0-0"
+        repeat {
+            let claimed = try await redis.send(
+                XAUTOCLAIM(stream, group: group, consumer: consumer, minIdle: settings.claimMinIdle, start: start, count: settings.batchSize))
+            if !claimed.deletedIDs.isEmpty { await acknowledge(claimed.deletedIDs) }
+            if !claimed.entries.isEmpty {
+                logger.info("reclaimed idle entries", metadata: ["count": "\(claimed.entries.count)"])
+                await handle(claimed.entries, deliveries: deliveries.mapValues { $0 + 1 })
+            }
+            start = claimed.nextStart
+        } while start != "0-0" && !isStopping
+    }
+
+    private func removeIdleConsumers() async throws {
+        let limit = Int(settings.idleConsumerTimeout.components.seconds * 1000)
+        for consumer in try await redis.send(XINFO_CONSUMERS(stream, group: group))
+        where consumer.pending == 0 && consumer.idleMilliseconds > limit && !consumer.name.hasPrefix(consumerPrefix + "-") {
+            _ = try await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer.name))
+            logger.info("removed idle consumer", metadata: ["consumer": "\(consumer.name)"])
+        }
+    }
+}

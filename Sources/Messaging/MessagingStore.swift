@@ -1,0 +1,55 @@
+import Foundation
+import Mongo
+
+/// The MongoDB collections the messaging runtime owns, and their indexes.
+public enum MessagingStore {
+    /// Ledger of processed messages (`<group>:<message id>`) with their stored replies.
+    public static let processed = "processed_messages"
+    /// Domain events written in the handler's transaction, waiting for the relay.
+    public static let outbox = "outbox"
+
+    /// How long the ledger remembers a message: longer than streams keep entries, so a replay of
+    /// anything still in a stream finds it.
+    public static let ledgerRetention: TimeInterval = 8 * 86_400
+
+    /// Creates the indexes (idempotent): TTL on the ledger, creation order on the outbox.
+    public static func migrate(_ database: MongoDatabase) async throws {
+        try await database.collection(processed, as: ProcessedMessage.self).createIndexes([
+            IndexModel(keys: ["expire_at": 1], name: "expire_at_ttl", expireAfterSeconds: 0)
+        ])
+        try await database.collection(outbox, as: OutboxEntry.self).createIndexes([
+            IndexModel(keys: ["created_at": 1], name: "created_at")
+        ])
+    }
+}
+
+/// One ledger entry: this group processed this message and answered this.
+struct ProcessedMessage: Codable, Sendable {
+    var id: String
+    var group: String
+    var type: String
+    var reply: String
+    var processedAt: Date
+    var expireAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case group, type, reply
+        case processedAt = "processed_at"
+        case expireAt = "expire_at"
+    }
+}
+
+/// One event waiting in the outbox.
+struct OutboxEntry: Codable, Sendable {
+    var id: String
+    var type: String
+    var envelope: String
+    var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case type, envelope
+        case createdAt = "created_at"
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import Mongo
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// Publishes outbox events to `billing:events` after their transaction committed, then deletes
+/// them from the outbox. A crash between XADD and the delete publishes an event twice, never zero
+/// times; consumers dedupe by event ID.
+public final class OutboxRelay: Service, Sendable {
+    private let database: MongoDatabase
+    private let bus: CommandBus
+    private let pollInterval: Duration
+    private let batchSize: Int
+    private let logger: Logger
+    private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    public init(
+        database: MongoDatabase, bus: CommandBus, pollInterval: Duration = .milliseconds(200), batchSize: Int = 200,
+        logger: Logger = Logger(label: "billing.outbox")
+    ) {
+        self.database = database
+        self.bus = bus
+        self.pollInterval = pollInterval
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    /// Asks the relay to look now (a worker just committed events).
+    public func nudge() {
+        wake.withLock { continuation in
+            continuation?.resume()
+            continuation = nil
+        }
+    }
+
+    /// Publishes what the outbox holds now; returns how many events were published.
+    @discardableResult
+    public func publishPending() async throws -> Int {
+        let outbox = database.collection(MessagingStore.outbox, as: OutboxEntry.self)
+        var total = 0
+        while true {
+            let entries = try await outbox.find([:], options: FindOptions(sort: ["created_at": 1], limit: batchSize))
+            guard !entries.isEmpty else { return total }
+            var published: [BSONValue] = []
+            for entry in entries {
+                let event = try MessageCoding.decode(Envelope.self, from: entry.envelope)
+                try await bus.publish(event)
+                published.append(.string(entry.id))
+            }
+            _ = try await outbox.deleteMany(["_id": ["$in": .array(published)]])
+            total += entries.count
+            if entries.count < batchSize { return total }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    if try await publishPending() > 0 { continue }
+                } catch {
+                    logger.warning("outbox relay failed", metadata: ["error": "\(error)"])
+                }
+                await sleepOrNudge()
+            }
+        } onGracefulShutdown: {
+            self.nudge()
+        }
+        // Last pass so a clean stop leaves nothing behind.
+        _ = try? await publishPending()
+    }
+
+    private func sleepOrNudge() async {
+        let interval = pollInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: interval) }
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    self.wake.withLock { $0 = continuation }
+                }
+            }
+            await group.next()
+            self.nudge()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// An RFC 9457 problem, as workers report failures and the gateway renders them.
+public struct Problem: Sendable, Hashable, Codable, Error {
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    public var code: String
+    public var param: String?
+
+    public init(status: Int, code: String, title: String, detail: String, param: String? = nil) {
+        self.type = "https://billing.dev/problems/\(code)"
+        self.title = title
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.param = param
+    }
+
+    public static func notFound(_ what: String) -> Problem {
+        Problem(status: 404, code: "not_found", title: "Not found", detail: "\(what) does not exist")
+    }
+
+    public static func invalid(_ param: String, _ detail: String) -> Problem {
+        Problem(status: 422, code: "invalid_field", title: "Invalid field", detail: detail, param: param)
+    }
+
+    public static func deadlineExceeded(_ id: String) -> Problem {
+        Problem(
+            status: 504, code: "deadline_exceeded", title: "Deadline exceeded",
+            detail: "command \(id) reached its deadline before a worker ran it; it was not executed")
+    }
+}
+
+/// A worker's answer to one command, sent to `reply_to` and kept as the operation's state.
+public struct Reply: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable {
+        case succeeded, failed
+    }
+
+    /// The command's (and operation's) ID.
+    public var id: String
+    public var correlationID: String
+    public var status: Status
+    public var httpStatus: Int
+    public var result: JSONValue?
+    public var error: Problem?
+    public var completedAt: Date
+
+    public init(
+        id: String, correlationID: String, status: Status, httpStatus: Int, result: JSONValue? = nil,
+        error: Problem? = nil, completedAt: Date
+    ) {
+        self.id = id
+        self.correlationID = correlationID
+        self.status = status
+        self.httpStatus = httpStatus
+        self.result = result
+        self.error = error
+        self.completedAt = completedAt
+    }
+
+    public static func success(to command: Envelope, status: Int = 200, result: JSONValue, at: Date) -> Reply {
+        Reply(
+            id: command.id, correlationID: command.correlationID, status: .succeeded, httpStatus: status, result: result,
+            completedAt: at)
+    }
+
+    public static func failure(to command: Envelope, _ problem: Problem, at: Date) -> Reply {
+        Reply(
+            id: command.id, correlationID: command.correlationID, status: .failed, httpStatus: problem.status,
+            error: problem, completedAt: at)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, result, error
+        case correlationID = "correlation_id"
+        case httpStatus = "http_status"
+        case completedAt = "completed_at"
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import Redis
+import ServiceLifecycle
+import Synchronization
+
+/// The gateway side of request/reply: one `XREAD BLOCK` loop on this instance's reply stream,
+/// and a correlation map that is filled *before* a command is sent, so no reply can be missed.
+/// Replies that arrive after their caller stopped waiting are dropped (the operation keeps them).
+public final class ReplyRouter: Service, Sendable {
+    public let instance: String
+    public let stream: String
+    private let redis: RedisClient
+    private let retention: StreamRetention
+    private let logger: Logger
+    private let slots = Mutex<[String: Slot]>([:])
+    private let dropped = Atomic<Int>(0)
+
+    private enum Slot {
+        case registered
+        case arrived(Reply)
+        case waiting(CheckedContinuation<Reply?, Never>)
+    }
+
+    /// `instance` must be unique per running gateway (host-pid-random by default).
+    public init(
+        redis: RedisClient, names: StreamNames = StreamNames(), instance: String = ReplyRouter.makeInstanceName(),
+        retention: StreamRetention = StreamRetention(), logger: Logger = Logger(label: "billing.replies")
+    ) {
+        self.redis = redis.makeDedicatedClient()
+        self.instance = instance
+        self.stream = names.replies(instance)
+        self.retention = retention
+        self.logger = logger
+    }
+
+    public static func makeInstanceName() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Late replies dropped so far.
+    public var droppedReplies: Int { dropped.load(ordering: .relaxed) }
+
+    /// Registers interest in the reply to command `id`; call before sending the command.
+    public func expect(_ id: String) {
+        slots.withLock { $0[id] = .registered }
+    }
+
+    /// Waits for the reply to `id` (registered with ``expect(_:)``) for at most `timeout`; nil when
+    /// it did not come in time. Either way the registration is removed.
+    public func wait(for id: String, timeout: Duration) async -> Reply? {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.resolve(id, with: nil)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let immediate: Reply?? = slots.withLock { slots in
+                switch slots[id] {
+                case .arrived(let reply):
+                    slots[id] = nil
+                    return .some(reply)
+                case .registered:
+                    slots[id] = .waiting(continuation)
+                    return .none
+                case .waiting, nil:
+                    return .some(nil)  // never registered, or already timed out
+                }
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+
+    /// Stops waiting for `id` without a reply (the caller gave up, e.g. answered 202).
+    public func forget(_ id: String) { resolve(id, with: nil) }
+
+    private func resolve(_ id: String, with reply: Reply?) {
+        let continuation: CheckedContinuation<Reply?, Never>? = slots.withLock { slots in
+            switch slots[id] {
+            case .waiting(let c):
+                slots[id] = nil
+                return c
+            case .registered:
+                if let reply { slots[id] = .arrived(reply) } else { slots[id] = nil }
+                return nil
+            case .arrived:
+                if reply == nil { slots[id] = nil }
+                return nil
+            case nil:
+                if reply != nil { dropped.add(1, ordering: .relaxed) }
+                return nil
+            }
+        }
+        continuation?.resume(returning: reply)
+    }
+
+    public func run() async throws {
+        var lastID = "0-0"  // a fresh instance name: nothing older can be ours
+        var lastExpire = ContinuousClock.now - .seconds(3600)
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    if ContinuousClock.now - lastExpire > .seconds(10) {
+                        // Keep our stream alive while we run; it expires once we are gone.
+                        _ = try await redis.send(PEXPIRE(stream, after: retention.replyStreamTTL))
+                        lastExpire = ContinuousClock.now
+                    }
+                    let read = try await redis.send(XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
+                    for entry in read.first?.entries ?? [] {
+                        lastID = entry.id
+                        guard let json = entry.fields[CommandBus.envelopeField] else { continue }
+                        do {
+                            let reply = try MessageCoding.decode(Reply.self, from: json)
+                            resolve(reply.id, with: reply)
+                        } catch {
+                            logger.warning("unreadable reply dropped", metadata: ["entry": "\(entry.id)", "error": "\(error)"])
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning("reply stream read failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        } onGracefulShutdown: {}
+        await redis.shutdown()
+        // Wake every waiter: no reply will come through this instance any more.
+        let waiting = slots.withLock { slots -> [CheckedContinuation<Reply?, Never>] in
+            let all = slots.values.compactMap { slot -> CheckedContinuation<Reply?, Never>? in
+                if case .waiting(let c) = slot { return c }
+                return nil
+            }
+            slots.removeAll()
+            return all
+        }
+        for continuation in waiting { continuation.resume(returning: nil) }
+    }
+}

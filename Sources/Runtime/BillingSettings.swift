@@ -1,0 +1,102 @@
+import Configuration
+import Foundation
+import SystemPackage
+
+/// Every `BILLING_*` setting, read once at start. Environment variables win over the optional
+/// `.env`-style file named by `BILLING_CONFIG_FILE`.
+public struct BillingSettings: Sendable, Equatable {
+    public enum Mode: String, Sendable {
+        case development, production
+    }
+
+    public var mode: Mode
+    public var redisURL: String
+    public var mongoURL: String
+    public var httpHost: String
+    public var httpPort: Int
+    /// Sustained requests/s per authenticated principal.
+    public var rateLimitPrincipal: Int
+    /// Sustained requests/s per client IP when unauthenticated.
+    public var rateLimitIP: Int
+    /// Sustained requests/s per client IP on login, signup, token and refresh.
+    public var rateLimitAuth: Int
+    public var logLevel: String
+    /// Connections in the MongoDB pool, and threads that run its blocking calls.
+    public var mongoPoolSize: Int
+    /// Pipelined connections the shared Redis client keeps.
+    public var redisConnections: Int
+
+    public static let defaults = BillingSettings(
+        mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
+        httpHost: "127.0.0.1", httpPort: 8080, rateLimitPrincipal: 100, rateLimitIP: 20, rateLimitAuth: 1,
+        logLevel: "info", mongoPoolSize: 16, redisConnections: 2)
+
+    /// A setting that could not be used, named by its environment variable.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var variable: String
+        public var reason: String
+        public var description: String { "\(variable): \(reason)" }
+    }
+
+    /// Reads the process environment (and `BILLING_CONFIG_FILE`, if set).
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) async throws
+        -> BillingSettings
+    {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
+        if let file = environment["BILLING_CONFIG_FILE"], !file.isEmpty {
+            do {
+                providers.append(try await EnvironmentVariablesProvider(environmentFilePath: FilePath(file)))
+            } catch {
+                throw Invalid(variable: "BILLING_CONFIG_FILE", reason: "cannot read '\(file)': \(error)")
+            }
+        }
+        return try BillingSettings(reader: ConfigReader(providers: providers))
+    }
+
+    init(reader: ConfigReader) throws {
+        let d = Self.defaults
+        func string(_ key: String, _ fallback: String, secret: Bool = false) -> String {
+            reader.string(forKey: ConfigKey("billing.\(key)"), isSecret: secret, default: fallback)
+        }
+        func int(_ key: String, _ fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            let variable = "BILLING_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            guard let text = reader.string(forKey: ConfigKey("billing.\(key)")) else { return fallback }
+            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                throw Invalid(variable: variable, reason: "expected a whole number in \(range), got '\(text)'")
+            }
+            return value
+        }
+        let modeText = string("mode", d.mode.rawValue)
+        guard let mode = Mode(rawValue: modeText) else {
+            throw Invalid(variable: "BILLING_MODE", reason: "expected development or production, got '\(modeText)'")
+        }
+        self.mode = mode
+        self.redisURL = string("redis.url", d.redisURL, secret: true)
+        self.mongoURL = string("mongo.url", d.mongoURL, secret: true)
+        self.httpHost = string("http.host", d.httpHost)
+        self.httpPort = try int("http.port", d.httpPort, range: 0...65535)
+        self.rateLimitPrincipal = try int("rate.limit.principal", d.rateLimitPrincipal, range: 1...1_000_000)
+        self.rateLimitIP = try int("rate.limit.ip", d.rateLimitIP, range: 1...1_000_000)
+        self.rateLimitAuth = try int("rate.limit.auth", d.rateLimitAuth, range: 1...1_000_000)
+        self.logLevel = string("log.level", d.logLevel)
+        self.mongoPoolSize = try int("mongo.pool.size", d.mongoPoolSize, range: 1...1000)
+        self.redisConnections = try int("redis.connections", d.redisConnections, range: 1...64)
+    }
+
+    init(
+        mode: Mode, redisURL: String, mongoURL: String, httpHost: String, httpPort: Int, rateLimitPrincipal: Int,
+        rateLimitIP: Int, rateLimitAuth: Int, logLevel: String, mongoPoolSize: Int, redisConnections: Int
+    ) {
+        self.mode = mode
+        self.redisURL = redisURL
+        self.mongoURL = mongoURL
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.rateLimitPrincipal = rateLimitPrincipal
+        self.rateLimitIP = rateLimitIP
+        self.rateLimitAuth = rateLimitAuth
+        self.logLevel = logLevel
+        self.mongoPoolSize = mongoPoolSize
+        self.redisConnections = redisConnections
+    }
+}

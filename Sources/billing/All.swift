@@ -1,0 +1,27 @@
+import ArgumentParser
+import Logging
+import Runtime
+import ServiceLifecycle
+
+/// `billing all`: every part in one process, the local default.
+struct All: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway, every worker and the scheduler in one process.")
+
+    func run() async throws {
+        let settings = try await loadSettings()
+        let logger = Logger(label: "billing.all")
+        let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
+        logger.info(
+            "ready",
+            metadata: [
+                "redis": "\(infrastructure.redisDescription)", "mongo": "\(infrastructure.mongoDescription)",
+                "mode": "\(settings.mode.rawValue)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: infrastructure.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
