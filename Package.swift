@@ -69,8 +69,18 @@ let package = Package(
         .executableTarget(
             name: "billing",
             dependencies: [
-                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging",
+                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // A worker process the fault tests start, SIGKILL and SIGTERM; also the bench's test service.
+        .target(name: "TestService", dependencies: ["Messaging", "Mongo"]),
+        .executableTarget(
+            name: "TestWorker",
+            dependencies: [
+                "TestService", "Messaging", "Redis", "Mongo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -82,7 +92,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain",
+                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

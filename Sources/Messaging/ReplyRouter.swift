@@ -51,7 +51,7 @@ public final class ReplyRouter: Service, Sendable {
     /// it did not come in time. Either way the registration is removed.
     public func wait(for id: String, timeout: Duration) async -> Reply? {
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the reply came
             self?.resolve(id, with: nil)
         }
         defer { timer.cancel() }

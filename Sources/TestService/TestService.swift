@@ -1,0 +1,76 @@
+import Foundation
+import Messaging
+import Mongo
+
+/// A small service used by the integration tests (and `billing bench streams`) to exercise the
+/// messaging runtime with real effects: documents in MongoDB, refusals, failures, slowness, events.
+public enum TestHandlers {
+    public static let name = "test"
+
+    /// One document a `test.insert` command writes; `_id` is generated, so a duplicate effect shows up as a second document.
+    public struct Item: Codable, Sendable {
+        public var commandID: String
+        public var key: String
+
+        enum CodingKeys: String, CodingKey {
+            case commandID = "command_id"
+            case key
+        }
+    }
+
+    public static func registry() -> HandlerRegistry {
+        var registry = HandlerRegistry()
+        registry.read("test.echo") { envelope, _ in
+            HandlerResult(body: envelope.payload)
+        }
+        registry.write("test.insert") { context in
+            try insert(context)
+            return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
+        }
+        registry.write("test.slow") { context in
+            let ms = Int(context.envelope.payload["ms"]?.numberText ?? "") ?? 100
+            Thread.sleep(forTimeInterval: Double(ms) / 1000)
+            try insert(context)
+            return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
+        }
+        registry.write("test.emit") { context in
+            try insert(context)
+            context.emit("test.happened", payload: context.envelope.payload)
+            return HandlerResult(status: 201, body: .object([:]))
+        }
+        registry.write("test.refuse") { _ in
+            throw Problem.invalid("key", "refused on purpose")
+        }
+        registry.write("test.fail") { context in
+            // Poison until a `flags/fixed` document exists.
+            let flags = context.transaction.collection("flags", as: BSONDocument.self)
+            guard try flags.findOne(["_id": "fixed"]) != nil else {
+                throw TestFailure(message: "test.fail is broken until flags/fixed exists")
+            }
+            try insert(context)
+            return HandlerResult(status: 201, body: .object([:]))
+        }
+        return registry
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    static func insert(_ context: CommandContext) throws {
+        let key = context.envelope.payload["key"]?.stringValue ?? ""
+        _ = try context.transaction.collection("items", as: Item.self).insertOne(
+            Item(commandID: context.envelope.id, key: key))
+    }
+}
+
+extension JSONValue {
+    var numberText: String? {
+        switch self {
+        case .number(let n): n
+        case .string(let s): s
+        default: nil
+        }
+    }
+}

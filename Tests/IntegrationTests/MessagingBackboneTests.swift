@@ -1,0 +1,228 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+import TestService
+import Testing
+
+@Suite("Messaging backbone against real Redis and SecantusDB", .serialized)
+struct MessagingBackboneTests {
+    @Test func aCommandRoundTripIsCorrelatedByID() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let command = h.command("test.insert", .object(["key": .string("k1")]))
+        let reply = try #require(try await h.roundTrip(command))
+        #expect(reply.id == command.id && reply.correlationID == command.correlationID)
+        #expect(reply.status == .succeeded && reply.httpStatus == 201)
+        #expect(reply.result == .object(["key": .string("k1")]))
+        #expect(try await h.effectCounts() == [command.id: 1])
+        // The result is also kept as the operation's state.
+        let state = try #require(try await h.redis.send(GET(ReplyPublisher(redis: h.redis, names: h.names).operationKey(command.id))))
+        let record = try MessageCoding.decode(OperationRecord.self, from: Data(state))
+        #expect(record.reply == reply && record.subject == "usr_test")
+    }
+
+    @Test func thousandConcurrentRoundTripsAreAllMatched() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner { $0.consumers = 2 }
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<1000 {
+                group.addTask {
+                    let command = h.command("test.echo", .object(["n": .number("\(i)")]))
+                    let reply = try await h.roundTrip(command)
+                    return reply?.result == .object(["n": .number("\(i)")]) && reply?.id == command.id ? 0 : 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test func theSameEnvelopeDeliveredTwiceHasOneEffectAndTheSameReply() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let command = h.command("test.insert", .object(["key": .string("dup")]))
+        let first = try #require(try await h.roundTrip(command))
+        let second = try #require(try await h.roundTrip(command))
+        #expect(first == second)
+        #expect(try await h.effectCounts() == [command.id: 1])
+    }
+
+    @Test func aRefusalIsRecordedSoARedeliveryAnswersTheSame() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let command = h.command("test.refuse")
+        let first = try #require(try await h.roundTrip(command))
+        #expect(first.status == .failed && first.httpStatus == 422 && first.error?.param == "key")
+        let again = try #require(try await h.roundTrip(command))
+        #expect(again == first)
+    }
+
+    @Test func anExpiredCommandIsAnsweredWithATimeoutAndNotExecuted() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let command = h.command("test.insert", .object(["key": .string("late")]), deadline: Date().addingTimeInterval(-1))
+        let reply = try #require(try await h.roundTrip(command))
+        #expect(reply.httpStatus == 504 && reply.error?.code == "deadline_exceeded")
+        #expect(try await h.effectCounts().isEmpty)
+    }
+
+    @Test func malformedEntriesAreDeadLetteredAtOnceAndDoNotBlockTheStream() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        try await h.redis.send(XADD(h.stream, fields: [("envelope", "not json")]))
+        try await h.redis.send(XADD(h.stream, fields: [("other", "x")]))
+        try await h.bus.send(h.command("test.nonexistent"), to: TestHandlers.name)
+        h.startRunner()
+        let good = try #require(try await h.roundTrip(h.command("test.insert", .object(["key": .string("after")]))))
+        #expect(good.status == .succeeded)
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        let letters = try await admin.deadLetters(service: TestHandlers.name)
+        #expect(letters.count == 3)
+        #expect(letters[0].error.contains("malformed envelope") && letters[0].envelope == "not json")
+        #expect(letters[1].error.contains("no 'envelope' field"))
+        #expect(letters[2].error.contains("unknown type 'test.nonexistent'"))
+        #expect(try await admin.pending(service: TestHandlers.name).isEmpty)
+    }
+
+    @Test func aPoisonMessageIsDeadLetteredAfterMaxDeliveriesAndRetriedOnceFixed() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner {
+            $0.maxDeliveries = 3
+            $0.claimMinIdle = .milliseconds(150)
+            $0.claimInterval = .milliseconds(50)
+        }
+        let poison = h.command("test.fail", replyTo: false)
+        try await h.bus.send(poison, to: TestHandlers.name)
+        var behind: [Envelope] = []
+        for i in 0..<5 {
+            let c = h.command("test.insert", .object(["key": .string("b\(i)")]), replyTo: false)
+            behind.append(c)
+            try await h.bus.send(c, to: TestHandlers.name)
+        }
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 1 })
+        let letter = try #require(try await admin.deadLetters(service: TestHandlers.name).first)
+        #expect(letter.deliveries >= 3)
+        #expect(letter.error.contains("broken until flags/fixed exists"))
+        #expect(try await h.effectCounts() == Dictionary(uniqueKeysWithValues: behind.map { ($0.id, 1) }))
+        #expect(try await admin.pending(service: TestHandlers.name).isEmpty)
+
+        // Fix the handler's precondition, retry the dead letter: it runs once.
+        _ = try await h.database.collection("flags", as: BSONDocument.self).insertOne(["_id": "fixed"])
+        #expect(try await admin.retryDeadLetters(service: TestHandlers.name) == 1)
+        #expect(try await h.eventually { try await h.effectCounts()[poison.id] == 1 })
+        #expect(try await admin.deadLetters(service: TestHandlers.name).isEmpty)
+    }
+
+    @Test func tenThousandCommandsQueuedWhileNoWorkerRunsAreAllProcessed() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let total = 10_000
+        var ids = Set<String>()
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for chunk in 0..<20 {
+                group.addTask {
+                    for i in 0..<(total / 20) {
+                        let c = h.command("test.insert", .object(["key": .string("q\(chunk)-\(i)")]), replyTo: false)
+                        try await h.bus.send(c, to: TestHandlers.name)
+                    }
+                    return ""
+                }
+            }
+            for try await _ in group {}
+        }
+        #expect(try await h.redis.send(XLEN(h.stream)) == total)
+        h.startRunner {
+            $0.consumers = 2
+            $0.batchSize = 100
+        }
+        #expect(try await h.eventually(timeout: .seconds(240)) { try await h.items().count([:]) >= total })
+        let counts = try await h.effectCounts()
+        ids = Set(counts.keys)
+        #expect(ids.count == total && counts.values.allSatisfy { $0 == 1 })
+        #expect(try await h.eventually { try await StreamAdmin(redis: h.redis, names: h.names).pending(service: TestHandlers.name).isEmpty })
+    }
+
+    @Test func replayOfAProcessedRangeChangesNothingAndReappliesWhatWasLost() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let runner = h.startRunner()
+        var commands: [Envelope] = []
+        for i in 0..<30 {
+            let c = h.command("test.insert", .object(["key": .string("r\(i)")]))
+            commands.append(c)
+            #expect(try await h.roundTrip(c)?.status == .succeeded)
+        }
+        runner.stop()
+        let replayer = Replayer(redis: h.redis, processor: h.processor(), pageSize: 7)
+        let first = try await replayer.replay(stream: h.stream)
+        #expect(first == Replayer.Summary(applied: 0, alreadyApplied: 30))
+        #expect(try await h.items().count([:]) == 30)
+
+        // A restore from an older backup: the last 10 commands' documents and ledger entries are gone.
+        let lost = commands.suffix(10).map(\.id)
+        _ = try await h.items().deleteMany(["command_id": ["$in": .array(lost.map { .string($0) })]])
+        _ = try await h.database.collection(MessagingStore.processed, as: BSONDocument.self).deleteMany([
+            "_id": ["$in": .array(lost.map { .string("\(TestHandlers.name):\($0)") })]
+        ])
+        let second = try await replayer.replay(stream: h.stream)
+        #expect(second == Replayer.Summary(applied: 10, alreadyApplied: 20))
+        let counts = try await h.effectCounts()
+        #expect(counts.count == 30 && counts.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func outboxEventsSurviveARelayThatWasNotRunningAndAreConsumedOnceInEffect() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        // Commands commit their events to the outbox; no relay runs, as if it died right after the commit.
+        var commands: [Envelope] = []
+        for i in 0..<5 {
+            let c = h.command("test.emit", .object(["key": .string("e\(i)")]))
+            commands.append(c)
+            #expect(try await h.roundTrip(c)?.status == .succeeded)
+        }
+        let outbox = h.database.collection(MessagingStore.outbox, as: BSONDocument.self)
+        #expect(try await outbox.count([:]) == 5)
+        #expect(try await h.redis.send(EXISTS(h.names.events)) == 0)
+
+        let relay = OutboxRelay(database: h.database, bus: h.bus)
+        #expect(try await relay.publishPending() == 5)
+        #expect(try await outbox.count([:]) == 0)
+        // A relay that crashed after XADD but before deleting publishes again: duplicates on the stream.
+        let published = try await h.redis.send(XRANGE(h.names.events))
+        for entry in published.prefix(2) {
+            try await h.redis.send(XADD(h.names.events, fields: entry.fields.map { ($0.key, RedisArgument($0.value)) }))
+        }
+        #expect(try await h.redis.send(XLEN(h.names.events)) == 7)
+
+        // An event consumer dedupes by event id: each event has one effect.
+        var registry = HandlerRegistry()
+        registry.write("*") { context in
+            _ = try context.transaction.collection("seen", as: BSONDocument.self).insertOne([
+                "event_id": .string(context.envelope.id), "type": .string(context.envelope.type),
+            ])
+            return HandlerResult(body: .null)
+        }
+        let processor = CommandProcessor(group: "projection", registry: registry, database: h.database, redis: h.redis)
+        let consumer = ConsumerGroupRunner(
+            stream: h.names.events, group: "projection", deadLetterStream: h.names.deadLetters("projection"),
+            processor: processor, redis: h.redis, names: h.names)
+        let task = Task { try await consumer.run() }
+        defer { task.cancel() }
+        let seen = h.database.collection("seen", as: BSONDocument.self)
+        #expect(try await h.eventually { try await seen.count([:]) >= 5 })
+        try await Task.sleep(for: .milliseconds(500))
+        let docs = try await seen.find([:])
+        #expect(docs.count == 5)
+        #expect(Set(docs.compactMap { $0["event_id"]?.stringValue }).count == 5)
+        #expect(docs.allSatisfy { $0["type"]?.stringValue == "test.happened" })
+    }
+}

@@ -1,0 +1,158 @@
+import BillingDomain
+import Foundation
+import Logging
+import Messaging
+import Mongo
+import Redis
+import ServiceLifecycle
+import TestService
+import Testing
+
+/// One isolated messaging setup for a test: its own stream prefix, its own database, the test
+/// service's handlers, a reply router, and helpers to run consumers in-process or as real processes.
+final class MessagingHarness: @unchecked Sendable {
+    let redis: RedisClient
+    let mongo: MongoClient
+    let database: MongoDatabase
+    let names: StreamNames
+    let bus: CommandBus
+    let router: ReplyRouter
+    let principal = Principal(subject: "usr_test", role: .admin, tenant: "default")
+    private var tasks: [Task<Void, any Error>] = []
+    private var processes: [Process] = []
+
+    init() throws {
+        redis = try RedisTestEnvironment.client(connections: 2)
+        mongo = try MongoTestEnvironment.makeClient(poolSize: 8)
+        let base = mongo.defaultDatabaseName ?? "billing_test"
+        database = mongo.database("\(base)_msg_\(UUID().uuidString.prefix(8).lowercased())")
+        names = StreamNames(prefix: "t\(UUID().uuidString.prefix(8).lowercased())")
+        bus = CommandBus(redis: redis, names: names)
+        var logger = Logger(label: "test.replies")
+        logger.logLevel = .warning
+        router = ReplyRouter(redis: redis, names: names, logger: logger)
+        tasks.append(Task { try await router.run() })
+    }
+
+    var stream: String { names.commands(TestHandlers.name) }
+
+    func processor() -> CommandProcessor {
+        var logger = Logger(label: "test.processor")
+        logger.logLevel = .warning
+        return CommandProcessor(
+            group: TestHandlers.name, registry: TestHandlers.registry(), database: database, redis: redis, logger: logger)
+    }
+
+    /// Starts an in-process consumer group runner; returns it so a test can stop it.
+    @discardableResult
+    func startRunner(_ configure: (inout ConsumerSettings) -> Void = { _ in }) -> ConsumerGroupRunner {
+        var settings = ConsumerSettings()
+        settings.block = .milliseconds(200)
+        settings.claimMinIdle = .milliseconds(500)
+        settings.claimInterval = .milliseconds(100)
+        configure(&settings)
+        var logger = Logger(label: "test.consumer")
+        logger.logLevel = .error
+        let runner = ConsumerGroupRunner(
+            service: TestHandlers.name, processor: processor(), redis: redis, names: names, settings: settings, logger: logger)
+        tasks.append(Task { try await runner.run() })
+        return runner
+    }
+
+    func command(_ type: String, _ payload: JSONValue = .object([:]), replyTo: Bool = true, deadline: Date? = nil)
+        -> Envelope
+    {
+        Envelope(
+            type: type, replyTo: replyTo ? router.stream : "", principal: principal, deadline: deadline,
+            payload: payload, createdAt: Date())
+    }
+
+    /// Sends a command and waits for its reply (nil after `timeout`).
+    func roundTrip(_ envelope: Envelope, timeout: Duration = .seconds(20)) async throws -> Reply? {
+        router.expect(envelope.id)
+        try await bus.send(envelope, to: TestHandlers.name)
+        return await router.wait(for: envelope.id, timeout: timeout)
+    }
+
+    func items() -> MongoCollection<TestHandlers.Item> { database.collection("items", as: TestHandlers.Item.self) }
+
+    /// Counts item documents per command id.
+    func effectCounts() async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for item in try await items().find([:]) { counts[item.commandID, default: 0] += 1 }
+        return counts
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    // MARK: Worker processes
+
+    /// Starts the test worker as a real process; returns once it says it is ready.
+    func startWorkerProcess(environment extra: [String: String] = [:]) async throws -> Process {
+        let process = Process()
+        process.executableURL = try Self.binary("TestWorker")
+        var environment = ProcessInfo.processInfo.environment
+        environment["BILLING_REDIS_URL"] = try RedisTestEnvironment.url()
+        environment["BILLING_MONGO_URL"] = try Self.mongoURL(database: database.name)
+        environment["TEST_STREAM_PREFIX"] = names.prefix
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        processes.append(process)
+        // Wait for "ready <consumer>" on stdout.
+        let handle = output.fileHandleForReading
+        let ready = await Task.detached { handle.availableData }.value
+        guard String(decoding: ready, as: UTF8.self).hasPrefix("ready") else {
+            throw TestSetupError.processFailed("test worker did not start: \(String(decoding: ready, as: UTF8.self))")
+        }
+        return process
+    }
+
+    static func binary(_ name: String) throws -> URL {
+        let env = ProcessInfo.processInfo.environment
+        var candidates: [URL] = []
+        if let dir = env["BILLING_TEST_BIN_DIR"] { candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(name)) }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        candidates.append(runner.appendingPathComponent(name))
+        candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
+        for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        throw TestSetupError.processFailed("cannot find the \(name) binary; build with scripts/test (swift build --build-tests)")
+    }
+
+    static func mongoURL(database: String) throws -> String {
+        let url = try MongoTestEnvironment.url()
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let hostEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        return String(url[..<hostEnd]) + "/" + database + query
+    }
+
+    func shutdown() async {
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = try? await task.value }
+        try? await database.drop()
+        // Remove this test's keys.
+        if let keys = try? await redis.execute(["KEYS", RedisArgument(names.prefix + ":*")]).array {
+            let names = keys.compactMap(\.string)
+            if !names.isEmpty { _ = try? await redis.send(DEL(keys: names)) }
+        }
+        await redis.shutdown()
+        try? await mongo.shutdown()
+    }
+}
