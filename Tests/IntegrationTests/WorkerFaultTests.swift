@@ -1,0 +1,99 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+import TestService
+import Testing
+
+/// Faults with real processes: the test worker binary is started, SIGKILLed and SIGTERMed.
+@Suite("Worker processes killed and stopped", .serialized)
+struct WorkerFaultTests {
+    @Test func aSIGKILLedWorkersEntriesAreReclaimedAndEveryEffectExistsOnce() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let worker = try await h.startWorkerProcess(environment: ["TEST_BATCH": "4", "TEST_CLAIM_IDLE_MS": "60000"])
+        var commands: [Envelope] = []
+        for i in 0..<40 {
+            let c = h.command("test.slow", .object(["key": .string("k\(i)"), "ms": .number("60")]))
+            commands.append(c)
+            h.router.expect(c.id)
+        }
+        for c in commands { try await h.bus.send(c, to: TestHandlers.name) }
+
+        // Let it get going, then kill it while it holds unacknowledged entries.
+        #expect(try await h.eventually { try await h.items().count([:]) >= 6 })
+        let held = try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count
+        kill(worker.processIdentifier, SIGKILL)
+        worker.waitUntilExit()
+        #expect(worker.terminationReason == .uncaughtSignal)
+        #expect(held > 0, "the worker should have held pending entries when it was killed")
+        let doneBeforeRestart = try await h.items().count([:])
+        #expect(doneBeforeRestart < 40)
+
+        // A second worker reclaims what the dead one held.
+        h.startRunner {
+            $0.claimMinIdle = .milliseconds(300)
+            $0.claimInterval = .milliseconds(100)
+        }
+        var replies: [Reply] = []
+        for c in commands {
+            if let reply = await h.router.wait(for: c.id, timeout: .seconds(60)) { replies.append(reply) }
+        }
+        #expect(replies.count == 40, "every command gets its reply")
+        #expect(replies.allSatisfy { $0.status == .succeeded })
+        let counts = try await h.effectCounts()
+        #expect(counts.count == 40)
+        #expect(counts.values.allSatisfy { $0 == 1 }, "no effect twice: \(counts.filter { $0.value != 1 })")
+        #expect(try await h.eventually { try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 0 })
+    }
+
+    @Test func aSIGTERMedWorkerFinishesAndAcksWhatItHoldsAndLeavesNothingPending() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let worker = try await h.startWorkerProcess(environment: ["TEST_BATCH": "8"])
+        for i in 0..<200 {
+            try await h.bus.send(
+                h.command("test.slow", .object(["key": .string("t\(i)"), "ms": .number("5")]), replyTo: false),
+                to: TestHandlers.name)
+        }
+        #expect(try await h.eventually { try await h.items().count([:]) >= 20 })
+        kill(worker.processIdentifier, SIGTERM)
+        let exited = await h.eventually(timeout: .seconds(30)) { !worker.isRunning }
+        #expect(exited, "the worker should exit on SIGTERM")
+        #expect(worker.terminationStatus == 0)
+
+        let summary = try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name))
+        #expect(summary.count == 0, "entries left pending by the stopped worker: \(summary.consumers)")
+        let processedByFirst = try await h.items().count([:])
+        #expect(processedByFirst < 200, "the worker stopped before finishing the backlog")
+
+        // The rest is processed by the next worker, each once.
+        h.startRunner()
+        #expect(try await h.eventually(timeout: .seconds(60)) { try await h.items().count([:]) >= 200 })
+        let counts = try await h.effectCounts()
+        #expect(counts.count == 200 && counts.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func pendingEntriesWhosePayloadWasTrimmedAreAcknowledged() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        try await h.redis.send(XGROUP_CREATE(h.stream, group: TestHandlers.name, id: "0", makeStream: true))
+        let id = try await h.bus.send(h.command("test.insert", .object(["key": .string("gone")]), replyTo: false), to: TestHandlers.name)
+        // A consumer reads it and dies; then retention trims the entry away.
+        _ = try await h.redis.send(XREADGROUP(group: TestHandlers.name, consumer: "dead-1", streams: [(h.stream, ">")]))
+        try await h.redis.send(XDEL(h.stream, ids: [id]))
+        #expect(try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 1)
+        h.startRunner {
+            $0.claimMinIdle = .milliseconds(100)
+            $0.claimInterval = .milliseconds(50)
+            $0.idleConsumerTimeout = .milliseconds(200)
+        }
+        #expect(try await h.eventually { try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 0 })
+        #expect(try await StreamAdmin(redis: h.redis, names: h.names).deadLetters(service: TestHandlers.name).isEmpty)
+        // The dead consumer, now holding nothing and idle, is removed from the group.
+        #expect(
+            try await h.eventually {
+                try await h.redis.send(XINFO_CONSUMERS(h.stream, group: TestHandlers.name)).allSatisfy { $0.name != "dead-1" }
+            })
+    }
+}
