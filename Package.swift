@@ -75,15 +75,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
-        // A worker process the fault tests start, SIGKILL and SIGTERM; also the bench's test service.
+        // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo"]),
-        .executableTarget(
-            name: "TestWorker",
-            dependencies: [
-                "TestService", "Messaging", "Redis", "Mongo",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),

@@ -11,16 +11,7 @@ public enum MessagingStore {
     /// How long the ledger remembers a message: longer than streams keep entries, so a replay of
     /// anything still in a stream finds it.
     public static let ledgerRetention: TimeInterval = 8 * 86_400
-
-    /// Creates the indexes (idempotent): TTL on the ledger, creation order on the outbox.
-    public static func migrate(_ database: MongoDatabase) async throws {
-        try await database.collection(processed, as: ProcessedMessage.self).createIndexes([
-            IndexModel(keys: ["expire_at": 1], name: "expire_at_ttl", expireAfterSeconds: 0)
-        ])
-        try await database.collection(outbox, as: OutboxEntry.self).createIndexes([
-            IndexModel(keys: ["created_at": 1], name: "created_at")
-        ])
-    }
+    // Validators and indexes: schemas/collections/processed_messages.json and outbox.json (`billing migrate`).
 }
 
 /// One ledger entry: this group processed this message and answered this.

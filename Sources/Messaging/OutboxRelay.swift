@@ -7,7 +7,8 @@ import Synchronization
 
 /// Publishes outbox events to `billing:events` after their transaction committed, then deletes
 /// them from the outbox. A crash between XADD and the delete publishes an event twice, never zero
-/// times; consumers dedupe by event ID.
+/// times; consumers dedupe by event ID. Every worker process runs one; a Redis lease lets only one
+/// of them publish at a time (another takes over within the lease time if it dies).
 public final class OutboxRelay: Service, Sendable {
     private let database: MongoDatabase
     private let bus: CommandBus
@@ -15,13 +16,28 @@ public final class OutboxRelay: Service, Sendable {
     private let batchSize: Int
     private let logger: Logger
     private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let leaseKey: String
+    private let owner = UUID().uuidString
+    private let leaseTime: Duration
+
+    static let lease = RedisScript(
+        """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          return 1
+        end
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+        return 0
+        """)
 
     public init(
         database: MongoDatabase, bus: CommandBus, pollInterval: Duration = .milliseconds(200), batchSize: Int = 200,
-        logger: Logger = Logger(label: "billing.outbox")
+        leaseTime: Duration = .seconds(5), logger: Logger = Logger(label: "billing.outbox")
     ) {
         self.database = database
         self.bus = bus
+        self.leaseKey = "\(bus.names.prefix):outbox:relay-lease"
+        self.leaseTime = leaseTime
         self.pollInterval = pollInterval
         self.batchSize = batchSize
         self.logger = logger
@@ -59,7 +75,7 @@ public final class OutboxRelay: Service, Sendable {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    if try await publishPending() > 0 { continue }
+                    if try await holdLease(), try await publishPending() > 0 { continue }
                 } catch {
                     logger.warning("outbox relay failed", metadata: ["error": "\(error)"])
                 }
@@ -68,8 +84,18 @@ public final class OutboxRelay: Service, Sendable {
         } onGracefulShutdown: {
             self.nudge()
         }
-        // Last pass so a clean stop leaves nothing behind.
-        _ = try? await publishPending()
+        // Last pass so a clean stop leaves nothing behind, then hand the lease on.
+        if (try? await holdLease()) == true {
+            _ = try? await publishPending()
+            _ = try? await bus.redis.send(DEL(leaseKey))
+        }
+    }
+
+    /// Takes or renews the publishing lease; false while another relay holds it.
+    private func holdLease() async throws -> Bool {
+        let ms = leaseTime.components.seconds * 1000 + leaseTime.components.attoseconds / 1_000_000_000_000_000
+        return try await bus.redis.eval(Self.lease, keys: [leaseKey], arguments: [RedisArgument(owner), RedisArgument(ms)])
+            == .integer(1)
     }
 
     private func sleepOrNudge() async {

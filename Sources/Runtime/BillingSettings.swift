@@ -25,6 +25,18 @@ public struct BillingSettings: Sendable, Equatable {
     public var mongoPoolSize: Int
     /// Pipelined connections the shared Redis client keeps.
     public var redisConnections: Int
+    /// Prefix of every stream and key (`billing:cmd:<service>` …); lets environments share a Redis.
+    public var streamPrefix: String = "billing"
+    /// Consumers per service in one worker process.
+    public var consumers: Int = 1
+    /// Entries a consumer reads and processes per batch (several commands may share one transaction).
+    public var batchSize: Int = 32
+    /// Milliseconds an entry may stay pending before a live consumer reclaims it.
+    public var claimIdleMilliseconds: Int = 30_000
+    /// Milliseconds between checks for idle pending entries.
+    public var claimIntervalMilliseconds: Int = 5_000
+    /// Deliveries after which an entry is dead-lettered.
+    public var maxDeliveries: Int = 5
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -81,6 +93,16 @@ public struct BillingSettings: Sendable, Equatable {
         self.logLevel = string("log.level", d.logLevel)
         self.mongoPoolSize = try int("mongo.pool.size", d.mongoPoolSize, range: 1...1000)
         self.redisConnections = try int("redis.connections", d.redisConnections, range: 1...64)
+        let prefix = string("stream.prefix", d.streamPrefix)
+        guard prefix.wholeMatch(of: /[A-Za-z0-9_.\-{}]{1,64}/) != nil else {
+            throw Invalid(variable: "BILLING_STREAM_PREFIX", reason: "use 1–64 letters, digits, '_', '-', '.', '{', '}'; got '\(prefix)'")
+        }
+        self.streamPrefix = prefix
+        self.consumers = try int("consumers", d.consumers, range: 1...64)
+        self.batchSize = try int("batch.size", d.batchSize, range: 1...1000)
+        self.claimIdleMilliseconds = try int("claim.idle.ms", d.claimIdleMilliseconds, range: 10...86_400_000)
+        self.claimIntervalMilliseconds = try int("claim.interval.ms", d.claimIntervalMilliseconds, range: 10...3_600_000)
+        self.maxDeliveries = try int("max.deliveries", d.maxDeliveries, range: 1...1000)
     }
 
     init(

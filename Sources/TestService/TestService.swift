@@ -12,6 +12,11 @@ public enum TestHandlers {
         public var commandID: String
         public var key: String
 
+        public init(commandID: String, key: String) {
+            self.commandID = commandID
+            self.key = key
+        }
+
         enum CodingKeys: String, CodingKey {
             case commandID = "command_id"
             case key

@@ -12,15 +12,17 @@ struct All: AsyncParsableCommand {
         let settings = try await loadSettings()
         let logger = Logger(label: "billing.all")
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
+        let workers = try ServiceCatalog.workers(ServiceCatalog.production, settings: settings, infrastructure: infrastructure)
         logger.info(
             "ready",
             metadata: [
                 "redis": "\(infrastructure.redisDescription)", "mongo": "\(infrastructure.mongoDescription)",
                 "mode": "\(settings.mode.rawValue)",
+                "services": "\(ServiceCatalog.production.joined(separator: ","))",
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: infrastructure.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: infrastructure.services + workers, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }

@@ -6,7 +6,7 @@ import Runtime
 /// `billing bench …`: benchmarks that print figures next to the raw server rates of the same run.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that print figures beside raw server rates.", subcommands: [RedisBench.self])
+        abstract: "Benchmarks that print figures beside raw server rates.", subcommands: [RedisBench.self, BenchStreams.self])
 }
 
 struct RedisBench: AsyncParsableCommand {
@@ -46,7 +46,8 @@ struct RedisBench: AsyncParsableCommand {
         print(String(format: "  swift client     %10.0f ops/s   p50 %.3f ms   p99 %.3f ms", swiftRate, percentile(0.5), percentile(0.99)))
         if !redisBenchmark.isEmpty {
             let rawStream = "bench:raw:\(UUID().uuidString.prefix(8))"
-            let raw = try runRedisBenchmark(configuration, stream: rawStream)
+            let raw = try Self.redisBenchmarkRate(
+                redisBenchmark, configuration, concurrency: concurrency, requests: requests, stream: rawStream)
             _ = try await redis.send(DEL(rawStream))
             print(String(format: "  redis-benchmark  %10.0f ops/s   (-c %d -n %d XADD)", raw, concurrency, requests))
             print(String(format: "  ratio            %10.2f x  (target ≥ 0.70)", swiftRate / raw))
@@ -81,7 +82,10 @@ struct RedisBench: AsyncParsableCommand {
         }
     }
 
-    private func runRedisBenchmark(_ configuration: RedisConfiguration, stream: String) throws -> Double {
+    /// Runs `redis-benchmark … XADD stream * f v` and returns its requests per second.
+    static func redisBenchmarkRate(
+        _ redisBenchmark: String, _ configuration: RedisConfiguration, concurrency: Int, requests: Int, stream: String
+    ) throws -> Double {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: redisBenchmark)
         var arguments = ["-h", configuration.host, "-p", "\(configuration.port)", "-c", "\(concurrency)", "-n", "\(requests)", "-q"]

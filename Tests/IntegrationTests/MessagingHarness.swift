@@ -20,6 +20,7 @@ final class MessagingHarness: @unchecked Sendable {
     let principal = Principal(subject: "usr_test", role: .admin, tenant: "default")
     private var tasks: [Task<Void, any Error>] = []
     private var processes: [Process] = []
+    private var logs: [URL] = []
 
     init() throws {
         redis = try RedisTestEnvironment.client(connections: 2)
@@ -95,28 +96,40 @@ final class MessagingHarness: @unchecked Sendable {
 
     // MARK: Worker processes
 
-    /// Starts the test worker as a real process; returns once it says it is ready.
+    /// Starts `billing worker test` as a real process; returns once it logs that it is ready.
     func startWorkerProcess(environment extra: [String: String] = [:]) async throws -> Process {
         let process = Process()
-        process.executableURL = try Self.binary("TestWorker")
+        process.executableURL = try Self.binary("billing")
+        process.arguments = ["worker", TestHandlers.name]
         var environment = ProcessInfo.processInfo.environment
         environment["BILLING_REDIS_URL"] = try RedisTestEnvironment.url()
         environment["BILLING_MONGO_URL"] = try Self.mongoURL(database: database.name)
-        environment["TEST_STREAM_PREFIX"] = names.prefix
+        environment["BILLING_STREAM_PREFIX"] = names.prefix
+        environment["BILLING_LOG_LEVEL"] = "info"
+        environment["BILLING_CLAIM_INTERVAL_MS"] = "250"
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
         try process.run()
         processes.append(process)
-        // Wait for "ready <consumer>" on stdout.
-        let handle = output.fileHandleForReading
-        let ready = await Task.detached { handle.availableData }.value
-        guard String(decoding: ready, as: UTF8.self).hasPrefix("ready") else {
-            throw TestSetupError.processFailed("test worker did not start: \(String(decoding: ready, as: UTF8.self))")
+        logs.append(log)
+        let ready = await eventually(timeout: .seconds(30)) {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.contains("\"msg\":\"worker ready\"") || !process.isRunning
+        }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        guard ready, process.isRunning else {
+            throw TestSetupError.processFailed("billing worker did not start: \(text.suffix(2000))")
         }
         return process
+    }
+
+    /// What the worker processes logged so far.
+    func workerLogs() -> String {
+        logs.compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
     }
 
     static func binary(_ name: String) throws -> URL {
@@ -127,7 +140,7 @@ final class MessagingHarness: @unchecked Sendable {
         candidates.append(runner.appendingPathComponent(name))
         candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
         for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        throw TestSetupError.processFailed("cannot find the \(name) binary; build with scripts/test (swift build --build-tests)")
+        throw TestSetupError.processFailed("cannot find the \(name) binary; run the tests with scripts/test")
     }
 
     static func mongoURL(database: String) throws -> String {
@@ -144,6 +157,7 @@ final class MessagingHarness: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        for log in logs { try? FileManager.default.removeItem(at: log) }
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
         try? await database.drop()

@@ -5,13 +5,13 @@ import Redis
 import TestService
 import Testing
 
-/// Faults with real processes: the test worker binary is started, SIGKILLed and SIGTERMed.
+/// Faults with real processes: `billing worker test` is started, SIGKILLed and SIGTERMed.
 @Suite("Worker processes killed and stopped", .serialized)
 struct WorkerFaultTests {
     @Test func aSIGKILLedWorkersEntriesAreReclaimedAndEveryEffectExistsOnce() async throws {
         let h = try MessagingHarness()
         defer { Task { await h.shutdown() } }
-        let worker = try await h.startWorkerProcess(environment: ["TEST_BATCH": "4", "TEST_CLAIM_IDLE_MS": "60000"])
+        let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "4", "BILLING_CLAIM_IDLE_MS": "60000"])
         var commands: [Envelope] = []
         for i in 0..<40 {
             let c = h.command("test.slow", .object(["key": .string("k\(i)"), "ms": .number("60")]))
@@ -50,7 +50,7 @@ struct WorkerFaultTests {
     @Test func aSIGTERMedWorkerFinishesAndAcksWhatItHoldsAndLeavesNothingPending() async throws {
         let h = try MessagingHarness()
         defer { Task { await h.shutdown() } }
-        let worker = try await h.startWorkerProcess(environment: ["TEST_BATCH": "8"])
+        let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "8"])
         for i in 0..<200 {
             try await h.bus.send(
                 h.command("test.slow", .object(["key": .string("t\(i)"), "ms": .number("5")]), replyTo: false),

@@ -1,0 +1,122 @@
+import Foundation
+import Messaging
+import Redis
+import TestService
+import Testing
+
+/// The `billing` binary as an operator runs it.
+@Suite("billing command line", .serialized)
+struct CommandLineTests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    static func billing(_ arguments: [String], environment extra: [String: String]) async throws -> Run {
+        let process = Process()
+        process.executableURL = try MessagingHarness.binary("billing")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        async let output = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+        async let errors = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let (o, e) = await (output, errors)
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, output: String(decoding: o, as: UTF8.self),
+            errors: String(decoding: e, as: UTF8.self))
+    }
+
+    static func environment(_ h: MessagingHarness) throws -> [String: String] {
+        [
+            "BILLING_REDIS_URL": try RedisTestEnvironment.url(),
+            "BILLING_MONGO_URL": try MessagingHarness.mongoURL(database: h.database.name),
+            "BILLING_STREAM_PREFIX": h.names.prefix,
+        ]
+    }
+
+    @Test func allFailsFastNamingTheUnreachableServer() async throws {
+        let port = try FreePort.find()
+        let run = try await Self.billing(
+            ["all"], environment: ["BILLING_REDIS_URL": "redis://:secret-pw@127.0.0.1:\(port)", "BILLING_MONGO_URL": "mongodb://127.0.0.1:1/x"])
+        #expect(run.status != 0)
+        #expect(run.errors.contains("cannot reach Redis at redis://:***@127.0.0.1:\(port)"))
+        #expect(run.errors.contains("BILLING_REDIS_URL"))
+        #expect(!run.errors.contains("secret-pw"), "the password must never be printed")
+    }
+
+    @Test func aBadSettingStopsTheProcessNamingTheVariable() async throws {
+        let run = try await Self.billing(["all"], environment: ["BILLING_HTTP_PORT": "eighty"])
+        #expect(run.status != 0)
+        #expect(run.errors.contains("BILLING_HTTP_PORT") && run.errors.contains("eighty"))
+    }
+
+    @Test func allReportsReadyAndStopsCleanlyOnSIGTERM() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let process = Process()
+        process.executableURL = try MessagingHarness.binary("billing")
+        process.arguments = ["all"]
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in try Self.environment(h) { environment[key] = value }
+        environment["BILLING_HTTP_PORT"] = "0"
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("all-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        let ready = await h.eventually(timeout: .seconds(30)) {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("\"msg\":\"ready\"")
+        }
+        #expect(ready)
+        let line = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").first { $0.contains("\"msg\":\"ready\"") }
+        let object = try line.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? nil
+        #expect(object?["redis"] as? String != nil && object?["mongo"] as? String != nil)
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await h.eventually(timeout: .seconds(20)) { !process.isRunning })
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test func streamsStatusDeadLettersAndReplayFromTheCommandLine() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        for i in 0..<12 {
+            #expect(try await h.roundTrip(h.command("test.insert", .object(["key": .string("c\(i)")])))?.status == .succeeded)
+        }
+        try await h.redis.send(XADD(h.stream, fields: [("envelope", "{broken")]))
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 1 })
+        let env = try Self.environment(h)
+
+        let status = try await Self.billing(["streams", "status", "--services", "test"], environment: env)
+        #expect(status.status == 0, "\(status.errors)")
+        let row = status.output.split(separator: "\n").first { $0.hasPrefix(h.stream) }
+        #expect(row?.contains(" test ") == true, "status output: \(status.output)")
+        #expect(row.map { $0.split(separator: " ").last == "1" } == true, "one dead letter: \(status.output)")
+
+        let dlq = try await Self.billing(["streams", "dlq", "list", "test"], environment: env)
+        #expect(dlq.output.contains("malformed envelope"))
+
+        let replay = try await Self.billing(["streams", "replay", "test", "--from", "-"], environment: env)
+        #expect(replay.status == 0, "\(replay.errors)")
+        #expect(replay.output.contains("applied 0, already applied 12"), "\(replay.output)")
+        #expect(replay.output.contains("unreadable 1"))
+        #expect(try await h.items().count([:]) == 12)
+
+        let purge = try await Self.billing(["streams", "dlq", "purge", "test"], environment: env)
+        #expect(purge.output.contains("purged 1"))
+        #expect(try await admin.deadLetters(service: TestHandlers.name).isEmpty)
+
+        let unknown = try await Self.billing(["streams", "replay", "nope", "--from", "-"], environment: env)
+        #expect(unknown.status != 0 && unknown.errors.contains("unknown service 'nope'"))
+    }
+}
