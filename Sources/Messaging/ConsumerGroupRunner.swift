@@ -46,10 +46,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wallClock: any BillingClock
 
-    private let processed: Counter
-    private let failed: Counter
-    private let deadLettered: Counter
-    private let duration: Metrics.Timer
     private let lagGauge: Gauge
     private let pendingGauge: Gauge
 
@@ -86,10 +82,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         self.consumerPrefix = "\(host)-\(getpid())"
         let dimensions = [("group", group)]
-        processed = Counter(label: "billing_messages_processed_total", dimensions: dimensions)
-        failed = Counter(label: "billing_messages_failed_total", dimensions: dimensions)
-        deadLettered = Counter(label: "billing_messages_dead_lettered_total", dimensions: dimensions)
-        duration = Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: dimensions)
         lagGauge = Gauge(label: "billing_group_lag", dimensions: dimensions)
         pendingGauge = Gauge(label: "billing_group_pending", dimensions: dimensions)
     }
@@ -153,7 +145,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                         group: group, consumer: consumer, streams: [(stream, ">")], count: settings.batchSize,
                         block: settings.block))
                 let entries = read.first?.entries ?? []
-                if !entries.isEmpty { await handle(entries, deliveries: [:]) }
+                if !entries.isEmpty { await handle(entries, deliveries: [:], fresh: true) }
             } catch where error.serverErrorPrefix == "NOGROUP" {
                 // The stream or group was deleted under us: recreate and go on.
                 try? await ensureGroup()
@@ -175,7 +167,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     /// Parses, processes, replies and acks one batch. Entries whose processing failed stay pending
     /// (their error remembered) to be reclaimed and retried.
-    func handle(_ entries: [StreamEntry], deliveries: [String: Int]) async {
+    func handle(_ entries: [StreamEntry], deliveries: [String: Int], fresh: Bool = false) async {
         var valid: [(StreamEntry, Envelope)] = []
         var toAck: [String] = []
         for entry in entries {
@@ -203,11 +195,18 @@ public final class ConsumerGroupRunner: Service, Sendable {
         if !valid.isEmpty {
             let started = ContinuousClock.now
             let results = await processor.process(valid.map(\.1))
-            duration.recordNanoseconds(Int64((ContinuousClock.now - started).components.attoseconds / 1_000_000_000) + (ContinuousClock.now - started).components.seconds * 1_000_000_000)
+            let elapsed = ContinuousClock.now - started
+            let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            for (_, envelope) in valid {
+                Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: metricDimensions(envelope.type))
+                    .recordNanoseconds(nanoseconds)
+            }
             await withTaskGroup(of: String?.self) { tasks in
                 for ((entry, envelope), result) in zip(valid, results) {
                     switch result {
                     case .success(let outcome):
+                        Counter(label: "billing_messages_processed_total", dimensions: metricDimensions(envelope.type))
+                            .increment()
                         tasks.addTask {
                             do {
                                 try await self.replies.publish(outcome.reply, for: envelope)
@@ -219,7 +218,8 @@ public final class ConsumerGroupRunner: Service, Sendable {
                             }
                         }
                     case .failure(let error):
-                        failed.increment()
+                        Counter(label: "billing_messages_failed_total", dimensions: metricDimensions(envelope.type))
+                            .increment()
                         let text = Self.describe(error)
                         logger.warning(
                             "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
@@ -231,16 +231,18 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 }
                 for await id in tasks { if let id { toAck.append(id) } }
             }
-            processed.increment(by: toAck.count)
         }
-        await acknowledge(toAck)
+        await acknowledge(toAck, mayHaveErrors: !fresh)
     }
 
-    private func acknowledge(_ ids: [String]) async {
+    /// XACK, and forget remembered errors (a first delivery has none, so that round trip is skipped).
+    private func acknowledge(_ ids: [String], mayHaveErrors: Bool = true) async {
         guard !ids.isEmpty else { return }
         do {
             try await redis.send(XACK(stream, group: group, ids: ids))
-            _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
+            if mayHaveErrors {
+                _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
+            }
         } catch {
             // Unacked entries are redelivered; the ledger makes that harmless.
             logger.warning("XACK failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
@@ -254,12 +256,15 @@ public final class ConsumerGroupRunner: Service, Sendable {
             try await redis.send(XADD(deadLetterStream, fields: fields.map { ($0.0, RedisArgument($0.1)) }))
             try await redis.send(XACK(stream, group: group, ids: [id]))
             _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group)), RedisArgument(id)])
-            deadLettered.increment()
+            let type = (try? MessageCoding.decode(Envelope.self, from: raw))?.type ?? "unreadable"
+            Counter(label: "billing_messages_dead_lettered_total", dimensions: metricDimensions(type)).increment()
             logger.error("message dead-lettered", metadata: ["entry": "\(id)", "error": "\(error)"])
         } catch {
             logger.warning("dead-lettering failed", metadata: ["entry": "\(id)", "error": "\(error)"])
         }
     }
+
+    private func metricDimensions(_ type: String) -> [(String, String)] { [("group", group), ("type", type)] }
 
     static func describe(_ error: any Error) -> String {
         if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }

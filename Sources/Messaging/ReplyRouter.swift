@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Redis
 import ServiceLifecycle
 import Synchronization
@@ -50,8 +52,10 @@ public final class ReplyRouter: Service, Sendable {
     /// Waits for the reply to `id` (registered with ``expect(_:)``) for at most `timeout`; nil when
     /// it did not come in time. Either way the registration is removed.
     public func wait(for id: String, timeout: Duration) async -> Reply? {
-        let timer = Task { [weak self] in
-            do { try await Task.sleep(for: timeout) } catch { return }  // cancelled: the reply came
+        // An event-loop timer is far cheaper than a Task per waiting request.
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+            in: .nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        ) { [weak self] in
             self?.resolve(id, with: nil)
         }
         defer { timer.cancel() }
