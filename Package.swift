@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian: module maps only. Their calls stay in Redis/Hiredis and Mongo/Mongoc.
@@ -53,6 +58,8 @@ let package = Package(
             name: "Messaging",
             dependencies: [
                 "Redis", "Mongo", "BillingDomain",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,12 +76,25 @@ let package = Package(
         .executableTarget(
             name: "billing",
             dependencies: [
-                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService",
+                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Messaging", "Redis", "BillingDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo"]),
 
@@ -82,6 +102,14 @@ let package = Package(
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Messaging", "Redis", "Mongo", "TestService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -1,0 +1,214 @@
+import Crypto
+import Foundation
+import JWTKit
+import Messaging
+import Redis
+
+/// Claims of the access tokens the auth service signs (ES256, RS256 accepted), `kid` in the header.
+/// Contract: `iss` = configured issuer, `aud` = configured audience, `sub`, `tenant`, `role`
+/// (admin|customer|service), `scope` (space-separated), `customer_id` (customers), `jti`, `exp`, `nbf`, `iat`.
+struct AccessClaims: JWTPayload {
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var sub: SubjectClaim
+    var tenant: String
+    var role: String
+    var scope: String?
+    var customerID: String?
+    var jti: IDClaim
+    var exp: ExpirationClaim
+    var nbf: NotBeforeClaim?
+    var iat: IssuedAtClaim?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, sub, tenant, role, scope, jti, exp, nbf, iat
+        case customerID = "customer_id"
+    }
+
+    /// Signature is checked by jwt-kit before this; times and audience are checked by ``Authenticator``.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Turns a Bearer JWT or an API key into a ``Principal``.
+///
+/// Reads what the auth service publishes in Redis (prefix from ``StreamNames``):
+/// - `<prefix>:auth:jwks`: the JWKS JSON document of the signing keys (re-read after `jwksCacheTTL`, and
+///   at once when a token names an unknown `kid`, at most once a second);
+/// - `<prefix>:auth:deny:<jti>`: exists while a logged-out token is still unexpired;
+/// - `<prefix>:auth:apikey:<lowercase hex SHA-256 of the whole key>`: JSON
+///   `{"subject","role","scopes":[..],"tenant","customer_id"?}` for `sk_live_…`/`sk_test_…` keys.
+public final class Authenticator: Sendable {
+    private let redis: RedisClient
+    private let prefix: String
+    private let configuration: GatewayConfiguration
+    private let cache: JWKSCache
+
+    public init(redis: RedisClient, configuration: GatewayConfiguration) {
+        self.redis = redis
+        self.prefix = configuration.names.prefix
+        self.configuration = configuration
+        self.cache = JWKSCache(redis: redis, key: "\(configuration.names.prefix):auth:jwks", ttl: configuration.jwksCacheTTL)
+    }
+
+    /// The JWKS key the auth service writes.
+    public var jwksKey: String { "\(prefix):auth:jwks" }
+    public func denyKey(_ jti: String) -> String { "\(prefix):auth:deny:\(jti)" }
+    public func apiKeyKey(_ key: String) -> String { "\(prefix):auth:apikey:\(Self.sha256Hex(key))" }
+
+    static func sha256Hex(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The credential a request carries: `Authorization: Bearer …` or `X-Api-Key`; nil when none.
+    static func credential(authorization: String?, apiKey: String?) throws(GatewayError) -> String? {
+        if let apiKey, !apiKey.isEmpty { return apiKey }
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw .unauthorized("the Authorization header must be 'Bearer <token>'")
+        }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Verifies a credential; throws a 401 ``GatewayError`` saying why it was refused, 503 when Redis is down.
+    public func principal(for credential: String) async throws(GatewayError) -> Principal {
+        if credential.hasPrefix("sk_live_") || credential.hasPrefix("sk_test_") {
+            return try await apiKeyPrincipal(credential)
+        }
+        return try await tokenPrincipal(credential)
+    }
+
+    private struct StoredAPIKey: Decodable {
+        var subject: String
+        var role: String
+        var scopes: [String]?
+        var tenant: String
+        var customerID: String?
+        enum CodingKeys: String, CodingKey {
+            case subject, role, scopes, tenant
+            case customerID = "customer_id"
+        }
+    }
+
+    private func apiKeyPrincipal(_ key: String) async throws(GatewayError) -> Principal {
+        let stored: [UInt8]?
+        do {
+            stored = try await redis.send(GET(apiKeyKey(key)))
+        } catch {
+            throw .unavailable("cannot check the API key now; retry shortly")
+        }
+        guard let stored, let record = try? JSONDecoder().decode(StoredAPIKey.self, from: Data(stored)),
+            let role = Principal.Role(rawValue: record.role), role != .system
+        else { throw .unauthorized("unknown or revoked API key") }
+        return Principal(
+            subject: record.subject, role: role, scopes: record.scopes ?? [], tenant: record.tenant,
+            customerID: record.customerID)
+    }
+
+    private struct Header: Decodable {
+        var alg: String?
+        var kid: String?
+    }
+
+    static let acceptedAlgorithms: Set<String> = ["ES256", "RS256"]
+
+    private func tokenPrincipal(_ token: String) async throws(GatewayError) -> Principal {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Data(base64URL: String(parts[0])),
+            let header = try? JSONDecoder().decode(Header.self, from: headerData)
+        else { throw .unauthorized("the token is not a JWT") }
+        guard let alg = header.alg, Self.acceptedAlgorithms.contains(alg) else {
+            throw .unauthorized("the token's algorithm '\(header.alg ?? "")' is not accepted")
+        }
+        guard let kid = header.kid, !kid.isEmpty else { throw .unauthorized("the token names no key (kid)") }
+        let keys: JWTKeyCollection?
+        do {
+            keys = try await cache.keys(for: kid)
+        } catch {
+            throw .unavailable("cannot read the signing keys now; retry shortly")
+        }
+        guard let keys else { throw .unauthorized("the token was signed with an unknown key") }
+        let claims: AccessClaims
+        do {
+            claims = try await keys.verify(token, as: AccessClaims.self)
+        } catch {
+            throw .unauthorized("the token's signature or claims are invalid")
+        }
+        let now = Date()
+        do {
+            try claims.exp.verifyNotExpired(currentDate: now.addingTimeInterval(-configuration.clockSkew))
+            try claims.nbf?.verifyNotBefore(currentDate: now.addingTimeInterval(configuration.clockSkew))
+            try claims.aud.verifyIntendedAudience(includes: configuration.audience)
+        } catch {
+            throw .unauthorized("the token is expired, not yet valid, or meant for another audience")
+        }
+        guard claims.iss.value == configuration.issuer else { throw .unauthorized("the token has another issuer") }
+        guard let role = Principal.Role(rawValue: claims.role), role != .system else {
+            throw .unauthorized("the token's role is not known")
+        }
+        let denied: Int
+        do {
+            denied = try await redis.send(EXISTS(denyKey(claims.jti.value)))
+        } catch {
+            throw .unavailable("cannot check the token now; retry shortly")
+        }
+        guard denied == 0 else { throw .unauthorized("the token was revoked") }
+        let scopes = (claims.scope ?? "").split(separator: " ").map(String.init)
+        return Principal(
+            subject: claims.sub.value, role: role, scopes: scopes, tenant: claims.tenant, customerID: claims.customerID)
+    }
+}
+
+/// The JWKS from Redis as a jwt-kit key collection, with the `kid`s it holds.
+actor JWKSCache {
+    private let redis: RedisClient
+    private let key: String
+    private let ttl: Duration
+    private var keys: JWTKeyCollection?
+    private var kids: Set<String> = []
+    private var loadedAt: ContinuousClock.Instant?
+
+    init(redis: RedisClient, key: String, ttl: Duration) {
+        self.redis = redis
+        self.key = key
+        self.ttl = ttl
+    }
+
+    /// The collection when it holds `kid` (reloading once if not, or if stale); nil for an unknown key.
+    func keys(for kid: String) async throws -> JWTKeyCollection? {
+        let now = ContinuousClock.now
+        let stale = loadedAt.map { now - $0 > ttl } ?? true
+        let recentlyLoaded = loadedAt.map { now - $0 < .seconds(1) } ?? false
+        if stale || (!kids.contains(kid) && !recentlyLoaded) {
+            try await reload()
+        }
+        return kids.contains(kid) ? keys : nil
+    }
+
+    private func reload() async throws {
+        let data = try await redis.send(GET(key))
+        loadedAt = ContinuousClock.now
+        guard let data, let jwks = try? JSONDecoder().decode(JWKS.self, from: Data(data)) else {
+            keys = nil
+            kids = []
+            return
+        }
+        let collection = JWTKeyCollection()
+        var loaded: Set<String> = []
+        for jwk in jwks.keys {
+            guard let kid = jwk.keyIdentifier?.string else { continue }
+            if (try? await collection.add(jwk: jwk, isDefault: false)) != nil { loaded.insert(kid) }
+        }
+        keys = collection
+        kids = loaded
+    }
+}
+
+extension Data {
+    /// Decodes base64url without padding, as JWT segments are written.
+    init?(base64URL text: String) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64.append("=") }
+        self.init(base64Encoded: base64)
+    }
+}

@@ -1,0 +1,346 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Messaging
+import NIOCore
+import Redis
+
+/// The one handler behind every route of the table: authenticate, rate-limit, authorise, read and
+/// validate the body, apply the idempotency key, send the command, and answer with its reply (or 202).
+struct CommandEndpoint: Sendable {
+    let configuration: GatewayConfiguration
+    let authenticator: Authenticator
+    let rateLimiter: RateLimiter
+    let idempotency: IdempotencyStore
+    let bus: CommandBus
+    let replies: ReplyRouter
+    let openAPI: OpenAPIDocument?
+    let metrics: GatewayMetrics
+    let redis: RedisClient
+    let logger: Logger
+
+    static let anonymousSubject = "anonymous"
+
+    // MARK: Edge checks shared with the gateway's own routes
+
+    /// The client address used for per-IP limits.
+    func clientIP(_ request: Request, context: GatewayContext) -> String {
+        if configuration.trustForwardedFor, let forwarded = request.headers[GatewayHeaders.forwardedFor],
+            let first = forwarded.split(separator: ",").first
+        {
+            return first.trimmingCharacters(in: .whitespaces)
+        }
+        return context.remoteAddress?.ipAddress ?? "local"
+    }
+
+    /// The verified principal of a request, or nil when it carries no credential.
+    func authenticate(_ request: Request, context: GatewayContext) async throws(GatewayError) -> Principal? {
+        guard
+            let credential = try Authenticator.credential(
+                authorization: request.headers[.authorization], apiKey: request.headers[GatewayHeaders.apiKey])
+        else { return nil }
+        let principal = try await authenticator.principal(for: credential)
+        context.state.principal = principal
+        return principal
+    }
+
+    /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over.
+    /// Without Redis: the auth tier fails closed (503), the standard tier fails open (logged).
+    func rateLimit(_ rateClass: GatewayRoute.RateClass, principal: Principal?, ip: String) async throws(GatewayError)
+        -> HTTPFields
+    {
+        let (tier, identity, limit): (String, String, RateLimitTier)
+        switch (rateClass, principal) {
+        case (.auth, _): (tier, identity, limit) = ("auth", ip, configuration.authLimit)
+        case (.standard, let principal?): (tier, identity, limit) = ("principal", "\(principal.tenant):\(principal.subject)", configuration.principalLimit)
+        case (.standard, nil): (tier, identity, limit) = ("ip", ip, configuration.ipLimit)
+        }
+        let decision: RateLimitDecision
+        do {
+            decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit)
+        } catch {
+            if rateClass == .auth { throw .unavailable("rate limiting is unavailable; sign-in is paused for safety") }
+            logger.warning("rate limit unavailable, allowing", metadata: ["tier": "\(tier)", "error": "\(error)"])
+            return [:]
+        }
+        var headers: HTTPFields = [
+            GatewayHeaders.rateLimitLimit: String(decision.limit),
+            GatewayHeaders.rateLimitRemaining: String(decision.remaining),
+            GatewayHeaders.rateLimitReset: String(decision.resetSeconds),
+        ]
+        guard decision.allowed else {
+            metrics.rateLimited(tier: tier)
+            headers[.retryAfter] = String(max(1, decision.retryAfterSeconds))
+            throw GatewayError(
+                status: 429, code: "rate_limited", title: "Too many requests",
+                detail: "the \(tier) rate limit is \(limit.rate)/s with a burst of \(limit.burst); retry after \(max(1, decision.retryAfterSeconds)) s",
+                headers: headers)
+        }
+        return headers
+    }
+
+    // MARK: The table's handler
+
+    func handle(_ route: GatewayRoute, _ request: Request, context: GatewayContext) async throws -> Response {
+        context.state.route = route.label
+        let ip = clientIP(request, context: context)
+        let verified = try await authenticate(request, context: context)
+        if case .authenticated = route.access, verified == nil {
+            throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
+        }
+        var headers = try await rateLimit(route.rateClass, principal: verified, ip: ip)
+        let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
+        if let verified, !route.permits(verified) {
+            throw GatewayError.forbidden("the \(verified.role.rawValue) role, with its scopes, may not call \(route.label)")
+        }
+
+        // Input: path, query, body.
+        var pathParameters: [String: JSONValue] = [:]
+        for (key, value) in context.parameters { pathParameters[String(key)] = .string(String(value)) }
+        let query = try validatedQuery(request, route: route)
+        var request = request
+        let (bodyBytes, body) = try await readBody(&request, route: route)
+        let payload = JSONValue.object(["path": .object(pathParameters), "query": .object(query), "body": body])
+
+        // Idempotency (POST only).
+        var idempotencyRecordKey: String?
+        var commandID = MessageID.make()
+        let idempotencyKey = request.headers[GatewayHeaders.idempotencyKey]
+        if request.method == .post, let key = idempotencyKey {
+            guard !key.isEmpty, key.count <= 255 else {
+                throw GatewayError.badRequest("Idempotency-Key must be 1 to 255 characters", param: "Idempotency-Key")
+            }
+            let scope = verified ?? Principal(subject: "\(Self.anonymousSubject):\(ip)", role: .customer, tenant: "default")
+            commandID = IdempotencyStore.operationID(principal: scope, key: key)
+            let recordKey = idempotency.key(scope, key)
+            let fingerprint = IdempotencyStore.fingerprint(
+                method: request.method.rawValue, path: request.uri.description, body: bodyBytes)
+            let claim: IdempotencyStore.Claim
+            do {
+                claim = try await idempotency.claim(recordKey, fingerprint: fingerprint, operationID: commandID)
+            } catch {
+                throw GatewayError.unavailable("cannot check the Idempotency-Key now; retry shortly")
+            }
+            switch claim {
+            case .claimed: idempotencyRecordKey = recordKey
+            case .mismatch:
+                throw GatewayError(
+                    status: 422, code: "idempotency_key_reused",
+                    title: "Idempotency-Key reused", detail: "this Idempotency-Key was used with another request body",
+                    param: "Idempotency-Key")
+            case .inFlight:
+                throw GatewayError(
+                    status: 409, code: "idempotency_key_in_use", title: "Request in progress",
+                    detail: "a request with this Idempotency-Key is still running; retry later", headers: [.retryAfter: "1"])
+            case .replay(let record):
+                return replay(record, headers: headers)
+            }
+        }
+
+        // Send and wait.
+        let preference = Preference(request.headers[GatewayHeaders.prefer], maxWait: configuration.maxWait)
+        let wait = preference.respondAsync ? .zero : (preference.wait ?? configuration.defaultWait)
+        let now = Date()
+        let deadlineWait = preference.respondAsync ? configuration.maxWait : wait
+        let envelope = Envelope(
+            id: commandID, type: route.type, correlationID: context.state.requestID, replyTo: replies.stream,
+            principal: principal, idempotencyKey: idempotencyKey,
+            deadline: now.addingTimeInterval(Self.seconds(deadlineWait + configuration.deadlineMargin)),
+            payload: payload, createdAt: now)
+        let answer: Answer
+        do {
+            try await writePending(envelope)
+            replies.expect(envelope.id)
+            do {
+                try await bus.send(envelope, to: route.service)
+            } catch {
+                replies.forget(envelope.id)
+                throw error
+            }
+        } catch {
+            if let idempotencyRecordKey { await idempotency.release(idempotencyRecordKey) }
+            logger.error("command not sent", metadata: ["request_id": "\(context.state.requestID)", "error": "\(error)"])
+            throw GatewayError.unavailable("the command could not be queued; nothing was done, retry shortly")
+        }
+        if preference.respondAsync {
+            replies.forget(envelope.id)
+            headers[GatewayHeaders.preferenceApplied] = "respond-async"
+            answer = accepted(envelope.id, headers: headers)
+        } else if let reply = await replies.wait(for: envelope.id, timeout: wait) {
+            answer = Self.answer(for: reply, requestID: context.state.requestID, headers: headers)
+        } else {
+            metrics.replyTimedOut()
+            context.state.replyTimedOut = true
+            answer = accepted(envelope.id, headers: headers)
+        }
+        if let idempotencyRecordKey {
+            await remember(answer, operationID: envelope.id, key: idempotencyRecordKey, request: request, bodyBytes: bodyBytes)
+        }
+        return answer.response
+    }
+
+    static func seconds(_ d: Duration) -> TimeInterval {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: Pieces
+
+    private func validatedQuery(_ request: Request, route: GatewayRoute) throws(GatewayError) -> [String: JSONValue] {
+        let pairs: [(String, String)] = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        if let openAPI, openAPI.operation(method: route.method.rawValue, path: route.path) != nil {
+            return try openAPI.validateQuery(pairs, method: route.method.rawValue, path: route.path)
+        }
+        var result: [String: JSONValue] = [:]
+        for (k, v) in pairs { result[k] = .string(v) }
+        return result
+    }
+
+    /// Reads the body against the size limit, checks its type, parses and validates it.
+    private func readBody(_ request: inout Request, route: GatewayRoute) async throws -> ([UInt8], JSONValue) {
+        let takesBody = [.post, .put, .patch].contains(request.method)
+        guard takesBody else { return ([], .object([:])) }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.bodyLimit {
+            throw Self.tooLarge(configuration.bodyLimit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: configuration.bodyLimit)
+        } catch is NIOTooManyBytesError {
+            throw Self.tooLarge(configuration.bodyLimit)
+        }
+        let bytes = Array(buffer.readableBytesView)
+        if bytes.isEmpty { return (bytes, .object([:])) }
+        let mediaType = request.headers[.contentType].flatMap { MediaType(from: $0) }
+        guard let mediaType, mediaType.isType(.applicationJson) else {
+            throw GatewayError(
+                status: 415, code: "unsupported_media_type", title: "Unsupported media type",
+                detail: "send the body as application/json (got \(request.headers[.contentType] ?? "no Content-Type"))")
+        }
+        let body: JSONValue
+        do {
+            body = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw GatewayError(
+                status: 400, code: "malformed_json", title: "Malformed JSON",
+                detail: "the body is not valid JSON: \(Self.describeJSONError(in: bytes))")
+        }
+        guard case .object = body else {
+            throw GatewayError(status: 400, code: "invalid_body", title: "Invalid body", detail: "the body must be a JSON object")
+        }
+        if let schema = route.requestSchema, let openAPI {
+            try openAPI.validate(body, schemaNamed: schema)
+        }
+        return (bytes, body)
+    }
+
+    static func tooLarge(_ limit: Int) -> GatewayError {
+        GatewayError(
+            status: 413, code: "body_too_large", title: "Payload too large",
+            detail: "the request body exceeds \(limit) bytes")
+    }
+
+    /// Where the JSON is broken: Foundation's JSONSerialization names the character offset
+    /// ("Invalid value around character 12."); we add the line and column.
+    static func describeJSONError(in bytes: [UInt8]) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            return "the body is not valid JSON"
+        } catch {
+            let debug = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "the body is not valid JSON"
+            guard let range = debug.range(of: #"character (\d+)"#, options: .regularExpression),
+                let offset = Int(debug[range].split(separator: " ")[1])
+            else { return debug }
+            var line = 1
+            var column = 1
+            for byte in bytes.prefix(offset) {
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
+            }
+            return "\(debug.trimmingCharacters(in: CharacterSet(charactersIn: "."))) (line \(line), column \(column))"
+        }
+    }
+
+    /// The pending operation record, written before the command is sent (SET NX: a fast worker's
+    /// completed record is never overwritten).
+    private func writePending(_ envelope: Envelope) async throws {
+        let record = PendingOperation(
+            id: envelope.id, type: envelope.type, subject: envelope.principal.subject, tenant: envelope.principal.tenant,
+            createdAt: envelope.createdAt)
+        let json = try MessageCoding.encode(record)
+        _ = try await redis.send(
+            SET(
+                OperationStore.key(configuration.names, envelope.id), value: RedisArgument(bytes: Array(json)),
+                expiry: .milliseconds(Int(configuration.operationTTL.components.seconds * 1000)), condition: .ifNotExists))
+    }
+
+    private func accepted(_ id: String, headers: HTTPFields) -> Answer {
+        var headers = headers
+        headers[.location] = "/v1/operations/\(id)"
+        headers[.retryAfter] = String(configuration.retryAfterSeconds)
+        return Answer.json(
+            .object(["id": .string(id), "object": .string("operation"), "status": .string("pending")]), status: 202,
+            headers: headers)
+    }
+
+    /// A worker's reply as the HTTP answer.
+    static func answer(for reply: Reply, requestID: String, headers: HTTPFields) -> Answer {
+        switch reply.status {
+        case .succeeded:
+            if reply.httpStatus == 204 { return Answer(status: 204, headers: headers, body: nil) }
+            return Answer.json(reply.result ?? .object([:]), status: reply.httpStatus, headers: headers)
+        case .failed:
+            let problem =
+                reply.error
+                ?? Problem(status: reply.httpStatus, code: "failed", title: "Command failed", detail: "the command failed")
+            return Answer.problem(problem, requestID: requestID, headers: headers)
+        }
+    }
+
+    private func remember(_ answer: Answer, operationID: String, key: String, request: Request, bodyBytes: [UInt8])
+        async
+    {
+        let record = IdempotencyStore.IdempotencyRecord(
+            fingerprint: IdempotencyStore.fingerprint(method: request.method.rawValue, path: request.uri.description, body: bodyBytes),
+            operationID: operationID, done: true, status: answer.status, contentType: answer.headers[.contentType],
+            location: answer.headers[.location], retryAfter: answer.headers[.retryAfter],
+            body: answer.body.map { String(buffer: $0) })
+        do {
+            try await idempotency.complete(key, record: record)
+        } catch {
+            logger.warning("idempotency record not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func replay(_ record: IdempotencyStore.IdempotencyRecord, headers: HTTPFields) -> Response {
+        var headers = headers
+        headers[GatewayHeaders.idempotentReplayed] = "true"
+        if let contentType = record.contentType { headers[.contentType] = contentType }
+        if let location = record.location { headers[.location] = location }
+        if let retryAfter = record.retryAfter { headers[.retryAfter] = retryAfter }
+        return Response(
+            status: .init(code: record.status ?? 200), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: record.body ?? "")))
+    }
+}
+
+/// `Prefer: respond-async` and `Prefer: wait=N` (RFC 7240), N capped.
+struct Preference {
+    var respondAsync = false
+    var wait: Duration?
+
+    init(_ header: String?, maxWait: Duration) {
+        guard let header else { return }
+        for token in header.split(separator: ",") {
+            let item = token.trimmingCharacters(in: .whitespaces).lowercased()
+            if item == "respond-async" { respondAsync = true }
+            if item.hasPrefix("wait="), let seconds = Double(item.dropFirst(5)), seconds >= 0 {
+                wait = min(.milliseconds(Int64(seconds * 1000)), maxWait)
+            }
+        }
+    }
+}

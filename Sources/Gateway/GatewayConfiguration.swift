@@ -1,0 +1,58 @@
+import Foundation
+import Messaging
+
+/// Everything the edge needs to know that is not a route: limits, waits, CORS, token checks.
+public struct GatewayConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Key prefix and stream names shared with the workers.
+    public var names: StreamNames = StreamNames()
+    /// How long a request waits for its reply before answering 202 (`Prefer: wait=N` overrides, up to `maxWait`).
+    public var defaultWait: Duration = .seconds(5)
+    public var maxWait: Duration = .seconds(30)
+    /// Added to the wait to form the command's deadline, so a reply in flight is not refused.
+    public var deadlineMargin: Duration = .seconds(2)
+    /// `Retry-After` (seconds) on a 202.
+    public var retryAfterSeconds: Int = 1
+    /// Origins that may call the API from a browser (exact match, e.g. `https://app.example.com`).
+    public var corsAllowedOrigins: [String] = []
+    public var corsMaxAgeSeconds: Int = 600
+    /// Largest request body accepted (413 above).
+    public var bodyLimit: Int = 1 << 20
+    /// JWT `iss` and `aud` the gateway accepts.
+    public var issuer: String = "billing"
+    public var audience: String = "billing-api"
+    /// Allowed clock skew for `exp`/`nbf`.
+    public var clockSkew: TimeInterval = 30
+    /// How long the JWKS read from Redis is trusted before it is read again.
+    public var jwksCacheTTL: Duration = .seconds(60)
+    /// Rate-limit tiers (requests/s sustained, and burst).
+    public var principalLimit = RateLimitTier(rate: 100, burst: 200)
+    public var ipLimit = RateLimitTier(rate: 20, burst: 40)
+    public var authLimit = RateLimitTier(rate: 1, burst: 5)
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    public var trustForwardedFor: Bool = false
+    /// Consumer groups that must have a live consumer for `/readyz`.
+    public var requiredServices: [String] = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
+    /// A consumer idle longer than this does not count as live.
+    public var consumerLiveness: Duration = .seconds(30)
+    /// Idempotency records live this long.
+    public var idempotencyTTL: Duration = .seconds(86_400)
+    /// Pending operation records live this long (same as the workers' operation state).
+    public var operationTTL: Duration = .seconds(86_400)
+    /// `Strict-Transport-Security` value.
+    public var hsts: String = "max-age=63072000; includeSubDomains"
+
+    public init() {}
+}
+
+/// A GCRA tier: `rate` requests per second sustained, up to `burst` at once.
+public struct RateLimitTier: Sendable, Hashable {
+    public var rate: Double
+    public var burst: Int
+
+    public init(rate: Double, burst: Int) {
+        self.rate = rate
+        self.burst = max(1, burst)
+    }
+}

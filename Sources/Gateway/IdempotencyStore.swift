@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import Messaging
+import Redis
+
+/// `Idempotency-Key` records in Redis, scoped to the principal and kept 24 h:
+/// `<prefix>:idem:{<tenant>:<subject>}:<sha256(key)>` → JSON ``IdempotencyRecord``.
+public struct IdempotencyStore: Sendable {
+    let redis: RedisClient
+    let prefix: String
+    let ttl: Duration
+
+    /// What is kept for one key: a fingerprint of the request, and the first response once there is one.
+    struct IdempotencyRecord: Codable {
+        var fingerprint: String
+        var operationID: String
+        var done: Bool
+        var status: Int?
+        var contentType: String?
+        var location: String?
+        var retryAfter: String?
+        var body: String?
+
+        enum CodingKeys: String, CodingKey {
+            case fingerprint, done, status, body, location
+            case operationID = "operation_id"
+            case contentType = "content_type"
+            case retryAfter = "retry_after"
+        }
+    }
+
+    /// What a new request with a key finds.
+    enum Claim {
+        /// First use: go ahead.
+        case claimed
+        /// Same key and body, answered before: replay this.
+        case replay(IdempotencyRecord)
+        /// Same key, other body.
+        case mismatch
+        /// Same key and body, the first request is still running.
+        case inFlight
+    }
+
+    func key(_ principal: Principal, _ idempotencyKey: String) -> String {
+        "\(prefix):idem:{\(principal.tenant):\(principal.subject)}:\(Self.hex(SHA256.hash(data: Data(idempotencyKey.utf8))))"
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+
+    /// The command ID a key stands for: a UUID-shaped (version 8) digest of tenant|subject|key, so a
+    /// retried request is the same command and the worker's dedupe agrees with ours.
+    static func operationID(principal: Principal, key: String) -> String {
+        let digest = Array(SHA256.hash(data: Data("\(principal.tenant)|\(principal.subject)|\(key)".utf8)).prefix(16))
+        var bytes = digest
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)  // version 8: custom
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-"
+            + String(h[20..<32])
+    }
+
+    /// Fingerprint of what makes two requests "the same": method, path, query and body.
+    static func fingerprint(method: String, path: String, body: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Data("\(method) \(path)\n".utf8))
+        hasher.update(data: body)
+        return hex(hasher.finalize())
+    }
+
+    func claim(_ key: String, fingerprint: String, operationID: String) async throws(RedisError) -> Claim {
+        let record = IdempotencyRecord(fingerprint: fingerprint, operationID: operationID, done: false)
+        let json = (try? JSONEncoder().encode(record)) ?? Data()
+        let ttlMS = Int(ttl.components.seconds * 1000)
+        if try await redis.send(SET(key, value: RedisArgument(bytes: Array(json)), expiry: .milliseconds(ttlMS), condition: .ifNotExists)) {
+            return .claimed
+        }
+        guard let stored = try await redis.send(GET(key)),
+            let existing = try? JSONDecoder().decode(IdempotencyRecord.self, from: Data(stored))
+        else {
+            // Expired between the two calls: try once more.
+            let again = try await redis.send(
+                SET(key, value: RedisArgument(bytes: Array(json)), expiry: .milliseconds(ttlMS), condition: .ifNotExists))
+            return again ? .claimed : .inFlight
+        }
+        if existing.fingerprint != fingerprint { return .mismatch }
+        return existing.done ? .replay(existing) : .inFlight
+    }
+
+    /// Stores the first response for later replays (keeping the key's remaining lifetime).
+    func complete(_ key: String, record: IdempotencyRecord) async throws(RedisError) {
+        let json = (try? JSONEncoder().encode(record)) ?? Data()
+        _ = try await redis.execute(["SET", RedisArgument(key), RedisArgument(bytes: Array(json)), "XX", "KEEPTTL"])
+    }
+
+    /// Frees a key whose request failed before reaching a worker, so a retry can run.
+    func release(_ key: String) async {
+        _ = try? await redis.send(DEL(key))
+    }
+}

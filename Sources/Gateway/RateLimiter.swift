@@ -1,0 +1,63 @@
+import Foundation
+import Redis
+
+/// The outcome of one rate-limit check, with what the `RateLimit-*` headers say.
+public struct RateLimitDecision: Sendable, Hashable {
+    public var allowed: Bool
+    public var limit: Int
+    public var remaining: Int
+    /// Seconds until the bucket is full again.
+    public var resetSeconds: Int
+    /// Seconds until the next request would be allowed (0 when allowed).
+    public var retryAfterSeconds: Int
+}
+
+/// GCRA rate limits shared by every gateway instance through one atomic Redis script.
+///
+/// Keys: `<prefix>:rl:{<tier>:<identity>}` holding the theoretical arrival time in ms (Redis's own
+/// clock, so instances never disagree on time), expiring when the bucket is full again.
+public struct RateLimiter: Sendable {
+    let redis: RedisClient
+    let prefix: String
+
+    public init(redis: RedisClient, prefix: String) {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    // ARGV: emission interval (ms per request), burst. Returns {allowed, remaining, retry_ms, reset_ms}.
+    static let script = RedisScript(
+        """
+        local interval = tonumber(ARGV[1])
+        local burst = tonumber(ARGV[2])
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local tolerance = interval * burst
+        local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+        if tat < now then tat = now end
+        local new_tat = tat + interval
+        local allow_at = new_tat - tolerance
+        if now < allow_at then
+          return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
+        end
+        redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
+        local remaining = math.floor((tolerance - (new_tat - now)) / interval)
+        return {1, remaining, 0, math.ceil(new_tat - now)}
+        """)
+
+    /// Counts one request against `identity` in `tier`.
+    public func check(tier name: String, identity: String, limit tier: RateLimitTier) async throws(RedisError)
+        -> RateLimitDecision
+    {
+        let interval = 1000.0 / max(tier.rate, 0.001)
+        let key = "\(prefix):rl:{\(name):\(identity)}"
+        let reply = try await redis.eval(
+            Self.script, keys: [key], arguments: [RedisArgument(String(interval)), RedisArgument(tier.burst)])
+        let values = reply.array?.compactMap(\.int) ?? []
+        guard values.count == 4 else { throw RedisError(.unexpectedReply, "rate-limit script returned \(reply)") }
+        return RateLimitDecision(
+            allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
+            resetSeconds: Int((Double(values[3]) / 1000).rounded(.up)),
+            retryAfterSeconds: Int((Double(values[2]) / 1000).rounded(.up)))
+    }
+}
