@@ -201,35 +201,31 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: metricDimensions(envelope.type))
                     .recordNanoseconds(nanoseconds)
             }
-            await withTaskGroup(of: String?.self) { tasks in
-                for ((entry, envelope), result) in zip(valid, results) {
-                    switch result {
-                    case .success(let outcome):
-                        Counter(label: "billing_messages_processed_total", dimensions: metricDimensions(envelope.type))
-                            .increment()
-                        tasks.addTask {
-                            do {
-                                try await self.replies.publish(outcome.reply, for: envelope)
-                                return entry.id
-                            } catch {
-                                // Committed but not answered: leave it pending; the redelivery re-sends the stored reply.
-                                self.logger.warning("reply failed", metadata: ["id": "\(envelope.id)", "error": "\(error)"])
-                                return nil
-                            }
-                        }
-                    case .failure(let error):
-                        Counter(label: "billing_messages_failed_total", dimensions: metricDimensions(envelope.type))
-                            .increment()
-                        let text = Self.describe(error)
-                        logger.warning(
-                            "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
-                        tasks.addTask {
-                            _ = try? await self.redis.send(HSET(self.names.lastErrors(self.group), fields: [(entry.id, RedisArgument(text))]))
-                            return nil
-                        }
-                    }
+            var answered: [(StreamEntry, Envelope, Reply)] = []
+            var failures: [(String, String)] = []
+            for ((entry, envelope), result) in zip(valid, results) {
+                switch result {
+                case .success(let outcome):
+                    Counter(label: "billing_messages_processed_total", dimensions: metricDimensions(envelope.type)).increment()
+                    answered.append((entry, envelope, outcome.reply))
+                case .failure(let error):
+                    Counter(label: "billing_messages_failed_total", dimensions: metricDimensions(envelope.type)).increment()
+                    let text = Self.describe(error)
+                    logger.warning(
+                        "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
+                    failures.append((entry.id, text))
                 }
-                for await id in tasks { if let id { toAck.append(id) } }
+            }
+            if !failures.isEmpty {
+                // Remembered for the dead letter, should the entry come back too often.
+                _ = try? await redis.send(HSET(names.lastErrors(group), fields: failures.map { ($0.0, RedisArgument($0.1)) }))
+            }
+            do {
+                try await replies.publish(answered.map { ($0.2, $0.1) })
+                toAck += answered.map(\.0.id)
+            } catch {
+                // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
+                logger.warning("replies failed", metadata: ["count": "\(answered.count)", "error": "\(error)"])
             }
         }
         await acknowledge(toAck, mayHaveErrors: !fresh)

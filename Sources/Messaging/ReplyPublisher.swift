@@ -23,30 +23,48 @@ public struct ReplyPublisher: Sendable {
     /// `billing:op:<id>`: the operation's state.
     public func operationKey(_ id: String) -> String { "\(names.prefix):op:\(id)" }
 
-    // One round trip, one key: append, bound the stream, and (re)arm its expiry.
-    static let appendReply = RedisScript(
+    // One round trip for a whole batch: per reply, store the operation state and (when a gateway
+    // waits) append to its reply stream, bound the stream and (re)arm its expiry.
+    // KEYS: op key and reply stream per reply (the stream key is the op key again when nobody waits).
+    // ARGV: max length, stream TTL ms, operation TTL ms, then per reply: state, reply JSON, waits (1/0).
+    static let appendReplies = RedisScript(
         """
-        redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[2])
-        redis.call('PEXPIRE', KEYS[1], ARGV[3])
-        return 1
+        for i = 1, #KEYS, 2 do
+          local a = 4 + 3 * ((i - 1) / 2)
+          redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[3])
+          if ARGV[a + 2] == '1' then
+            redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[a + 1])
+            redis.call('PEXPIRE', KEYS[i + 1], ARGV[2])
+          end
+        end
+        return #KEYS / 2
         """)
 
     /// Delivers `reply` for `command`: to its reply stream (if a gateway waits) and as operation state.
     public func publish(_ reply: Reply, for command: Envelope) async throws {
-        let json = try MessageCoding.encode(reply)
-        let record = OperationRecord(reply: reply, subject: command.principal.subject, tenant: command.principal.tenant)
-        let state = try MessageCoding.encode(record)
-        async let stored: Bool = redis.send(
-            SET(operationKey(reply.id), value: RedisArgument(bytes: Array(state)), expiry: .milliseconds(Int(operationTTL.components.seconds * 1000))))
-        if !command.replyTo.isEmpty {
-            _ = try await redis.eval(
-                Self.appendReply, keys: [command.replyTo],
-                arguments: [
-                    RedisArgument(retention.replyMaxLength), RedisArgument(bytes: Array(json)),
-                    RedisArgument(retention.replyStreamTTL.components.seconds * 1000),
-                ])
+        try await publish([(reply, command)])
+    }
+
+    /// Delivers a batch of replies in one round trip (all or none: on error, none is known delivered).
+    public func publish(_ batch: [(Reply, Envelope)]) async throws {
+        guard !batch.isEmpty else { return }
+        var keys: [String] = []
+        var arguments: [RedisArgument] = [
+            RedisArgument(retention.replyMaxLength), RedisArgument(retention.replyStreamTTL.components.seconds * 1000),
+            RedisArgument(operationTTL.components.seconds * 1000),
+        ]
+        keys.reserveCapacity(batch.count * 2)
+        arguments.reserveCapacity(3 + batch.count * 3)
+        for (reply, command) in batch {
+            let record = OperationRecord(reply: reply, subject: command.principal.subject, tenant: command.principal.tenant)
+            let key = operationKey(reply.id)
+            keys.append(key)
+            keys.append(command.replyTo.isEmpty ? key : command.replyTo)
+            arguments.append(RedisArgument(bytes: Array(try MessageCoding.encode(record))))
+            arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : Array(try MessageCoding.encode(reply))))
+            arguments.append(RedisArgument(command.replyTo.isEmpty ? "0" : "1"))
         }
-        _ = try await stored
+        _ = try await redis.eval(Self.appendReplies, keys: keys, arguments: arguments)
     }
 }
 
