@@ -24,12 +24,13 @@ struct CommandEndpoint: Sendable {
 
     // MARK: Edge checks shared with the gateway's own routes
 
-    /// The client address used for per-IP limits.
+    /// The client address used for per-IP limits. Behind a trusted proxy it is the rightmost
+    /// `X-Forwarded-For` entry, the one the proxy appended: the entries before it are the client's to write.
     func clientIP(_ request: Request, context: GatewayContext) -> String {
         if configuration.trustForwardedFor, let forwarded = request.headers[GatewayHeaders.forwardedFor],
-            let first = forwarded.split(separator: ",").first
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
         {
-            return first.trimmingCharacters(in: .whitespaces)
+            return last
         }
         return context.remoteAddress?.ipAddress ?? "local"
     }
@@ -43,6 +44,25 @@ struct CommandEndpoint: Sendable {
         let principal = try await authenticator.principal(for: credential)
         context.state.principal = principal
         return principal
+    }
+
+    /// ``authenticate(_:context:)`` for a route: a refused credential, or none where one is `required`,
+    /// is first counted against the client's IP in the route's tier, so guessing tokens or API keys
+    /// meets a 429 like any other flood (the 401 carries the `RateLimit-*` headers).
+    func authenticate(
+        _ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String
+    ) async throws(GatewayError) -> Principal? {
+        do throws(GatewayError) {
+            let principal = try await authenticate(request, context: context)
+            if required, principal == nil {
+                throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
+            }
+            return principal
+        } catch where error.problem.status == 401 {
+            var refused = error
+            refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, ip: ip))
+            throw refused
+        }
     }
 
     /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over.
@@ -85,10 +105,8 @@ struct CommandEndpoint: Sendable {
     func handle(_ route: GatewayRoute, _ request: Request, context: GatewayContext) async throws -> Response {
         context.state.route = route.label
         let ip = clientIP(request, context: context)
-        let verified = try await authenticate(request, context: context)
-        if case .authenticated = route.access, verified == nil {
-            throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
-        }
+        let verified = try await authenticate(
+            request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
         var headers = try await rateLimit(route.rateClass, principal: verified, ip: ip)
         let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
         if let verified, !route.permits(verified) {
@@ -134,7 +152,7 @@ struct CommandEndpoint: Sendable {
                     status: 409, code: "idempotency_key_in_use", title: "Request in progress",
                     detail: "a request with this Idempotency-Key is still running; retry later", headers: [.retryAfter: "1"])
             case .replay(let record):
-                return replay(record, headers: headers)
+                return Self.replay(record, requestID: context.state.requestID, headers: headers)
             }
         }
 
@@ -210,12 +228,21 @@ struct CommandEndpoint: Sendable {
             throw Self.tooLarge(configuration.bodyLimit)
         }
         let bytes = Array(buffer.readableBytesView)
-        if bytes.isEmpty { return (bytes, .object([:])) }
-        let mediaType = request.headers[.contentType].flatMap { MediaType(from: $0) }
-        guard let mediaType, mediaType.isType(.applicationJson) else {
+        // No body reads as `{}`, which still meets the schema: a route with required fields names the first one missing.
+        let body: JSONValue =
+            try bytes.isEmpty ? .object([:]) : Self.parseJSONObject(bytes, contentType: request.headers[.contentType])
+        if let schema = route.requestSchema, let openAPI {
+            try openAPI.validate(body, schemaNamed: schema)
+        }
+        return (bytes, body)
+    }
+
+    /// A non-empty body: JSON (415 otherwise), well formed (400 saying where otherwise), and an object.
+    static func parseJSONObject(_ bytes: [UInt8], contentType: String?) throws(GatewayError) -> JSONValue {
+        guard let mediaType = contentType.flatMap({ MediaType(from: $0) }), mediaType.isType(.applicationJson) else {
             throw GatewayError(
                 status: 415, code: "unsupported_media_type", title: "Unsupported media type",
-                detail: "send the body as application/json (got \(request.headers[.contentType] ?? "no Content-Type"))")
+                detail: "send the body as application/json (got \(contentType ?? "no Content-Type"))")
         }
         let body: JSONValue
         do {
@@ -223,15 +250,12 @@ struct CommandEndpoint: Sendable {
         } catch {
             throw GatewayError(
                 status: 400, code: "malformed_json", title: "Malformed JSON",
-                detail: "the body is not valid JSON: \(Self.describeJSONError(in: bytes))")
+                detail: "the body is not valid JSON: \(describeJSONError(in: bytes))")
         }
         guard case .object = body else {
             throw GatewayError(status: 400, code: "invalid_body", title: "Invalid body", detail: "the body must be a JSON object")
         }
-        if let schema = route.requestSchema, let openAPI {
-            try openAPI.validate(body, schemaNamed: schema)
-        }
-        return (bytes, body)
+        return body
     }
 
     static func tooLarge(_ limit: Int) -> GatewayError {
@@ -272,10 +296,21 @@ struct CommandEndpoint: Sendable {
             id: envelope.id, type: envelope.type, subject: envelope.principal.subject, tenant: envelope.principal.tenant,
             createdAt: envelope.createdAt)
         let json = try MessageCoding.encode(record)
-        _ = try await redis.send(
+        let expiry = SET.Expiry.milliseconds(IdempotencyStore.milliseconds(configuration.operationTTL))
+        async let pending = redis.send(
             SET(
                 OperationStore.key(configuration.names, envelope.id), value: RedisArgument(bytes: Array(json)),
-                expiry: .milliseconds(Int(configuration.operationTTL.components.seconds * 1000)), condition: .ifNotExists))
+                expiry: expiry, condition: .ifNotExists))
+        if MessageID.timestamp(of: envelope.id) == nil {
+            // An Idempotency-Key's command ID carries no time, and the worker's record replaces this
+            // one: keep the creation time beside it (NX: a retry keeps the first request's time).
+            _ = try await redis.send(
+                SET(
+                    OperationStore.createdAtKey(configuration.names, envelope.id),
+                    value: RedisArgument(MessageCoding.formatTimestamp(envelope.createdAt)), expiry: expiry,
+                    condition: .ifNotExists))
+        }
+        _ = try await pending
     }
 
     private func accepted(_ id: String, headers: HTTPFields) -> Answer {
@@ -291,14 +326,31 @@ struct CommandEndpoint: Sendable {
     static func answer(for reply: Reply, requestID: String, headers: HTTPFields) -> Answer {
         switch reply.status {
         case .succeeded:
+            guard isFinalStatus(reply.httpStatus) else {
+                return Answer.problem(badWorkerStatus(reply.httpStatus), requestID: requestID, headers: headers)
+            }
             if reply.httpStatus == 204 { return Answer(status: 204, headers: headers, body: nil) }
             return Answer.json(reply.result ?? .object([:]), status: reply.httpStatus, headers: headers)
         case .failed:
             let problem =
                 reply.error
                 ?? Problem(status: reply.httpStatus, code: "failed", title: "Command failed", detail: "the command failed")
+            guard isFinalStatus(problem.status) else {
+                return Answer.problem(badWorkerStatus(problem.status), requestID: requestID, headers: headers)
+            }
             return Answer.problem(problem, requestID: requestID, headers: headers)
         }
+    }
+
+    /// Whether a status a worker (or a stored record) gives can end an HTTP exchange. 1xx are interim
+    /// responses and anything outside 100...599 is no status at all (HTTPTypes traps above 999).
+    static func isFinalStatus(_ code: Int) -> Bool { (200...599).contains(code) }
+
+    /// What the client gets instead of a status that is not one: the worker misbehaved, so a 502.
+    static func badWorkerStatus(_ code: Int) -> Problem {
+        Problem(
+            status: 502, code: "bad_worker_reply", title: "Bad gateway",
+            detail: "the service answered with HTTP status \(code), which is not a valid response status")
     }
 
     private func remember(_ answer: Answer, operationID: String, key: String, request: Request, bodyBytes: [UInt8])
@@ -316,19 +368,25 @@ struct CommandEndpoint: Sendable {
         }
     }
 
-    private func replay(_ record: IdempotencyStore.IdempotencyRecord, headers: HTTPFields) -> Response {
+    static func replay(_ record: IdempotencyStore.IdempotencyRecord, requestID: String, headers: HTTPFields) -> Response {
         var headers = headers
         headers[GatewayHeaders.idempotentReplayed] = "true"
+        let status = record.status ?? 200
+        guard isFinalStatus(status) else {
+            return Answer.problem(badWorkerStatus(status), requestID: requestID, headers: headers).response
+        }
         if let contentType = record.contentType { headers[.contentType] = contentType }
         if let location = record.location { headers[.location] = location }
         if let retryAfter = record.retryAfter { headers[.retryAfter] = retryAfter }
         return Response(
-            status: .init(code: record.status ?? 200), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: record.body ?? "")))
+            status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: record.body ?? "")))
     }
 }
 
-/// `Prefer: respond-async` and `Prefer: wait=N` (RFC 7240), N capped.
+/// `Prefer: respond-async` and `Prefer: wait=N` (RFC 7240), N capped at `maxWait`.
+///
+/// A `wait` that is not a finite number ≥ 0 (`wait=abc`, `wait=-1`, `wait=inf`, `wait=nan`) is ignored,
+/// as RFC 7240 §2 asks of preferences a server does not understand: the request waits the default time.
 struct Preference {
     var respondAsync = false
     var wait: Duration?
@@ -338,8 +396,10 @@ struct Preference {
         for token in header.split(separator: ",") {
             let item = token.trimmingCharacters(in: .whitespaces).lowercased()
             if item == "respond-async" { respondAsync = true }
-            if item.hasPrefix("wait="), let seconds = Double(item.dropFirst(5)), seconds >= 0 {
-                wait = min(.milliseconds(Int64(seconds * 1000)), maxWait)
+            if item.hasPrefix("wait="), let seconds = Double(item.dropFirst(5)), seconds.isFinite, seconds >= 0 {
+                // Capped before converting, so a huge N never overflows the milliseconds.
+                let capped = min(seconds, CommandEndpoint.seconds(maxWait))
+                wait = .milliseconds(Int64((capped * 1000).rounded(.down)))
             }
         }
     }

@@ -36,7 +36,9 @@ public struct Gateway: Sendable {
         CommandEndpoint(
             configuration: configuration, authenticator: Authenticator(redis: redis, configuration: configuration),
             rateLimiter: RateLimiter(redis: redis, prefix: configuration.names.prefix),
-            idempotency: IdempotencyStore(redis: redis, prefix: configuration.names.prefix, ttl: configuration.idempotencyTTL),
+            idempotency: IdempotencyStore(
+                redis: redis, prefix: configuration.names.prefix, ttl: configuration.idempotencyTTL,
+                claimTTL: configuration.idempotencyClaimTTL),
             bus: CommandBus(redis: redis, names: configuration.names), replies: replies, openAPI: openAPI, metrics: metrics,
             redis: redis, logger: logger)
     }
@@ -70,10 +72,12 @@ public struct Gateway: Sendable {
         let operations = OperationStore(redis: redis, names: configuration.names)
         router.get("/v1/operations/{id}") { request, context -> Response in
             context.state.route = "GET /v1/operations/{id}"
-            guard let principal = try await endpoint.authenticate(request, context: context) else {
-                throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
-            }
-            let headers = try await endpoint.rateLimit(.standard, principal: principal, ip: endpoint.clientIP(request, context: context))
+            let ip = endpoint.clientIP(request, context: context)
+            guard
+                let principal = try await endpoint.authenticate(
+                    request, context: context, rateClass: .standard, required: true, ip: ip)
+            else { throw GatewayError.unauthorized("this route needs a Bearer token or an API key") }
+            let headers = try await endpoint.rateLimit(.standard, principal: principal, ip: ip)
             let id = context.parameters.get("id") ?? ""
             let operation: JSONValue?
             do {

@@ -30,14 +30,18 @@ public struct GatewayConfiguration: Sendable {
     public var principalLimit = RateLimitTier(rate: 100, burst: 200)
     public var ipLimit = RateLimitTier(rate: 20, burst: 40)
     public var authLimit = RateLimitTier(rate: 1, burst: 5)
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    /// Take the client IP from the last `X-Forwarded-For` entry, the one the proxy appended (only
+    /// behind one trusted proxy that appends it).
     public var trustForwardedFor: Bool = false
     /// Consumer groups that must have a live consumer for `/readyz`.
     public var requiredServices: [String] = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
     /// A consumer idle longer than this does not count as live.
     public var consumerLiveness: Duration = .seconds(30)
-    /// Idempotency records live this long.
+    /// Idempotency records live this long once the first response is stored.
     public var idempotencyTTL: Duration = .seconds(86_400)
+    /// An in-flight idempotency claim lives this long: the longest wait, the deadline margin, and a few
+    /// seconds to store the response. A claim left by a failure frees its key after this, not after a day.
+    public var idempotencyClaimTTL: Duration { maxWait + deadlineMargin + .seconds(5) }
     /// Pending operation records live this long (same as the workers' operation state).
     public var operationTTL: Duration = .seconds(86_400)
     /// `Strict-Transport-Security` value.

@@ -5,10 +5,17 @@ import Redis
 
 /// `Idempotency-Key` records in Redis, scoped to the principal and kept 24 h:
 /// `<prefix>:idem:{<tenant>:<subject>}:<sha256(key)>` → JSON ``IdempotencyRecord``.
+///
+/// A claim lives only `claimTTL` (the longest wait plus margins) until its response is stored: if the
+/// gateway dies or cannot store it, the key frees itself within seconds instead of answering 409 for a
+/// day, and the retry, with the same command ID, is deduplicated by the worker.
 public struct IdempotencyStore: Sendable {
     let redis: RedisClient
     let prefix: String
+    /// How long a completed record (the first response) is kept.
     let ttl: Duration
+    /// How long an in-flight claim is kept.
+    let claimTTL: Duration
 
     /// What is kept for one key: a fingerprint of the request, and the first response once there is one.
     struct IdempotencyRecord: Codable {
@@ -71,7 +78,7 @@ public struct IdempotencyStore: Sendable {
     func claim(_ key: String, fingerprint: String, operationID: String) async throws(RedisError) -> Claim {
         let record = IdempotencyRecord(fingerprint: fingerprint, operationID: operationID, done: false)
         let json = (try? JSONEncoder().encode(record)) ?? Data()
-        let ttlMS = Int(ttl.components.seconds * 1000)
+        let ttlMS = Self.milliseconds(claimTTL)
         if try await redis.send(SET(key, value: RedisArgument(bytes: Array(json)), expiry: .milliseconds(ttlMS), condition: .ifNotExists)) {
             return .claimed
         }
@@ -87,10 +94,16 @@ public struct IdempotencyStore: Sendable {
         return existing.done ? .replay(existing) : .inFlight
     }
 
-    /// Stores the first response for later replays (keeping the key's remaining lifetime).
+    /// Stores the first response for later replays, for the full `ttl` from now.
     func complete(_ key: String, record: IdempotencyRecord) async throws(RedisError) {
         let json = (try? JSONEncoder().encode(record)) ?? Data()
-        _ = try await redis.execute(["SET", RedisArgument(key), RedisArgument(bytes: Array(json)), "XX", "KEEPTTL"])
+        _ = try await redis.execute([
+            "SET", RedisArgument(key), RedisArgument(bytes: Array(json)), "XX", "PX", RedisArgument(Self.milliseconds(ttl)),
+        ])
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// Frees a key whose request failed before reaching a worker, so a retry can run.

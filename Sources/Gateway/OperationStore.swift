@@ -34,14 +34,18 @@ struct OperationStore: Sendable {
     /// Same key as ``ReplyPublisher/operationKey(_:)``.
     static func key(_ names: StreamNames, _ id: String) -> String { "\(names.prefix):op:\(id)" }
 
+    /// The creation time of an operation whose ID is not a UUIDv7 (those of an `Idempotency-Key`),
+    /// kept apart because the worker's record replaces the pending one.
+    static func createdAtKey(_ names: StreamNames, _ id: String) -> String { "\(key(names, id)):created_at" }
+
     /// The operation as the API shows it, or nil when it does not exist or `principal` may not see it
     /// (only its subject in the same tenant, or an admin of that tenant).
     func read(_ id: String, for principal: Principal) async throws(RedisError) -> JSONValue? {
         guard id.count <= 64, let data = try await redis.send(GET(Self.key(names, id))) else { return nil }
-        let createdAt = MessageID.timestamp(of: id).map { JSONValue.string(MessageCoding.formatTimestamp($0)) } ?? .null
         if let record = try? MessageCoding.decode(OperationRecord.self, from: Data(data)) {
             guard Self.visible(subject: record.subject, tenant: record.tenant, to: principal) else { return nil }
             let reply = record.reply
+            let createdAt = try await createdAt(of: id)
             return .object([
                 "id": .string(id), "object": .string("operation"), "status": .string(reply.status.rawValue),
                 "http_status": .number(String(reply.httpStatus)), "result": reply.result ?? .null,
@@ -58,6 +62,13 @@ struct OperationStore: Sendable {
             ])
         }
         return nil
+    }
+
+    /// From a UUIDv7 itself, else from ``createdAtKey(_:_:)``.
+    private func createdAt(of id: String) async throws(RedisError) -> JSONValue {
+        if let date = MessageID.timestamp(of: id) { return .string(MessageCoding.formatTimestamp(date)) }
+        guard let stored = try await redis.send(GET(Self.createdAtKey(names, id))) else { return .null }
+        return .string(String(decoding: stored, as: UTF8.self))
     }
 
     static func visible(subject: String, tenant: String, to principal: Principal) -> Bool {

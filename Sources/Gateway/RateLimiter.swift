@@ -1,3 +1,23 @@
+// While Redis is down (unreachable, or not answering within the client's timeouts), per route class.
+// Every refusal is still problem+json with `request_id`, and every answer has `Request-Id`, the
+// security headers and `Cache-Control: no-store`; a 503 carries `Retry-After: 1`. No command is ever
+// sent without Redis.
+//
+// - auth class (POST /v1/auth/signup, /v1/auth/login, /v1/auth/refresh, /v1/auth/verify-email,
+//   /v1/oauth/token): the limiter fails closed, 503 `unavailable` ("sign-in is paused for safety"):
+//   password and token guessing is never unthrottled.
+// - standard class, routes that need a principal: 503 `unavailable`, because verifying the credential
+//   needs Redis (API keys are looked up there; a JWT needs the deny-list, and the JWKS when not cached).
+//   A request with no or a malformed credential still gets its 401.
+// - standard class, public routes (GET /v1/plans): the limiter fails open (a warning is logged), then
+//   the command cannot be queued (pending operation record, XADD): 503 `unavailable`, nothing done.
+// - any POST with an Idempotency-Key: 503 before anything is sent (the key cannot be claimed).
+// - the gateway's own routes: GET /v1/operations/{id} and GET /.well-known/jwks.json answer 503;
+//   /healthz 200, /readyz 503 (`redis: unreachable`), /metrics and /openapi.json 200.
+//
+// So fail-open only matters when Redis is partly failing (the script errors, other commands work):
+// requests are then let through unlimited on standard routes rather than refused.
+
 import Foundation
 import Redis
 

@@ -15,7 +15,8 @@ public struct GatewayRoute: Sendable {
     public enum RateClass: String, Sendable, Hashable {
         /// login, signup, token, refresh: the strict per-IP tier; fails closed (503) without Redis.
         case auth
-        /// everything else: per principal (or per IP when anonymous); fails open without Redis.
+        /// everything else: per principal (or per IP when anonymous or when the credential is refused);
+        /// the limiter fails open without Redis (see RateLimiter.swift for what the route then answers).
         case standard
     }
 

@@ -37,7 +37,7 @@ struct EdgeMiddleware: RouterMiddleware {
         } catch {
             response = Self.render(error, requestID: requestID, logger: logger)
         }
-        addSecurityHeaders(&response, request: request, requestID: requestID)
+        addSecurityHeaders(&response, requestID: requestID)
         let duration = ContinuousClock.now - started
         let status = response.status.code
         let route = context.state.route
@@ -85,14 +85,16 @@ struct EdgeMiddleware: RouterMiddleware {
         }
     }
 
-    private func addSecurityHeaders(_ response: inout Response, request: Request, requestID: String) {
+    private func addSecurityHeaders(_ response: inout Response, requestID: String) {
         response.headers[Self.requestIDHeader] = requestID
         response.headers[.strictTransportSecurity] = configuration.hsts
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
-        if request.headers[.authorization] != nil || request.headers[GatewayHeaders.apiKey] != nil {
+        // Every answer may be personal (tokens from login/signup, a customer's data): never cached,
+        // unless a route chose its own policy (the JWKS is public and cacheable).
+        if response.headers[.cacheControl] == nil {
             response.headers[.cacheControl] = "no-store"
         }
     }
