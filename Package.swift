@@ -78,6 +78,7 @@ let package = Package(
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -107,13 +108,14 @@ let package = Package(
             dependencies: [
                 "Gateway", "Messaging", "Redis", "Mongo", "TestService",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService",
+                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -37,6 +37,13 @@ public struct BillingSettings: Sendable, Equatable {
     public var claimIntervalMilliseconds: Int = 5_000
     /// Deliveries after which an entry is dead-lettered.
     public var maxDeliveries: Int = 5
+    /// Browser origins the gateway's CORS allows (exact match), from a comma-separated list.
+    public var corsOrigins: [String] = []
+    /// Milliseconds a request waits for its reply before the gateway answers 202.
+    public var replyWaitMilliseconds: Int = 5_000
+    /// The OpenAPI document the gateway serves and validates against; empty: looked for as
+    /// `schemas/openapi.yaml` in the working directory and above the executable.
+    public var openAPIFile: String = ""
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -103,6 +110,14 @@ public struct BillingSettings: Sendable, Equatable {
         self.claimIdleMilliseconds = try int("claim.idle.ms", d.claimIdleMilliseconds, range: 10...86_400_000)
         self.claimIntervalMilliseconds = try int("claim.interval.ms", d.claimIntervalMilliseconds, range: 10...3_600_000)
         self.maxDeliveries = try int("max.deliveries", d.maxDeliveries, range: 1...1000)
+        let origins = string("cors.origins", "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        for origin in origins where origin.wholeMatch(of: /https?:\/\/[A-Za-z0-9.\-]+(:[0-9]{1,5})?/) == nil {
+            throw Invalid(variable: "BILLING_CORS_ORIGINS", reason: "expected scheme://host[:port] origins, got '\(origin)'")
+        }
+        self.corsOrigins = origins
+        self.replyWaitMilliseconds = try int("reply.wait.ms", d.replyWaitMilliseconds, range: 0...30_000)
+        self.openAPIFile = string("openapi.file", d.openAPIFile)
     }
 
     init(

@@ -21,22 +21,7 @@ public struct Infrastructure: Sendable {
     public static func connect(settings: BillingSettings, logger: Logger) async throws -> Infrastructure {
         let redisShown = RedisConfiguration.redacted(settings.redisURL)
         let mongoShown = MongoURL.redacted(settings.mongoURL)
-        var redisConfiguration: RedisConfiguration
-        do {
-            redisConfiguration = try RedisConfiguration(url: settings.redisURL)
-        } catch {
-            throw Unreachable(description: "BILLING_REDIS_URL: \(error.message)")
-        }
-        redisConfiguration.connectionCount = settings.redisConnections
-        let redis = RedisClient(configuration: redisConfiguration, logger: Logger(label: "billing.redis"))
-        do {
-            _ = try await redis.send(PING())
-        } catch {
-            await redis.shutdown()
-            logger.error("redis unreachable", metadata: ["url": "\(redisShown)", "error": "\(error.message)"])
-            throw Unreachable(
-                description: "cannot reach Redis at \(redisShown) (BILLING_REDIS_URL): \(error.message)")
-        }
+        let redis = try await connectRedis(settings: settings, logger: logger)
 
         let mongo: MongoClient
         do {
@@ -57,6 +42,28 @@ public struct Infrastructure: Sendable {
         return Infrastructure(
             redis: redis, mongo: mongo, databaseName: mongo.defaultDatabaseName ?? "billing",
             redisDescription: redisShown, mongoDescription: mongoShown)
+    }
+
+    /// Connects to Redis alone (the gateway needs nothing else) and pings it; fails fast naming it.
+    public static func connectRedis(settings: BillingSettings, logger: Logger) async throws -> RedisClient {
+        let redisShown = RedisConfiguration.redacted(settings.redisURL)
+        var redisConfiguration: RedisConfiguration
+        do {
+            redisConfiguration = try RedisConfiguration(url: settings.redisURL)
+        } catch {
+            throw Unreachable(description: "BILLING_REDIS_URL: \(error.message)")
+        }
+        redisConfiguration.connectionCount = settings.redisConnections
+        let redis = RedisClient(configuration: redisConfiguration, logger: Logger(label: "billing.redis"))
+        do {
+            _ = try await redis.send(PING())
+        } catch {
+            await redis.shutdown()
+            logger.error("redis unreachable", metadata: ["url": "\(redisShown)", "error": "\(error.message)"])
+            throw Unreachable(
+                description: "cannot reach Redis at \(redisShown) (BILLING_REDIS_URL): \(error.message)")
+        }
+        return redis
     }
 
     /// Long-lived pieces for a `ServiceGroup`: each closes its connections on graceful shutdown.

@@ -13,16 +13,19 @@ struct All: AsyncParsableCommand {
         let logger = Logger(label: "billing.all")
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
         let workers = try ServiceCatalog.workers(ServiceCatalog.production, settings: settings, infrastructure: infrastructure)
-        logger.info(
-            "ready",
+        let edge = try GatewayAssembly.services(
+            settings: settings, redis: infrastructure.redis, requiredServices: ServiceCatalog.production,
+            testRoutes: false, logger: Logger(label: "billing.gateway"))
+        let ready = ReadyAnnouncement(
+            logger: logger, message: "ready",
             metadata: [
                 "redis": "\(infrastructure.redisDescription)", "mongo": "\(infrastructure.mongoDescription)",
-                "mode": "\(settings.mode.rawValue)",
+                "mode": "\(settings.mode.rawValue)", "http": "\(settings.httpHost):\(settings.httpPort)",
                 "services": "\(ServiceCatalog.production.joined(separator: ","))",
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: infrastructure.services + workers, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: infrastructure.services + workers + edge + [ready], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }

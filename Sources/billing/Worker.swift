@@ -21,12 +21,12 @@ struct Worker: AsyncParsableCommand {
         let logger = Logger(label: "billing.worker")
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
         let workers = try ServiceCatalog.workers(services, settings: settings, infrastructure: infrastructure)
-        logger.info(
-            "worker ready",
+        let ready = ReadyAnnouncement(
+            logger: logger, message: "worker ready",
             metadata: ["services": "\(services.joined(separator: ","))", "consumers": "\(settings.consumers)"])
         let group = ServiceGroup(
             configuration: .init(
-                services: infrastructure.services + workers, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: infrastructure.services + workers + [ready], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
         logger.info("worker stopped")

@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import Messaging
 import Redis
 import TestService
@@ -83,6 +84,79 @@ struct CommandLineTests {
         kill(process.processIdentifier, SIGTERM)
         #expect(await h.eventually(timeout: .seconds(20)) { !process.isRunning })
         #expect(process.terminationStatus == 0)
+    }
+
+    /// `curl` (installed by scripts/setup): status code and body of one request.
+    static func curl(_ arguments: [String]) async throws -> (Int, String) {
+        let run = try await Task.detached {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-s", "-w", "\n%{http_code}", "--max-time", "10"] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }.value
+        let lines = run.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    @Test func gatewayAndWorkerProcessesAnswerARequestEndToEnd() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let port = try FreePort.find()
+        var environment = try Self.environment(h)
+        environment["BILLING_HTTP_PORT"] = "\(port)"
+        // An API key as the auth service would store it (hash of the key → principal).
+        let key = "sk_test_cli\(UUID().uuidString.prefix(8).lowercased())"
+        var configuration = GatewayConfiguration()
+        configuration.names = h.names
+        let record = #"{"subject":"key_cli","role":"admin","scopes":["test:use"],"tenant":"default"}"#
+        _ = try await h.redis.send(
+            SET(Authenticator(redis: h.redis, configuration: configuration).apiKeyKey(key), value: RedisArgument(record)))
+
+        var processes: [Process] = []
+        defer { for process in processes where process.isRunning { process.terminate() } }
+        for arguments in [["worker", "test"], ["gateway", "--test-routes"]] {
+            let process = Process()
+            process.executableURL = try MessagingHarness.binary("billing")
+            process.arguments = arguments
+            var merged = ProcessInfo.processInfo.environment
+            for (k, v) in environment { merged[k] = v }
+            process.environment = merged
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+        }
+        let base = "http://127.0.0.1:\(port)"
+        #expect(await h.eventually(timeout: .seconds(30)) { (try? await Self.curl([base + "/readyz"]))?.0 == 200 })
+        let (health, _) = try await Self.curl([base + "/healthz"])
+        #expect(health == 200)
+        let (status, body) = try await Self.curl(["-H", "X-Api-Key: \(key)", base + "/v1/test/echo"])
+        #expect(status == 200, "body: \(body)")
+        let echoed = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        // The worker echoes the command's payload: path parameters, query and body.
+        #expect(echoed?["path"] as? [String: Any] != nil && echoed?["query"] as? [String: Any] != nil)
+        let (refused, _) = try await Self.curl(["-H", "X-Api-Key: sk_test_unknown", base + "/v1/test/echo"])
+        #expect(refused == 401)
+        let (spec, document) = try await Self.curl([base + "/openapi.json"])
+        #expect(spec == 200 && document.contains("\"openapi\""))
+        for process in processes { kill(process.processIdentifier, SIGTERM) }
+        #expect(await h.eventually(timeout: .seconds(20)) { processes.allSatisfy { !$0.isRunning } })
+        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+    }
+
+    @Test func testRoutesAreRefusedInProductionMode() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        var environment = try Self.environment(h)
+        environment["BILLING_MODE"] = "production"
+        environment["BILLING_HTTP_PORT"] = "0"
+        let run = try await Self.billing(["gateway", "--test-routes"], environment: environment)
+        #expect(run.status != 0)
+        #expect(run.errors.contains("--test-routes"))
     }
 
     @Test func streamsStatusDeadLettersAndReplayFromTheCommandLine() async throws {

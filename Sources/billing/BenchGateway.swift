@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import JWTKit
+import Logging
+import Messaging
+import Redis
+import Runtime
+
+/// `billing bench gateway`: wrk against a real `billing gateway --test-routes` process and a real
+/// `billing worker test` (no-op handler), beside redis-benchmark's XADD rate in the same run.
+struct BenchGateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "HTTP requests/s and p50/p99 (wrk) for the 202 accept path and a synchronous no-op GET, with RSS.")
+
+    @Option(help: "wrk connections for the saturating runs.") var connections: Int = 50
+    @Option(help: "Seconds per wrk run.") var seconds: Int = 10
+    @Option(help: "Path of wrk.") var wrk: String = "/usr/bin/wrk"
+    @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
+
+    func run() async throws {
+        let settings = try await loadSettings()
+        let logger = Logger(label: "bench")
+        let redis = try await Infrastructure.connectRedis(settings: settings, logger: logger)
+        let prefix = "benchgw\(UUID().uuidString.prefix(6).lowercased())"
+        let port = settings.httpPort
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent(prefix)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        var processes: [Process] = []
+        defer {
+            for process in processes where process.isRunning { process.terminate() }
+            for process in processes { process.waitUntilExit() }
+            try? FileManager.default.removeItem(at: work)
+        }
+
+        // Credentials as the auth service would publish them: a JWKS with one ES256 key, an API key.
+        let signingKey = ES256PrivateKey()
+        let kid = "bench"
+        let keys = JWTKeyCollection()
+        await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
+        let parameters = signingKey.publicKey.parameters
+        let jwks = JWKS(keys: [
+            JWK.ecdsa(.es256, identifier: JWKIdentifier(string: kid), x: parameters?.x, y: parameters?.y, curve: .p256)
+        ])
+        _ = try await redis.send(SET("\(prefix):auth:jwks", value: RedisArgument(bytes: Array(try JSONEncoder().encode(jwks)))))
+        let now = Date()
+        let token = try await keys.sign(
+            BenchClaims(
+                iss: IssuerClaim(value: "billing"), aud: AudienceClaim(value: ["billing-api"]),
+                sub: SubjectClaim(value: "usr_bench"), tenant: "default", role: "admin", scope: "test:use",
+                jti: IDClaim(value: UUID().uuidString), exp: ExpirationClaim(value: now.addingTimeInterval(900)),
+                nbf: NotBeforeClaim(value: now.addingTimeInterval(-60)), iat: IssuedAtClaim(value: now)),
+            kid: JWKIdentifier(string: kid))
+        var gatewayConfiguration = GatewayConfiguration()
+        gatewayConfiguration.names = StreamNames(prefix: prefix)
+        let apiKey = "sk_test_bench\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
+        let record = #"{"subject":"key_bench","role":"admin","scopes":["test:use"],"tenant":"default"}"#
+        _ = try await redis.send(
+            SET(Authenticator(redis: redis, configuration: gatewayConfiguration).apiKeyKey(apiKey), value: RedisArgument(record)))
+
+        // Raw XADD rate of the same Redis, same run.
+        let rawXADD = try RedisBench.redisBenchmarkRate(
+            redisBenchmark, redis.configuration, concurrency: 50, requests: 100_000, stream: prefix + ":raw")
+
+        // The gateway and a no-op worker as real processes.
+        var environment = ProcessInfo.processInfo.environment
+        environment["BILLING_STREAM_PREFIX"] = prefix
+        environment["BILLING_RATE_LIMIT_PRINCIPAL"] = "1000000"
+        environment["BILLING_RATE_LIMIT_IP"] = "1000000"
+        environment["BILLING_LOG_LEVEL"] = "error"
+        environment["BILLING_CONSUMERS"] = "2"
+        environment["BILLING_BATCH_SIZE"] = "64"
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        func spawn(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            process.environment = environment
+            try process.run()
+            processes.append(process)
+            return process
+        }
+        _ = try spawn(["worker", "test"])
+        let gateway = try spawn(["gateway", "--test-routes"])
+        let base = "http://127.0.0.1:\(port)"
+        try await waitUntilReady(base + "/readyz")
+
+        // The 202 accept path (API key, as a third party ingesting would), saturated.
+        let accept = try runWrk(
+            url: base + "/v1/test/echo", connections: connections, work: work, name: "accept",
+            script: request(method: "POST", body: #"{"n":1}"#, headers: ["Authorization": "Bearer \(apiKey)", "Prefer": "respond-async"]))
+        // A GET answered synchronously by the worker (JWT), saturated, then at about half that rate.
+        let getScript = request(method: "GET", body: nil, headers: ["Authorization": "Bearer \(token)"])
+        let sync = try runWrk(url: base + "/v1/test/echo", connections: connections, work: work, name: "sync", script: getScript)
+        let halfRate = max(1, sync.rate / 2)
+        let paced = max(1, Int((halfRate * 0.004).rounded(.up)))  // connections for a ~4 ms interval each
+        let delay = max(0, Int((1000 * Double(paced) / halfRate).rounded()) - Int(sync.p50.rounded()))
+        let half = try runWrk(
+            url: base + "/v1/test/echo", connections: paced, work: work, name: "half",
+            script: getScript + "\nfunction delay()\n  return \(delay)\nend\n")
+        let (rss, peak) = Self.memory(of: gateway.processIdentifier)
+
+        if let keys = try? await redis.execute(["KEYS", RedisArgument(prefix + ":*")]).array {
+            let all = keys.compactMap(\.string)
+            if !all.isEmpty { _ = try? await redis.send(DEL(keys: all)) }
+        }
+        await redis.shutdown()
+
+        print("billing bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")
+        print(String(format: "  raw XADD (redis-benchmark -c 50)   %9.0f /s", rawXADD))
+        print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx raw XADD (target ≥ 0.50)", accept.rate / rawXADD))
+        print(sync.line("GET sync no-op (JWT), max"))
+        print(half.line(String(format: "GET sync at ~half max (%d conn)", paced)) + "   (target p50 ≤ 2 ms)")
+        print(String(format: "  gateway RSS after the runs %.1f MiB, peak %.1f MiB (target ≤ 80)", rss, peak))
+    }
+
+    /// A wrk Lua script sending one fixed request.
+    func request(method: String, body: String?, headers: [String: String]) -> String {
+        var lines = ["wrk.method = \"\(method)\""]
+        if let body {
+            lines.append("wrk.body = '\(body)'")
+            lines.append("wrk.headers[\"Content-Type\"] = \"application/json\"")
+        }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { lines.append("wrk.headers[\"\(name)\"] = \"\(value)\"") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    struct WrkResult {
+        var rate: Double
+        var p50: Double
+        var p99: Double
+        var errors: Int
+        var total: Int
+
+        func line(_ label: String) -> String {
+            let padded = label.padding(toLength: 34, withPad: " ", startingAt: 0)
+            return String(format: "  %@ %9.0f /s   p50 %.2f ms  p99 %.2f ms  (%d requests, %d non-2xx)", padded, rate, p50, p99, total, errors)
+        }
+    }
+
+    func runWrk(url: String, connections: Int, work: URL, name: String, script: String) throws -> WrkResult {
+        let scriptURL = work.appendingPathComponent("\(name).lua")
+        try script.write(to: scriptURL, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: wrk)
+        process.arguments = [
+            "-t", "\(min(2, connections))", "-c", "\(connections)", "-d", "\(seconds)s", "--latency", "-s", scriptURL.path, url,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0, let result = Self.parseWrk(text) else {
+            throw ValidationError("wrk failed (\(process.terminationStatus)):\n\(text)")
+        }
+        return result
+    }
+
+    /// Reads `Requests/sec`, the 50% and 99% latency lines and the error counts of wrk's output.
+    static func parseWrk(_ text: String) -> WrkResult? {
+        func duration(_ token: Substring) -> Double? {
+            for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] where token.hasSuffix(unit) {
+                if let value = Double(token.dropLast(unit.count)) { return value * factor }
+            }
+            return nil
+        }
+        var rate: Double?
+        var p50: Double?
+        var p99: Double?
+        var errors = 0
+        var total = 0
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first == "Requests/sec:", fields.count > 1 { rate = Double(fields[1]) }
+            if first == "50%", fields.count > 1 { p50 = duration(fields[1]) }
+            if first == "99%", fields.count > 1 { p99 = duration(fields[1]) }
+            if line.contains("Non-2xx or 3xx responses:"), let last = fields.last { errors += Int(last) ?? 0 }
+            if line.contains("requests in"), let count = Int(first) { total = count }
+            if first == "Socket", line.contains("errors:") {
+                errors += fields.compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }.reduce(0, +)
+            }
+        }
+        guard let rate, let p50, let p99 else { return nil }
+        return WrkResult(rate: rate, p50: p50, p99: p99, errors: errors, total: total)
+    }
+
+    /// Polls `/readyz` until it answers 200 (the worker's consumer group is live), for up to 30 s.
+    func waitUntilReady(_ url: String) async throws {
+        for _ in 0..<300 {
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]
+            let output = Pipe()
+            curl.standardOutput = output
+            try curl.run()
+            let code = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            curl.waitUntilExit()
+            if code == "200" { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("the gateway did not become ready at \(url) within 30 s")
+    }
+
+    /// VmRSS and VmHWM of a process, in MiB.
+    static func memory(of pid: Int32) -> (Double, Double) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
+        func field(_ name: String) -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+            return (Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
+        }
+        return (field("VmRSS"), field("VmHWM"))
+    }
+}
+
+/// The claims the auth service puts in an access token (see Gateway's Authenticator).
+struct BenchClaims: JWTPayload {
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var sub: SubjectClaim
+    var tenant: String
+    var role: String
+    var scope: String
+    var jti: IDClaim
+    var exp: ExpirationClaim
+    var nbf: NotBeforeClaim
+    var iat: IssuedAtClaim
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
