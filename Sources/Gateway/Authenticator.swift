@@ -56,7 +56,7 @@ public final class Authenticator: Sendable {
     public func apiKeyKey(_ key: String) -> String { "\(prefix):auth:apikey:\(Self.sha256Hex(key))" }
 
     static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// The credential a request carries: `Authorization: Bearer …` or `X-Api-Key`; nil when none.

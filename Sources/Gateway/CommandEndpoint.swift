@@ -161,17 +161,21 @@ struct CommandEndpoint: Sendable {
         let wait = preference.respondAsync ? .zero : (preference.wait ?? configuration.defaultWait)
         let now = Date()
         let deadlineWait = preference.respondAsync ? configuration.maxWait : wait
+        // Nobody waits on `respond-async`: the worker then only stores the operation's state.
         let envelope = Envelope(
-            id: commandID, type: route.type, correlationID: context.state.requestID, replyTo: replies.stream,
+            id: commandID, type: route.type, correlationID: context.state.requestID,
+            replyTo: preference.respondAsync ? "" : replies.stream,
             principal: principal, idempotencyKey: idempotencyKey,
             deadline: now.addingTimeInterval(Self.seconds(deadlineWait + configuration.deadlineMargin)),
             payload: payload, createdAt: now)
         let answer: Answer
         do {
-            try await writePending(envelope)
-            replies.expect(envelope.id)
+            if !preference.respondAsync { replies.expect(envelope.id) }
+            // Both at once: the pending record is SET NX, so a worker's result written first is kept.
             do {
+                async let pending: Void = writePending(envelope)
                 try await bus.send(envelope, to: route.service)
+                try await pending
             } catch {
                 replies.forget(envelope.id)
                 throw error
@@ -182,7 +186,6 @@ struct CommandEndpoint: Sendable {
             throw GatewayError.unavailable("the command could not be queued; nothing was done, retry shortly")
         }
         if preference.respondAsync {
-            replies.forget(envelope.id)
             headers[GatewayHeaders.preferenceApplied] = "respond-async"
             answer = accepted(envelope.id, headers: headers)
         } else if let reply = await replies.wait(for: envelope.id, timeout: wait) {

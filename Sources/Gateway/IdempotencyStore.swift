@@ -52,7 +52,7 @@ public struct IdempotencyStore: Sendable {
         "\(prefix):idem:{\(principal.tenant):\(principal.subject)}:\(Self.hex(SHA256.hash(data: Data(idempotencyKey.utf8))))"
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }
 
     /// The command ID a key stands for: a UUID-shaped (version 8) digest of tenant|subject|key, so a
     /// retried request is the same command and the worker's dedupe agrees with ours.
@@ -61,10 +61,7 @@ public struct IdempotencyStore: Sendable {
         var bytes = digest
         bytes[6] = 0x80 | (bytes[6] & 0x0F)  // version 8: custom
         bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let h = Array(hex)
-        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-"
-            + String(h[20..<32])
+        return MessageID.format(bytes)
     }
 
     /// Fingerprint of what makes two requests "the same": method, path, query and body.

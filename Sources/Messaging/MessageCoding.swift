@@ -39,20 +39,95 @@ public enum MessageCoding {
         return d
     }()
 
-    /// `2026-01-31T12:00:00.123Z`.
+    /// `2026-01-31T12:00:00.123Z` (UTC, rounded to the millisecond; years 0000–9999).
     public static func formatTimestamp(_ date: Date) -> String {
-        // Round to the millisecond ourselves: the formatter truncates, and 0.123 is 0.12299… in binary.
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let seconds = milliseconds.quotientAndRemainder(dividingBy: 1000)
-        let whole = Date(timeIntervalSince1970: TimeInterval(seconds.remainder < 0 ? seconds.quotient - 1 : seconds.quotient))
-        let fraction = seconds.remainder < 0 ? seconds.remainder + 1000 : seconds.remainder
-        let base = whole.formatted(Date.ISO8601FormatStyle())  // 2026-01-31T12:00:00Z
-        let digits = String(fraction)
-        return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+        // Round to the millisecond ourselves: 0.123 is 0.12299… in binary.
+        let total = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (days, msOfDay) = floorDivide(total, 86_400_000)
+        let (year, month, day) = civil(fromDays: days)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = max(0, value)
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); out.append(UInt8(ascii: "-"))
+        digits(month, 2); out.append(UInt8(ascii: "-"))
+        digits(day, 2); out.append(UInt8(ascii: "T"))
+        digits(msOfDay / 3_600_000, 2); out.append(UInt8(ascii: ":"))
+        digits(msOfDay / 60_000 % 60, 2); out.append(UInt8(ascii: ":"))
+        digits(msOfDay / 1000 % 60, 2); out.append(UInt8(ascii: "."))
+        digits(msOfDay % 1000, 3); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r < 0 ? (q - 1, r + b) : (q, r)
+    }
+
+    /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The form we write, `YYYY-MM-DDTHH:MM:SS.sssZ`, read without a formatter. `shaped` is false for
+    /// anything of another shape; a shaped text naming an impossible time gives a nil date.
+    static func parseCanonical(_ text: String) -> (shaped: Bool, date: Date?) {
+        let c = Array(text.utf8)
+        guard c.count == 24, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T"),
+            c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"), c[19] == UInt8(ascii: "."), c[23] == UInt8(ascii: "Z")
+        else { return (false, nil) }
+        return (true, canonicalDate(c))
+    }
+
+    private static func canonicalDate(_ c: [UInt8]) -> Date? {
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for i in range {
+                guard c[i] >= UInt8(ascii: "0"), c[i] <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(c[i] - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+            let minute = number(14..<16), let second = number(17..<19), let millisecond = number(20..<23),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        // Reject days a month does not have (2026-02-30) rather than rolling them over.
+        guard civil(fromDays: days(fromCivil: year, month, day)) == (year, month, day) else { return nil }
+        let ms = (days(fromCivil: year, month, day) * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + millisecond
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
     }
 
     /// Accepts RFC 3339 with or without fractional seconds.
     public static func parseTimestamp(_ text: String) -> Date? {
+        let canonical = parseCanonical(text)
+        if canonical.shaped { return canonical.date }
         guard
             let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
                 ?? (try? Date.ISO8601FormatStyle().parse(text))

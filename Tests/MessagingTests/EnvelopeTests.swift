@@ -48,6 +48,37 @@ struct EnvelopeTests {
         #expect(Set((0..<1000).map { _ in MessageID.make(at: early) }).count == 1000)
     }
 
+    @Test func timestampsMatchFoundationsISO8601AndRoundTripToTheMillisecond() throws {
+        var generator = SystemRandomNumberGenerator()
+        // Random instants from 1900 to 2200 (leap years, century rules, before 1970), and edges.
+        var instants: [Double] = [0, -0.001, 951_782_400, 951_868_799.999, 4_102_444_800, -2_208_988_800, 1_767_225_599.9995]
+        for _ in 0..<2000 { instants.append(Double(Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)) / 1000) }
+        for seconds in instants {
+            let date = Date(timeIntervalSince1970: seconds)
+            let text = MessageCoding.formatTimestamp(date)
+            let ms = (seconds * 1000).rounded()
+            let whole = Date(timeIntervalSince1970: ((ms / 1000).rounded(.down)))
+            let reference = whole.formatted(Date.ISO8601FormatStyle())
+            #expect(text.hasPrefix(String(reference.dropLast())), "\(seconds): \(text) vs \(reference)")
+            let parsed = try #require(MessageCoding.parseTimestamp(text))
+            #expect((parsed.timeIntervalSince1970 * 1000).rounded() == ms, "\(text)")
+        }
+        #expect(MessageCoding.formatTimestamp(Date(timeIntervalSince1970: 1_769_860_800.123)) == "2026-01-31T12:00:00.123Z")
+        // Other RFC 3339 forms still parse; impossible dates do not.
+        #expect(MessageCoding.parseTimestamp("2026-01-31T12:00:00Z") == Date(timeIntervalSince1970: 1_769_860_800))
+        #expect(MessageCoding.parseTimestamp("2026-01-31T13:00:00.5+01:00") == Date(timeIntervalSince1970: 1_769_860_800.5))
+        #expect(MessageCoding.parseTimestamp("2026-02-30T00:00:00.000Z") == nil)
+        #expect(MessageCoding.parseTimestamp("2026-13-01T00:00:00.000Z") == nil)
+        #expect(MessageCoding.parseTimestamp("2026-01-01T24:00:00.000Z") == nil)
+    }
+
+    @Test func hexAndIDFormatting() {
+        #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
+        #expect(MessageID.format(Array(0..<16)) == "00010203-0405-0607-0809-0a0b0c0d0e0f")
+        #expect(MessageID.timestamp(of: "00010203-0405-8607-0809-0a0b0c0d0e0f") == nil)  // not version 7
+        #expect(MessageID.timestamp(of: "not-an-id") == nil)
+    }
+
     @Test func retentionTrimsByAge() {
         let now = Date(timeIntervalSince1970: 1_000_000)
         #expect(CommandBus.minID(before: now, keeping: .seconds(1000)) == "999000000-0")
