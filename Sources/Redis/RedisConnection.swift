@@ -11,6 +11,45 @@ public final class RedisConnection: Sendable {
     let commandTimeout: Duration
     /// Set the moment we decide to drop the connection, before the close has run on the event loop.
     private let closing = Atomic<Bool>(false)
+    /// Commands waiting to be written. Callers append; the first of a burst schedules one event-loop
+    /// task that writes them all in order and flushes once (one syscall for many pipelined commands).
+    private let outbox = Mutex<Outbox>(Outbox())
+
+    private struct Outbox: ~Copyable {
+        var commands: [([RedisArgument], EventLoopPromise<RESPValue>, NIODeadline)] = []
+        var scheduled = false
+    }
+
+    /// Written commands not yet answered, oldest first (Redis answers in order), with their deadlines.
+    /// One watchdog per connection checks the oldest, instead of a timer per command.
+    private let inFlight = Mutex<InFlight>(InFlight())
+
+    private struct InFlight: ~Copyable {
+        var entries: [(EventLoopPromise<RESPValue>, NIODeadline)] = []
+        var head = 0
+
+        mutating func append(_ promise: EventLoopPromise<RESPValue>, _ deadline: NIODeadline) {
+            if head > 64 && head * 2 > entries.count {
+                entries.removeFirst(head)
+                head = 0
+            }
+            entries.append((promise, deadline))
+        }
+
+        mutating func popFirst() {
+            if head < entries.count { head += 1 }
+        }
+
+        var oldestDeadline: NIODeadline? { head < entries.count ? entries[head].1 : nil }
+
+        mutating func removeAll() -> [EventLoopPromise<RESPValue>] {
+            defer {
+                entries = []
+                head = 0
+            }
+            return entries[head...].map(\.0)
+        }
+    }
 
     private init(channel: any Channel, commandTimeout: Duration) {
         self.channel = channel
@@ -42,6 +81,7 @@ public final class RedisConnection: Sendable {
                 .connectionFailed, "cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
         }
         let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        connection.startWatchdog()
         do throws(RedisError) {
             if let password = configuration.password {
                 var args: [RedisArgument] = ["AUTH"]
@@ -75,16 +115,8 @@ public final class RedisConnection: Sendable {
     }
 
     private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
-        let channel = self.channel
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-            // A server that stops answering leaves the pipeline unusable: fail and reconnect.
-            closing.store(true, ordering: .relaxed)
-            promise.fail(RedisError(.timeout, "no reply from Redis within \(timeout)"))
-            channel.close(promise: nil)
-        }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
-        channel.writeAndFlush((arguments, promise), promise: nil)
+        enqueue(arguments, promise, deadline: .now() + TimeAmount(timeout))
         do {
             return try await promise.futureResult.get()
         } catch let error as RedisError {
@@ -94,8 +126,66 @@ public final class RedisConnection: Sendable {
         }
     }
 
+    private func enqueue(_ arguments: [RedisArgument], _ promise: EventLoopPromise<RESPValue>, deadline: NIODeadline) {
+        let first = outbox.withLock { outbox in
+            outbox.commands.append((arguments, promise, deadline))
+            defer { outbox.scheduled = true }
+            return !outbox.scheduled
+        }
+        guard first else { return }
+        channel.eventLoop.execute { [self] in
+            let commands = outbox.withLock { outbox in
+                outbox.scheduled = false
+                return outbox.commands.removeAllAndReturn()
+            }
+            guard channel.isActive else {
+                // Closed before the write (and the watchdog with it): nothing will answer these.
+                let error = RedisError(.connectionClosed, "the Redis connection closed")
+                for (_, promise, _) in commands { promise.fail(error) }
+                return
+            }
+            inFlight.withLock { inFlight in
+                for (_, promise, deadline) in commands { inFlight.append(promise, deadline) }
+            }
+            for (arguments, promise, _) in commands {
+                // Completions run on this event loop, in the order the commands were written.
+                promise.futureResult.whenComplete { [self] _ in inFlight.withLock { $0.popFirst() } }
+                channel.write((arguments, promise), promise: nil)
+            }
+            channel.flush()
+        }
+    }
+
+    /// Every 50 ms: when the oldest unanswered command is past its deadline, the server has stopped
+    /// answering and the pipeline is unusable: fail what is in flight with `.timeout` and close.
+    private func startWatchdog() {
+        let loop = channel.eventLoop
+        let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { [weak self] task in
+            guard let self else {
+                task.cancel()
+                return
+            }
+            guard let oldest = inFlight.withLock({ $0.oldestDeadline }), oldest < .now() else { return }
+            task.cancel()
+            closing.store(true, ordering: .relaxed)
+            let stuck = inFlight.withLock { $0.removeAll() }
+            let error = RedisError(.timeout, "no reply from Redis within the command timeout (\(commandTimeout), plus any BLOCK time)")
+            for promise in stuck { promise.fail(error) }
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in task.cancel() }
+    }
+
     public func close() async {
         try? await channel.close()
+    }
+}
+
+extension Array {
+    fileprivate mutating func removeAllAndReturn() -> [Element] {
+        var taken: [Element] = []
+        swap(&taken, &self)
+        return taken
     }
 }
 
