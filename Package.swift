@@ -58,8 +58,6 @@ let package = Package(
             name: "Messaging",
             dependencies: [
                 "Redis", "Mongo", "BillingDomain",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

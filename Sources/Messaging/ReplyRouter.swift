@@ -1,7 +1,5 @@
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import Redis
 import ServiceLifecycle
 import Synchronization
@@ -21,7 +19,7 @@ public final class ReplyRouter: Service, Sendable {
     private enum Slot {
         case registered
         case arrived(Reply)
-        case waiting(CheckedContinuation<Reply?, Never>)
+        case waiting(CheckedContinuation<Reply?, Never>, deadline: ContinuousClock.Instant)
     }
 
     /// `instance` must be unique per running gateway (host-pid-random by default).
@@ -52,13 +50,8 @@ public final class ReplyRouter: Service, Sendable {
     /// Waits for the reply to `id` (registered with ``expect(_:)``) for at most `timeout`; nil when
     /// it did not come in time. Either way the registration is removed.
     public func wait(for id: String, timeout: Duration) async -> Reply? {
-        // An event-loop timer is far cheaper than a Task per waiting request.
-        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
-            in: .nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
-        ) { [weak self] in
-            self?.resolve(id, with: nil)
-        }
-        defer { timer.cancel() }
+        // No timer per request: the run loop's sweeper resolves waits past their deadline.
+        let deadline = ContinuousClock.now + timeout
         return await withCheckedContinuation { continuation in
             let immediate: Reply?? = slots.withLock { slots in
                 switch slots[id] {
@@ -66,7 +59,7 @@ public final class ReplyRouter: Service, Sendable {
                     slots[id] = nil
                     return .some(reply)
                 case .registered:
-                    slots[id] = .waiting(continuation)
+                    slots[id] = .waiting(continuation, deadline: deadline)
                     return .none
                 case .waiting, nil:
                     return .some(nil)  // never registered, or already timed out
@@ -76,13 +69,28 @@ public final class ReplyRouter: Service, Sendable {
         }
     }
 
+    /// Resolves with nil every wait whose deadline has passed.
+    func sweepExpired(now: ContinuousClock.Instant = .now) {
+        let expired: [CheckedContinuation<Reply?, Never>] = slots.withLock { slots in
+            var expired: [CheckedContinuation<Reply?, Never>] = []
+            for (id, slot) in slots {
+                if case .waiting(let continuation, let deadline) = slot, deadline <= now {
+                    slots[id] = nil
+                    expired.append(continuation)
+                }
+            }
+            return expired
+        }
+        for continuation in expired { continuation.resume(returning: nil) }
+    }
+
     /// Stops waiting for `id` without a reply (the caller gave up, e.g. answered 202).
     public func forget(_ id: String) { resolve(id, with: nil) }
 
     private func resolve(_ id: String, with reply: Reply?) {
         let continuation: CheckedContinuation<Reply?, Never>? = slots.withLock { slots in
             switch slots[id] {
-            case .waiting(let c):
+            case .waiting(let c, _):
                 slots[id] = nil
                 return c
             case .registered:
@@ -102,6 +110,14 @@ public final class ReplyRouter: Service, Sendable {
     public func run() async throws {
         var lastID = "0-0"  // a fresh instance name: nothing older can be ours
         var lastExpire = ContinuousClock.now - .seconds(3600)
+        // Every 20 ms, time out the waits that are due (timeouts are honoured within that).
+        let sweeper = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
+                self?.sweepExpired()
+            }
+        }
+        defer { sweeper.cancel() }
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
@@ -132,7 +148,7 @@ public final class ReplyRouter: Service, Sendable {
         // Wake every waiter: no reply will come through this instance any more.
         let waiting = slots.withLock { slots -> [CheckedContinuation<Reply?, Never>] in
             let all = slots.values.compactMap { slot -> CheckedContinuation<Reply?, Never>? in
-                if case .waiting(let c) = slot { return c }
+                if case .waiting(let c, _) = slot { return c }
                 return nil
             }
             slots.removeAll()
