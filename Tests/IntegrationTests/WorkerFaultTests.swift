@@ -22,7 +22,12 @@ struct WorkerFaultTests {
 
         // Let it get going, then kill it while it holds unacknowledged entries.
         #expect(try await h.eventually { try await h.items().count([:]) >= 6 })
-        let held = try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count
+        // Kill it the moment it is seen holding entries (between batches it briefly holds none).
+        var held = 0
+        _ = try await h.eventually(timeout: .seconds(10)) {
+            held = try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count
+            return held > 0
+        }
         kill(worker.processIdentifier, SIGKILL)
         worker.waitUntilExit()
         #expect(worker.terminationReason == .uncaughtSignal)
