@@ -72,6 +72,48 @@ struct EnvelopeTests {
         #expect(MessageCoding.parseTimestamp("2026-01-01T24:00:00.000Z") == nil)
     }
 
+    /// Encodes through `JSONEncoder` (the generic path), whatever overloads exist for `T`.
+    func viaFoundation<T: Encodable>(_ value: T) throws -> Data { try MessageCoding.encode(value) }
+
+    @Test func theHandWrittenWriterReadsBackLikeJSONEncoder() throws {
+        let tricky = "quote \" backslash \\ slash / newline \n tab \t nul \u{0} bell \u{7} unicode é 漢 🎉"
+        let payload: JSONValue = .object([
+            "s": .string(tricky), "n": .number("-12.50"), "e": .number("1e3"), "z": .number("0"), "big": .number("12345678901234567890.123456789"),
+            "t": .bool(true), "f": .bool(false), "nil": .null, "a": .array([.number("1"), .string("x"), .object([:]), .array([])]),
+            tricky: .object(["deep": .object(["deeper": .string("\u{1F}")])]),
+        ])
+        let principal = Principal(subject: "usr\"1", role: .customer, scopes: ["a:b", "c"], tenant: "t/1", customerID: "cus_1")
+        let full = Envelope(
+            type: "test.echo", correlationID: "c-1", causationID: "cause", replyTo: "billing:reply:x", principal: principal,
+            idempotencyKey: "key-1", deadline: Date(timeIntervalSince1970: 1_769_860_800.5), traceparent: "00-ab-cd-01",
+            payload: payload, createdAt: Date(timeIntervalSince1970: 1_769_860_800.123))
+        let bare = Envelope(type: "t", principal: Principal(subject: "s", role: .admin, tenant: "d"), payload: .null, createdAt: Date(timeIntervalSince1970: 0))
+        for envelope in [full, bare] {
+            let fast = try MessageCoding.encode(envelope)
+            let decoded = try MessageCoding.decode(Envelope.self, from: fast)
+            #expect(decoded == (try MessageCoding.decode(Envelope.self, from: try viaFoundation(envelope))))
+            #expect(decoded.id == envelope.id && decoded.principal == envelope.principal && decoded.deadline == envelope.deadline)
+            #expect(try JSONSerialization.jsonObject(with: fast) is [String: Any], "valid JSON for Foundation's parser too")
+        }
+        let replies = [
+            Reply.success(to: full, status: 201, result: payload, at: Date(timeIntervalSince1970: 1_700_000_000.001)),
+            Reply.failure(to: full, .invalid("name", "bad \"name\""), at: Date(timeIntervalSince1970: 1_700_000_000)),
+            Reply.success(to: bare, result: .null, at: Date(timeIntervalSince1970: 1)),
+        ]
+        for reply in replies {
+            let decoded = try MessageCoding.decode(Reply.self, from: try MessageCoding.encode(reply))
+            #expect(decoded == (try MessageCoding.decode(Reply.self, from: try viaFoundation(reply))))
+            let record = OperationRecord(reply: reply, subject: "s", tenant: "t")
+            #expect(
+                try MessageCoding.decode(OperationRecord.self, from: try MessageCoding.encode(record))
+                    == MessageCoding.decode(OperationRecord.self, from: try viaFoundation(record)))
+        }
+        #expect(String(decoding: JSONWriter.data(.object(["b": .number("1"), "a": .string("\u{1}")])), as: UTF8.self) == #"{"a":"\u0001","b":1}"#)
+        for good in ["0", "-0", "1.5", "10e-3", "-2E+7"] { #expect(JSONWriter.isJSONNumber(good), "\(good)") }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "NaN", "0x10", "1 "] { #expect(!JSONWriter.isJSONNumber(bad), "\(bad)") }
+        #expect(String(decoding: JSONWriter.data(.number("01.50")), as: UTF8.self) == "1.5")
+    }
+
     @Test func hexAndIDFormatting() {
         #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
         #expect(MessageID.format(Array(0..<16)) == "00010203-0405-0607-0809-0a0b0c0d0e0f")
