@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "Redis", "Mongo",
+                "Redis", "Mongo", "Messaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),

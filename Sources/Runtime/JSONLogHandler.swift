@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Messaging
 
 /// Writes one JSON object per line to standard error: time, level, logger, message and metadata.
 /// Secrets are kept out by the callers (URLs are redacted before they are logged).
@@ -19,31 +20,35 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var object: [String: Any] = [
-            "ts": Self.timestamp(Date()), "level": event.level.rawValue, "logger": label, "msg": "\(event.message)",
+        FileHandle.standardError.write(line(event))
+    }
+
+    /// One JSON object and a newline: time, level, logger, message, then the metadata (the event's
+    /// winning over the handler's).
+    func line(_ event: LogEvent, at date: Date = Date()) -> Data {
+        var object: [String: JSONValue] = [
+            "ts": .string(Self.timestamp(date)), "level": .string(event.level.rawValue), "logger": .string(label),
+            "msg": .string("\(event.message)"),
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = Self.plain(value)
-        }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        for (key, value) in metadata { object[key] = Self.plain(value) }
+        for (key, value) in event.metadata ?? [:] { object[key] = Self.plain(value) }
+        // The JSONWriter, not JSONSerialization: a request log line per request must stay cheap.
+        var data = JSONWriter.data(.object(object))
         data.append(0x0A)
-        FileHandle.standardError.write(data)
+        return data
     }
 
-    static func plain(_ value: Logger.MetadataValue) -> Any {
+    static func plain(_ value: Logger.MetadataValue) -> JSONValue {
         switch value {
-        case .string(let s): return s
-        case .stringConvertible(let c): return c.description
-        case .array(let a): return a.map(plain)
-        case .dictionary(let d): return d.mapValues(plain)
+        case .string(let s): .string(s)
+        case .stringConvertible(let c): .string(c.description)
+        case .array(let a): .array(a.map(plain))
+        case .dictionary(let d): .object(d.mapValues(plain))
         }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    static func timestamp(_ date: Date) -> String { MessageCoding.formatTimestamp(date) }
 
-    /// Installs JSON logging for the whole process at the given level (`trace` … `critical`).
     public static func bootstrap(level: String) {
         let parsed = Logger.Level(rawValue: level.lowercased()) ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: parsed) }

@@ -18,6 +18,8 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Seconds per wrk run.") var seconds: Int = 10
     @Option(help: "Path of wrk.") var wrk: String = "/usr/bin/wrk"
     @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
+    @Flag(help: "Log every request (slower) and print the gateway's answers by status after the runs.")
+    var requestLog = false
 
     func run() async throws {
         let settings = try await loadSettings()
@@ -68,7 +70,7 @@ struct BenchGateway: AsyncParsableCommand {
         environment["BILLING_STREAM_PREFIX"] = prefix
         environment["BILLING_RATE_LIMIT_PRINCIPAL"] = "1000000"
         environment["BILLING_RATE_LIMIT_IP"] = "1000000"
-        environment["BILLING_LOG_LEVEL"] = "error"
+        environment["BILLING_LOG_LEVEL"] = requestLog ? "info" : "error"
         environment["BILLING_CONSUMERS"] = "2"
         environment["BILLING_BATCH_SIZE"] = "64"
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -77,6 +79,9 @@ struct BenchGateway: AsyncParsableCommand {
             process.executableURL = binary
             process.arguments = arguments
             process.environment = environment
+            let log = work.appendingPathComponent("\(arguments[0]).log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
             try process.run()
             processes.append(process)
             return process
@@ -100,6 +105,13 @@ struct BenchGateway: AsyncParsableCommand {
             url: base + "/v1/test/echo", connections: paced, work: work, name: "half",
             script: getScript + "\nfunction delay()\n  return \(delay)\nend\n")
         let (rss, peak) = Self.memory(of: gateway.processIdentifier)
+        var statuses: [String: Int] = [:]
+        if requestLog, let log = try? String(contentsOf: work.appendingPathComponent("gateway.log"), encoding: .utf8) {
+            for line in log.split(separator: "\n") where line.contains(#""msg":"request""#) {
+                let status = line.firstMatch(of: /"status":"(\d+)"/).map { String($0.1) } ?? "?"
+                statuses[status, default: 0] += 1
+            }
+        }
 
         if let keys = try? await redis.execute(["KEYS", RedisArgument(prefix + ":*")]).array {
             let all = keys.compactMap(\.string)
@@ -113,6 +125,9 @@ struct BenchGateway: AsyncParsableCommand {
         print(sync.line("GET sync no-op (JWT), max"))
         print(half.line(String(format: "GET sync at ~half max (%d conn)", paced)) + "   (target p50 ≤ 2 ms)")
         print(String(format: "  gateway RSS after the runs %.1f MiB, peak %.1f MiB (target ≤ 80)", rss, peak))
+        if requestLog {
+            print("  answers by status: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+        }
     }
 
     /// A wrk Lua script sending one fixed request.
