@@ -113,7 +113,7 @@ public struct Gateway: Sendable {
             context.state.route = "GET /healthz"
             return Answer.json(.object(["status": .string("ok")])).response
         }
-        let readiness = Readiness(redis: redis, configuration: configuration)
+        let readiness = Readiness(redis: redis, replies: replies, configuration: configuration)
         router.get("/readyz") { _, context -> Response in
             context.state.route = "GET /readyz"
             let (ready, checks) = await readiness.check()
@@ -132,9 +132,11 @@ public struct Gateway: Sendable {
     }
 }
 
-/// `/readyz`: Redis answers, and every required consumer group has a consumer that read recently.
+/// `/readyz`: Redis answers, this instance's reply loop is reading, and every required consumer
+/// group has a consumer that read recently.
 struct Readiness: Sendable {
     let redis: RedisClient
+    let replies: ReplyRouter
     let configuration: GatewayConfiguration
 
     func check() async -> (Bool, [String: String]) {
@@ -145,6 +147,13 @@ struct Readiness: Sendable {
             checks["redis"] = "ok"
         } catch {
             return (false, ["redis": "unreachable"])
+        }
+        if replies.isReading() {
+            checks["replies"] = "ok"
+        } else {
+            // Without it every synchronous request would time out into a 202.
+            checks["replies"] = "reply loop not reading"
+            ready = false
         }
         let liveness = Int(configuration.consumerLiveness.components.seconds * 1000)
         for service in configuration.requiredServices {

@@ -15,6 +15,9 @@ public final class ReplyRouter: Service, Sendable {
     private let logger: Logger
     private let slots = Mutex<[String: Slot]>([:])
     private let dropped = Atomic<Int>(0)
+    /// Wall-clock milliseconds of the reply loop's last completed read (a BLOCK read returns at least
+    /// every second); 0 before the first.
+    private let lastRead = Atomic<Int64>(0)
 
     private enum Slot {
         case registered
@@ -37,6 +40,14 @@ public final class ReplyRouter: Service, Sendable {
     public static func makeInstanceName() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         return "\(host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// True while the reply loop is reading: its last read finished within `within` (a read blocks
+    /// for at most a second, so a healthy loop reads more often than that).
+    public func isReading(within: Duration = .seconds(5)) -> Bool {
+        let last = lastRead.load(ordering: .relaxed)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return last > 0 && now - last <= within.components.seconds * 1000
     }
 
     /// Late replies dropped so far.
@@ -128,6 +139,7 @@ public final class ReplyRouter: Service, Sendable {
                         lastExpire = ContinuousClock.now
                     }
                     let read = try await redis.send(XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
+                    lastRead.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
                     for entry in read.first?.entries ?? [] {
                         lastID = entry.id
                         guard let json = entry.fields[CommandBus.envelopeField] else { continue }

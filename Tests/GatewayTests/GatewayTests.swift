@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JWTKit
+import Logging
 import Messaging
 import NIOCore
 import Redis
@@ -504,6 +505,27 @@ struct GatewayHealthTests {
                 try await client.execute(uri: "/readyz", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
                 }
+            }
+        }
+        // A gateway whose reply loop is not running is not ready either, even with live consumers.
+        try await withHarness { h in
+            var logger = Logger(label: "test.gateway")
+            logger.logLevel = .warning
+            let idle = ReplyRouter(redis: h.redis, names: h.names, logger: logger)  // never run
+            let gateway = Gateway(
+                redis: h.redis, replies: idle, configuration: h.configuration, routes: GatewayHarness.testRoutes,
+                openAPI: GatewayHarness.openAPI, logger: logger)
+            try await gateway.buildApplication().test(.router) { client in
+                var checks: [String: Any] = [:]
+                for _ in 0..<60 {
+                    let (status, body) = try await client.execute(uri: "/readyz", method: .get) { ($0.status, $0.json) }
+                    #expect(status == .serviceUnavailable)
+                    checks = body["checks"] as? [String: Any] ?? [:]
+                    if checks["consumers:\(TestHandlers.name)"] as? String == "ok" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(checks["consumers:\(TestHandlers.name)"] as? String == "ok")
+                #expect(checks["replies"] as? String == "reply loop not reading")
             }
         }
     }
