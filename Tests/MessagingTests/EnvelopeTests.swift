@@ -114,6 +114,48 @@ struct EnvelopeTests {
         #expect(String(decoding: JSONWriter.data(.number("01.50")), as: UTF8.self) == "1.5")
     }
 
+    @Test func theHandWrittenReaderAgreesWithJSONDecoder() throws {
+        let texts = [
+            // What the writer produces, and what other producers might: spacing, escapes, exotic numbers.
+            String(decoding: try MessageCoding.encode(Envelope(
+                type: "t", correlationID: "c", replyTo: "r", principal: principal, idempotencyKey: "k",
+                deadline: Date(timeIntervalSince1970: 5), payload: .object(["a": .array([.number("1.50"), .null])]),
+                createdAt: Date(timeIntervalSince1970: 1))), as: UTF8.self),
+            #"{ "id" : "i", "type":"t","correlation_id":"c","reply_to":"","created_at":"2026-01-01T00:00:00Z","#
+                + #""principal":{"subject":"s","role":"admin","scopes":[],"tenant":"d","customer_id":null},"#
+                + #""payload":{"n":[0,-0,10,-7,1e2,1.5E-3,12345678901234567890123,0.1000],"s":"\u00e9\ud83c\udf89\n\/\"","b":[true,false],"o":{}},"#
+                + #""deadline":null,"unknown":{"ignored":[1,2,{"x":null}]}}"#,
+        ]
+        for text in texts {
+            let generic = try? MessageCoding.decode(Envelope.self, generic: Data(text.utf8))
+            let fastValue = JSONReader.value(Array(text.utf8)).flatMap(Envelope.init(json:))
+            #expect(generic != nil && fastValue == generic, "\(text)")
+        }
+        // Anything unusual: the reader gives up and JSONDecoder answers (with its error).
+        let refused = [
+            #"{"a":1,}"#, #"[1 2]"#, #"{"a":"\ud800"}"#, "{\"a\":\"tab\u{9}here\"}", #"{"a":01}"#, #"{"a":1e999999}"#,
+            String(repeating: "[", count: 100) + String(repeating: "]", count: 100), #"{"a":tru}"#, "", #""x" y"#,
+        ]
+        for text in refused { #expect(JSONReader.value(Array(text.utf8)) == nil, "\(text)") }
+        #expect(JSONReader.value(Array(#" {"a" : [1, "x", null, true]} "#.utf8))
+            == .object(["a": .array([.number("1"), .string("x"), .null, .bool(true)])]))
+        let missing = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
+        let error = #expect(throws: DecodingError.self) { try MessageCoding.decode(Envelope.self, from: missing) }
+        #expect(ConsumerGroupRunner.describe(error!).contains("principal"))
+        // Replies, with and without errors and results.
+        let envelope = Envelope(type: "t", principal: principal, payload: .null, createdAt: Date(timeIntervalSince1970: 1))
+        for reply in [
+            Reply.success(to: envelope, status: 201, result: .object(["k": .number("2.5")]), at: Date(timeIntervalSince1970: 2)),
+            Reply.success(to: envelope, result: .null, at: Date(timeIntervalSince1970: 2)),
+            Reply.failure(to: envelope, .invalid("f", "bad"), at: Date(timeIntervalSince1970: 3)),
+        ] {
+            let data = try MessageCoding.encode(reply)
+            let fast = JSONReader.value(data).flatMap(Reply.init(json:))
+            let generic = try MessageCoding.decode(Reply.self, generic: data)
+            #expect(fast != nil && fast == generic)
+        }
+    }
+
     @Test func hexAndIDFormatting() {
         #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
         #expect(MessageID.format(Array(0..<16)) == "00010203-0405-0607-0809-0a0b0c0d0e0f")
