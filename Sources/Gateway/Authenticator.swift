@@ -174,33 +174,46 @@ actor JWKSCache {
         self.ttl = ttl
     }
 
+    /// The reload in progress, which every caller arriving meanwhile waits for (the actor is
+    /// reentrant: without this, requests arriving during the first load saw no keys and got 401).
+    private var loading: Task<Void, any Error>?
+
     /// The collection when it holds `kid` (reloading once if not, or if stale); nil for an unknown key.
     func keys(for kid: String) async throws -> JWTKeyCollection? {
+        if let loading { try await loading.value }
         let now = ContinuousClock.now
         let stale = loadedAt.map { now - $0 > ttl } ?? true
         let recentlyLoaded = loadedAt.map { now - $0 < .seconds(1) } ?? false
         if stale || (!kids.contains(kid) && !recentlyLoaded) {
-            try await reload()
+            try await reloadOnce()
         }
         return kids.contains(kid) ? keys : nil
     }
 
+    private func reloadOnce() async throws {
+        if let loading { return try await loading.value }
+        let task = Task { try await self.reload() }
+        loading = task
+        defer { loading = nil }
+        try await task.value
+    }
+
+    /// Reads the JWKS and swaps in the new keys at once (no suspension between the assignments).
     private func reload() async throws {
         let data = try await redis.send(GET(key))
-        loadedAt = ContinuousClock.now
-        guard let data, let jwks = try? JSONDecoder().decode(JWKS.self, from: Data(data)) else {
-            keys = nil
-            kids = []
-            return
-        }
-        let collection = JWTKeyCollection()
+        var collection: JWTKeyCollection?
         var loaded: Set<String> = []
-        for jwk in jwks.keys {
-            guard let kid = jwk.keyIdentifier?.string else { continue }
-            if (try? await collection.add(jwk: jwk, isDefault: false)) != nil { loaded.insert(kid) }
+        if let data, let jwks = try? JSONDecoder().decode(JWKS.self, from: Data(data)) {
+            let keys = JWTKeyCollection()
+            for jwk in jwks.keys {
+                guard let kid = jwk.keyIdentifier?.string else { continue }
+                if (try? await keys.add(jwk: jwk, isDefault: false)) != nil { loaded.insert(kid) }
+            }
+            collection = keys
         }
         keys = collection
         kids = loaded
+        loadedAt = ContinuousClock.now
     }
 }
 

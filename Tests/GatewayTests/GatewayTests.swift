@@ -209,6 +209,26 @@ struct GatewayAuthTests {
         }
     }
 
+    @Test func concurrentFirstRequestsAllSeeTheKeysWhileTheJWKSLoads() async throws {
+        // The JWKS cache starts empty; many requests arriving during its first load must wait for
+        // that load, not be refused (seen under wrk as a few 401s at the start of a run).
+        try await withHarness { h in
+            let headers = try await h.bearer()
+            try await h.application().test(.router) { client in
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<40 {
+                        group.addTask { try await client.execute(uri: "/v1/test/echo", method: .get, headers: headers) { $0.status } }
+                    }
+                    var all: [HTTPResponse.Status] = []
+                    for try await status in group { all.append(status) }
+                    return all
+                }
+                #expect(statuses.count == 40)
+                #expect(statuses.allSatisfy { $0 == .ok }, "\(statuses.filter { $0 != .ok })")
+            }
+        }
+    }
+
     @Test func revokedTokensAreRefusedAndAPIKeysAreLookedUpByHash() async throws {
         try await withHarness { h in
             let jti = UUID().uuidString
