@@ -182,6 +182,27 @@ struct RedisClientTests {
         #expect(results.allSatisfy { $0.value == "v\($0.key)" })
     }
 
+    @Test func aBlockingReadLongerThanTheCommandTimeoutIsNotCutShort() async throws {
+        // The watchdog's deadline for a BLOCK read is the block time plus the command timeout.
+        let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .milliseconds(200))
+        defer { Task { await redis.shutdown() } }
+        let stream = RedisTestEnvironment.prefix() + "s"
+        let started = ContinuousClock.now
+        let dedicated = redis.makeDedicatedClient()
+        defer { Task { await dedicated.shutdown() } }
+        let read = try await dedicated.send(XREAD(streams: [(stream, "$")], block: .milliseconds(600)))
+        #expect(read.isEmpty)
+        #expect(ContinuousClock.now - started >= .milliseconds(550))
+        // Many pipelined commands complete, each within the timeout; none is failed by the watchdog.
+        let replies = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<500 { group.addTask { try await redis.send(PING()) } }
+            var all: [String] = []
+            for try await reply in group { all.append(reply) }
+            return all
+        }
+        #expect(replies.count == 500 && replies.allSatisfy { $0 == "PONG" })
+    }
+
     @Test func aSlowReplyTimesOutWithATypedError() async throws {
         let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .milliseconds(200))
         defer { Task { await redis.shutdown() } }
