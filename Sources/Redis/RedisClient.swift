@@ -194,3 +194,29 @@ private final class ConnectionSlot: Sendable {
         }
     }
 }
+
+extension RedisClient {
+    /// Deletes every key that starts with `prefix` (SCAN, then DEL in batches; never KEYS, which
+    /// blocks the server); returns how many were deleted. For tests, benchmarks and tooling.
+    @discardableResult
+    public func deleteKeys(prefix: String) async throws(RedisError) -> Int {
+        var pattern = ""
+        for character in prefix {
+            if "*?[]\\".contains(character) { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern += "*"
+        var cursor = "0"
+        var deleted = 0
+        repeat {
+            let reply = try await execute(["SCAN", RedisArgument(cursor), "MATCH", RedisArgument(pattern), "COUNT", "1000"])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                throw RedisError(.unexpectedReply, "SCAN returned \(reply)")
+            }
+            let keys = parts[1].array?.compactMap(\.string) ?? []
+            if !keys.isEmpty { deleted += try await send(DEL(keys: keys)) }
+            cursor = next
+        } while cursor != "0"
+        return deleted
+    }
+}

@@ -113,10 +113,7 @@ struct BenchGateway: AsyncParsableCommand {
             }
         }
 
-        if let keys = try? await redis.execute(["KEYS", RedisArgument(prefix + ":*")]).array {
-            let all = keys.compactMap(\.string)
-            if !all.isEmpty { _ = try? await redis.send(DEL(keys: all)) }
-        }
+        _ = try? await redis.deleteKeys(prefix: prefix + ":")
         await redis.shutdown()
 
         print("billing bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")

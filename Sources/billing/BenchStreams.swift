@@ -82,10 +82,7 @@ struct BenchStreams: AsyncParsableCommand {
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
         try? await database.drop()
-        if let keys = try? await redis.execute(["KEYS", RedisArgument(names.prefix + ":*")]).array {
-            let all = keys.compactMap(\.string)
-            if !all.isEmpty { _ = try? await redis.send(DEL(keys: all)) }
-        }
+        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await infrastructure.shutdown()
 
         print("billing bench streams: \(concurrency) concurrent callers, \(consumers) consumers, batch \(batch)")

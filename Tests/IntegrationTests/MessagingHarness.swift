@@ -161,11 +161,7 @@ final class MessagingHarness: @unchecked Sendable {
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
         try? await database.drop()
-        // Remove this test's keys.
-        if let keys = try? await redis.execute(["KEYS", RedisArgument(names.prefix + ":*")]).array {
-            let names = keys.compactMap(\.string)
-            if !names.isEmpty { _ = try? await redis.send(DEL(keys: names)) }
-        }
+        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()
         try? await mongo.shutdown()
     }

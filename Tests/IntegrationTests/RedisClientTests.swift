@@ -182,6 +182,19 @@ struct RedisClientTests {
         #expect(results.allSatisfy { $0.value == "v\($0.key)" })
     }
 
+    @Test func deleteKeysRemovesExactlyThePrefixedKeys() async throws {
+        let redis = try RedisTestEnvironment.client()
+        defer { Task { await redis.shutdown() } }
+        let p = RedisTestEnvironment.prefix()
+        for i in 0..<2500 { try await redis.send(SET("\(p):k\(i)", value: "v")) }
+        try await redis.send(SET("\(p)*:glob", value: "v"))  // a glob character in a prefix is literal
+        try await redis.send(SET("\(p)-other", value: "kept"))
+        #expect(try await redis.deleteKeys(prefix: p + ":") == 2500)
+        #expect(try await redis.send(EXISTS("\(p):k0", "\(p):k2499")) == 0)
+        #expect(try await redis.deleteKeys(prefix: p + "*:") == 1)
+        #expect(try await redis.send(GET("\(p)-other")).map { String(decoding: $0, as: UTF8.self) } == "kept")
+    }
+
     @Test func aBlockingReadLongerThanTheCommandTimeoutIsNotCutShort() async throws {
         // The watchdog's deadline for a BLOCK read is the block time plus the command timeout.
         let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .milliseconds(200))
