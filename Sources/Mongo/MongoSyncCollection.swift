@@ -169,23 +169,7 @@ public struct MongoConnection {
     }
 }
 
-/// The handle a `withTransaction` body gets: the same synchronous operations, all bound to the
-/// transaction's session, so reads and writes across collections commit or abort together.
-public struct MongoTransaction {
-    let connection: MongocConnection
-    /// The database `collection(_:as:)` uses.
-    public let databaseName: String
-
-    init(connection: MongocConnection, databaseName: String) {
-        self.connection = connection
-        self.databaseName = databaseName
-    }
-
-    public func collection<T: Codable>(_ name: String, as type: T.Type, database: String? = nil) -> MongoSyncCollection<T> {
-        MongoSyncCollection(connection: connection, databaseName: database ?? databaseName, name: name)
-    }
-
-    public func runCommand(_ command: BSONDocument, database: String? = nil) throws -> BSONDocument {
-        try connection.runCommand(database: database ?? databaseName, command: command)
-    }
-}
+/// The handle a `withTransaction` body gets: the same synchronous operations as a
+/// ``MongoConnection``, whose connection is then bound to the transaction's session, so reads and
+/// writes across collections commit or abort together.
+public typealias MongoTransaction = MongoConnection
