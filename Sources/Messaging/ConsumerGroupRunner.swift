@@ -47,6 +47,15 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let wallClock: any BillingClock
 
     private let lagGauge: Gauge
+    /// Metric handles per message type, made once (a metrics backend looks a handle up under a lock).
+    private let typeMetrics = Mutex<[String: TypeMetrics]>([:])
+
+    private struct TypeMetrics {
+        let processed: Counter
+        let failed: Counter
+        let deadLettered: Counter
+        let duration: Metrics.Timer
+    }
     private let pendingGauge: Gauge
 
     /// A runner for a service's command stream (`billing:cmd:<service>`, group `<service>`).
@@ -198,18 +207,17 @@ public final class ConsumerGroupRunner: Service, Sendable {
             let elapsed = ContinuousClock.now - started
             let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
             for (_, envelope) in valid {
-                Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: metricDimensions(envelope.type))
-                    .recordNanoseconds(nanoseconds)
+                metrics(envelope.type).duration.recordNanoseconds(nanoseconds)
             }
             var answered: [(StreamEntry, Envelope, Reply)] = []
             var failures: [(String, String)] = []
             for ((entry, envelope), result) in zip(valid, results) {
                 switch result {
                 case .success(let outcome):
-                    Counter(label: "billing_messages_processed_total", dimensions: metricDimensions(envelope.type)).increment()
+                    metrics(envelope.type).processed.increment()
                     answered.append((entry, envelope, outcome.reply))
                 case .failure(let error):
-                    Counter(label: "billing_messages_failed_total", dimensions: metricDimensions(envelope.type)).increment()
+                    metrics(envelope.type).failed.increment()
                     let text = Self.describe(error)
                     logger.warning(
                         "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
@@ -252,15 +260,28 @@ public final class ConsumerGroupRunner: Service, Sendable {
             try await redis.send(XADD(deadLetterStream, fields: fields.map { ($0.0, RedisArgument($0.1)) }))
             try await redis.send(XACK(stream, group: group, ids: [id]))
             _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group)), RedisArgument(id)])
-            let type = (try? MessageCoding.decode(Envelope.self, from: raw))?.type ?? "unreadable"
-            Counter(label: "billing_messages_dead_lettered_total", dimensions: metricDimensions(type)).increment()
+            // Only registered types become metric labels: a stream entry must not mint new series.
+            let type = (try? MessageCoding.decode(Envelope.self, from: raw))?.type
+            metrics(type.flatMap { processor.registry.handler(for: $0) != nil ? $0 : nil } ?? "unknown").deadLettered.increment()
             logger.error("message dead-lettered", metadata: ["entry": "\(id)", "error": "\(error)"])
         } catch {
             logger.warning("dead-lettering failed", metadata: ["entry": "\(id)", "error": "\(error)"])
         }
     }
 
-    private func metricDimensions(_ type: String) -> [(String, String)] { [("group", group), ("type", type)] }
+    private func metrics(_ type: String) -> TypeMetrics {
+        typeMetrics.withLock { cache in
+            if let known = cache[type] { return known }
+            let dimensions = [("group", group), ("type", type)]
+            let made = TypeMetrics(
+                processed: Counter(label: "billing_messages_processed_total", dimensions: dimensions),
+                failed: Counter(label: "billing_messages_failed_total", dimensions: dimensions),
+                deadLettered: Counter(label: "billing_messages_dead_lettered_total", dimensions: dimensions),
+                duration: Metrics.Timer(label: "billing_handler_duration_seconds", dimensions: dimensions))
+            cache[type] = made
+            return made
+        }
+    }
 
     static func describe(_ error: any Error) -> String {
         if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }

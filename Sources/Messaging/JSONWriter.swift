@@ -147,14 +147,27 @@ extension Reply {
 }
 
 extension OperationRecord {
-    var jsonValue: JSONValue {
-        .object(["reply": reply.jsonValue, "subject": .string(subject), "tenant": .string(tenant)])
+    /// The record around a reply already written as JSON (the worker writes each reply once, for
+    /// the reply stream and for the operation's state).
+    static func data(replyJSON: Data, subject: String, tenant: String) -> Data {
+        var out: [UInt8] = []
+        out.reserveCapacity(replyJSON.count + subject.utf8.count + tenant.utf8.count + 40)
+        out.append(contentsOf: #"{"reply":"#.utf8)
+        out.append(contentsOf: replyJSON)
+        out.append(contentsOf: #","subject":"#.utf8)
+        JSONWriter.writeString(subject, into: &out)
+        out.append(contentsOf: #","tenant":"#.utf8)
+        JSONWriter.writeString(tenant, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return Data(out)
     }
 }
 
 extension MessageCoding {
     public static func encode(_ envelope: Envelope) throws -> Data { JSONWriter.data(envelope.jsonValue) }
     public static func encode(_ reply: Reply) throws -> Data { JSONWriter.data(reply.jsonValue) }
-    public static func encode(_ record: OperationRecord) throws -> Data { JSONWriter.data(record.jsonValue) }
+    public static func encode(_ record: OperationRecord) throws -> Data {
+        OperationRecord.data(replyJSON: try encode(record.reply), subject: record.subject, tenant: record.tenant)
+    }
     public static func encode(_ value: JSONValue) throws -> Data { JSONWriter.data(value) }
 }

@@ -56,12 +56,14 @@ public struct ReplyPublisher: Sendable {
         keys.reserveCapacity(batch.count * 2)
         arguments.reserveCapacity(3 + batch.count * 3)
         for (reply, command) in batch {
-            let record = OperationRecord(reply: reply, subject: command.principal.subject, tenant: command.principal.tenant)
             let key = operationKey(reply.id)
             keys.append(key)
             keys.append(command.replyTo.isEmpty ? key : command.replyTo)
-            arguments.append(RedisArgument(bytes: Array(try MessageCoding.encode(record))))
-            arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : Array(try MessageCoding.encode(reply))))
+            let replyJSON = try MessageCoding.encode(reply)
+            let state = OperationRecord.data(
+                replyJSON: replyJSON, subject: command.principal.subject, tenant: command.principal.tenant)
+            arguments.append(RedisArgument(bytes: Array(state)))
+            arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : Array(replyJSON)))
             arguments.append(RedisArgument(command.replyTo.isEmpty ? "0" : "1"))
         }
         _ = try await redis.eval(Self.appendReplies, keys: keys, arguments: arguments)
