@@ -22,6 +22,8 @@ public final class CommandContext {
     public let now: Date
     public let service: String
     private(set) var events: [Envelope] = []
+    /// Commands for other services, sent through the outbox after commit: (service, command).
+    private(set) var commands: [(String, Envelope)] = []
 
     init(envelope: Envelope, transaction: MongoTransaction, now: Date, service: String) {
         self.envelope = envelope
@@ -36,6 +38,22 @@ public final class CommandContext {
             Envelope(
                 type: type, correlationID: envelope.correlationID, causationID: envelope.id, principal: envelope.principal,
                 traceparent: envelope.traceparent, payload: payload, createdAt: now))
+    }
+
+    /// Sends a command to another service's stream once this transaction commits (through the
+    /// outbox, so a crash after commit still sends it). Give a deterministic `id` when the same
+    /// command must not run twice; by default it acts as this service (role `system`) in the tenant.
+    public func send(
+        _ type: String, to service: String, payload: JSONValue, id: String = MessageID.make(), principal: Principal? = nil
+    ) {
+        let actor = principal ?? Principal(subject: "service:\(self.service)", role: .system, tenant: envelope.principal.tenant)
+        commands.append(
+            (
+                service,
+                Envelope(
+                    id: id, type: type, correlationID: envelope.correlationID, causationID: envelope.id, principal: actor,
+                    traceparent: envelope.traceparent, payload: payload, createdAt: now)
+            ))
     }
 }
 

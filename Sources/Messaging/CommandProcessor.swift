@@ -170,6 +170,13 @@ public struct CommandProcessor: Sendable {
                             id: event.id, type: event.type,
                             envelope: String(decoding: try MessageCoding.encode(event), as: UTF8.self), createdAt: now))
                 }
+                for (target, command) in context.commands {
+                    events.append(
+                        OutboxEntry(
+                            id: command.id, type: command.type,
+                            envelope: String(decoding: try MessageCoding.encode(command), as: UTF8.self), service: target,
+                            createdAt: now))
+                }
                 outcomes.append(.applied(reply))
             }
             if !records.isEmpty {

@@ -36,11 +36,13 @@ struct OutboxEntry: Codable, Sendable {
     var id: String
     var type: String
     var envelope: String
+    /// The service whose command stream gets this entry; nil for a domain event (`billing:events`).
+    var service: String?
     var createdAt: Date
 
     enum CodingKeys: String, CodingKey {
         case id = "_id"
-        case type, envelope
+        case type, envelope, service
         case createdAt = "created_at"
     }
 }

@@ -5,8 +5,8 @@ import Redis
 import ServiceLifecycle
 import Synchronization
 
-/// Publishes outbox events to `billing:events` after their transaction committed, then deletes
-/// them from the outbox. A crash between XADD and the delete publishes an event twice, never zero
+/// Publishes outbox events to `billing:events` (and commands for other services to their streams)
+/// after their transaction committed, then deletes them from the outbox. A crash between XADD and the delete publishes an event twice, never zero
 /// times; consumers dedupe by event ID. Every worker process runs one; a Redis lease lets only one
 /// of them publish at a time (another takes over within the lease time if it dies).
 public final class OutboxRelay: Service, Sendable {
@@ -61,8 +61,12 @@ public final class OutboxRelay: Service, Sendable {
             guard !entries.isEmpty else { return total }
             var published: [BSONValue] = []
             for entry in entries {
-                let event = try MessageCoding.decode(Envelope.self, from: entry.envelope)
-                try await bus.publish(event)
+                let envelope = try MessageCoding.decode(Envelope.self, from: entry.envelope)
+                if let service = entry.service {
+                    try await bus.send(envelope, to: service)
+                } else {
+                    try await bus.publish(envelope)
+                }
                 published.append(.string(entry.id))
             }
             _ = try await outbox.deleteMany(["_id": ["$in": .array(published)]])

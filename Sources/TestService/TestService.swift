@@ -43,6 +43,13 @@ public enum TestHandlers {
             context.emit("test.happened", payload: context.envelope.payload)
             return HandlerResult(status: 201, body: .object([:]))
         }
+        registry.write("test.forward") { context in
+            // Asks this same service, through the outbox, to insert `key` (a command to another service).
+            context.send(
+                "test.insert", to: name, payload: .object(["key": context.envelope.payload["key"] ?? .null]),
+                id: "fwd-\(context.envelope.id)")
+            return HandlerResult(status: 202, body: .object([:]))
+        }
         registry.write("test.refuse") { _ in
             throw Problem.invalid("key", "refused on purpose")
         }

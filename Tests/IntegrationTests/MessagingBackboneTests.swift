@@ -225,4 +225,25 @@ struct MessagingBackboneTests {
         #expect(Set(docs.compactMap { $0["event_id"]?.stringValue }).count == 5)
         #expect(docs.allSatisfy { $0["type"]?.stringValue == "test.happened" })
     }
+
+    @Test func aCommandSentToAnotherServiceGoesThroughTheOutboxOnlyAfterCommit() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let forward = h.command("test.forward", .object(["key": .string("forwarded")]))
+        #expect(try await h.roundTrip(forward)?.httpStatus == 202)
+        // Committed to the outbox with its target service, not yet on any stream or applied.
+        let outbox = h.database.collection(MessagingStore.outbox, as: BSONDocument.self)
+        let entries = try await outbox.find([:])
+        #expect(entries.count == 1)
+        #expect(entries.first?["service"]?.stringValue == TestHandlers.name)
+        #expect(try await h.items().count(["key": "forwarded"]) == 0)
+        // The relay sends it to the service's command stream (not billing:events); the worker applies it once.
+        let relay = OutboxRelay(database: h.database, bus: h.bus)
+        #expect(try await relay.publishPending() == 1)
+        #expect(try await h.redis.send(EXISTS(h.names.events)) == 0)
+        #expect(try await h.eventually { try await h.items().count(["key": "forwarded"]) == 1 })
+        let applied = try await h.items().find(["key": "forwarded"])
+        #expect(applied.first?.commandID == "fwd-\(forward.id)")
+    }
 }
