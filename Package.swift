@@ -95,7 +95,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
-        .target(name: "TestService", dependencies: ["Messaging", "Mongo"]),
+        .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),

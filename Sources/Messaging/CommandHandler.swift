@@ -24,6 +24,15 @@ public final class CommandContext {
     private(set) var events: [Envelope] = []
     /// Commands for other services, sent through the outbox after commit: (service, command).
     private(set) var commands: [(String, Envelope)] = []
+    private(set) var afterCommitActions: [AfterCommitAction] = []
+
+    /// Runs `action` once this transaction has committed (not if it rolls back, and not on a redelivery
+    /// answered from the ledger), before the reply is sent: for Redis state derived from MongoDB
+    /// (caches to drop, keys to publish). Its failure is logged, not reported: keep such state
+    /// re-derivable from MongoDB.
+    public func afterCommit(_ action: @escaping AfterCommitAction) {
+        afterCommitActions.append(action)
+    }
 
     init(envelope: Envelope, transaction: MongoTransaction, now: Date, service: String) {
         self.envelope = envelope
@@ -56,6 +65,9 @@ public final class CommandContext {
             ))
     }
 }
+
+/// Work done after a handler's transaction committed, with the worker's Redis client.
+public typealias AfterCommitAction = @Sendable (RedisClient) async throws -> Void
 
 /// What a read-only handler may touch.
 public struct ReadContext: Sendable {

@@ -132,17 +132,26 @@ public struct CommandProcessor: Sendable {
     private func transaction(
         _ items: [(Envelope, @Sendable (CommandContext) throws -> HandlerResult)], now: Date, wallNow: Date
     ) async throws -> [Outcome] {
+        let committed: (outcomes: [Outcome], afterCommit: [AfterCommitAction])
         do {
-            return try await transaction(items, now: now, wallNow: wallNow, readLedgerFirst: false)
+            committed = try await transaction(items, now: now, wallNow: wallNow, readLedgerFirst: false)
         } catch is AlreadyInLedger {
-            return try await transaction(items, now: now, wallNow: wallNow, readLedgerFirst: true)
+            committed = try await transaction(items, now: now, wallNow: wallNow, readLedgerFirst: true)
         }
+        for action in committed.afterCommit {
+            do {
+                try await action(redis)
+            } catch {
+                logger.warning("an after-commit action failed", metadata: ["error": "\(error)"])
+            }
+        }
+        return committed.outcomes
     }
 
     private func transaction(
         _ items: [(Envelope, @Sendable (CommandContext) throws -> HandlerResult)], now: Date, wallNow: Date,
         readLedgerFirst: Bool
-    ) async throws -> [Outcome] {
+    ) async throws -> (outcomes: [Outcome], afterCommit: [AfterCommitAction]) {
         let group = self.group
         let service = group
         let ids = items.map { ledgerID($0.0) }
@@ -155,6 +164,7 @@ public struct CommandProcessor: Sendable {
             var outcomes: [Outcome] = []
             var records: [ProcessedMessage] = []
             var events: [OutboxEntry] = []
+            var afterCommit: [AfterCommitAction] = []
             for ((envelope, body), ledgerID) in zip(items, ids) {
                 if let entry = seen[ledgerID] {
                     outcomes.append(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
@@ -177,6 +187,7 @@ public struct CommandProcessor: Sendable {
                             envelope: String(decoding: try MessageCoding.encode(command), as: UTF8.self), service: target,
                             createdAt: now))
                 }
+                afterCommit += context.afterCommitActions
                 outcomes.append(.applied(reply))
             }
             if !records.isEmpty {
@@ -190,7 +201,7 @@ public struct CommandProcessor: Sendable {
                 }
             }
             if !events.isEmpty { _ = try txn.collection(MessagingStore.outbox, as: OutboxEntry.self).insertMany(events) }
-            return outcomes
+            return (outcomes, afterCommit)
         }
     }
 

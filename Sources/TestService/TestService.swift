@@ -1,6 +1,7 @@
 import Foundation
 import Messaging
 import Mongo
+import Redis
 
 /// A small service used by the integration tests (and `billing bench streams`) to exercise the
 /// messaging runtime with real effects: documents in MongoDB, refusals, failures, slowness, events.
@@ -49,6 +50,17 @@ public enum TestHandlers {
                 "test.insert", to: name, payload: .object(["key": context.envelope.payload["key"] ?? .null]),
                 id: "fwd-\(context.envelope.id)")
             return HandlerResult(status: 202, body: .object([:]))
+        }
+        registry.write("test.mark") { context in
+            // Inserts, then sets a Redis key once the insert has committed.
+            try insert(context)
+            let key = context.envelope.payload["redis_key"]?.stringValue ?? ""
+            let fail = context.envelope.payload["fail"] == .bool(true)
+            context.afterCommit { redis in
+                try await redis.send(SET(key, value: RedisArgument("committed")))
+            }
+            if fail { throw Problem.invalid("fail", "refused after asking for an after-commit action") }
+            return HandlerResult(status: 201, body: .object([:]))
         }
         registry.write("test.refuse") { _ in
             throw Problem.invalid("key", "refused on purpose")

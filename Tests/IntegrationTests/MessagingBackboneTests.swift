@@ -246,4 +246,24 @@ struct MessagingBackboneTests {
         let applied = try await h.items().find(["key": "forwarded"])
         #expect(applied.first?.commandID == "fwd-\(forward.id)")
     }
+
+    @Test func afterCommitActionsRunOnlyForACommitAndNotOnARedelivery() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        let key = "\(h.names.prefix):marked"
+        let mark = h.command("test.mark", .object(["key": .string("m"), "redis_key": .string(key)]))
+        #expect(try await h.roundTrip(mark)?.httpStatus == 201)
+        #expect(try await h.redis.send(GET(key)).map { String(decoding: $0, as: UTF8.self) } == "committed")
+        // A redelivery is answered from the ledger: the action does not run again.
+        _ = try await h.redis.send(DEL(key))
+        #expect(try await h.roundTrip(mark)?.httpStatus == 201)
+        #expect(try await h.redis.send(EXISTS(key)) == 0)
+        // A refused command rolls back, and its action never runs.
+        let refusedKey = "\(h.names.prefix):refused"
+        let refused = h.command("test.mark", .object(["key": .string("r"), "redis_key": .string(refusedKey), "fail": .bool(true)]))
+        #expect(try await h.roundTrip(refused)?.httpStatus == 422)
+        #expect(try await h.redis.send(EXISTS(refusedKey)) == 0)
+        #expect(try await h.items().count(["key": "r"]) == 0)
+    }
 }
