@@ -78,3 +78,8 @@ public struct Money: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public static func * (a: Money, factor: Decimal) -> Money { Money(a.amount * factor, a.currency) }
 }
+
+extension Money {
+    /// The same amount with the opposite sign (a charge turned into a credit).
+    public static prefix func - (a: Money) -> Money { Money(-a.amount, a.currency) }
+}
