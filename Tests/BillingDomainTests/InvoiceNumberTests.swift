@@ -1,0 +1,36 @@
+import BillingDomain
+import Foundation
+import Testing
+
+@Suite("Invoice numbers")
+struct InvoiceNumberTests {
+    @Test(arguments: [(1, "INV-000001"), (123, "INV-000123"), (999_999, "INV-999999"), (1_000_000, "INV-1000000")])
+    func formatsAndParsesBack(sequence: Int, text: String) throws {
+        let number = try InvoiceNumber(sequence: sequence)
+        #expect(number.description == text)
+        #expect(InvoiceNumber(text)?.sequence == sequence)
+    }
+
+    @Test(arguments: ["INV-123", "INV-0000123", "INV-000000", "inv-000123", "INV-00012a", " INV-000123", "INV--00123", ""])
+    func refusesWhatIsNotCanonical(text: String) {
+        #expect(InvoiceNumber(text) == nil)
+    }
+
+    @Test(arguments: [0, -5])
+    func sequenceStartsAtOne(sequence: Int) {
+        #expect {
+            try InvoiceNumber(sequence: sequence)
+        } throws: { error in
+            (error as? BillingRuleError)?.code == .invalidInvoiceNumber
+        }
+    }
+
+    @Test func encodesAsItsString() throws {
+        let number = try InvoiceNumber(sequence: 42)
+        let json = try JSONEncoder().encode([number])
+        #expect(String(decoding: json, as: UTF8.self) == #"["INV-000042"]"#)
+        #expect(try JSONDecoder().decode([InvoiceNumber].self, from: json) == [number])
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([InvoiceNumber].self, from: Data(#"["42"]"#.utf8)) }
+        #expect(try InvoiceNumber(sequence: 9) < InvoiceNumber(sequence: 10))
+    }
+}
