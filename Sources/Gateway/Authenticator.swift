@@ -155,7 +155,8 @@ public final class Authenticator: Sendable {
         guard denied == 0 else { throw .unauthorized("the token was revoked") }
         let scopes = (claims.scope ?? "").split(separator: " ").map(String.init)
         return Principal(
-            subject: claims.sub.value, role: role, scopes: scopes, tenant: claims.tenant, customerID: claims.customerID)
+            subject: claims.sub.value, role: role, scopes: scopes, tenant: claims.tenant, customerID: claims.customerID,
+            tokenID: claims.jti.value)
     }
 }
 

@@ -103,10 +103,25 @@ struct CommandEndpoint: Sendable {
     // MARK: The table's handler
 
     func handle(_ route: GatewayRoute, _ request: Request, context: GatewayContext) async throws -> Response {
+        guard route.oauthTokenEndpoint else { return try await handleCommand(route, request, context: context) }
+        do {
+            return try await handleCommand(route, request, context: context)
+        } catch let error as GatewayError {
+            return OAuthError.answer(for: error.problem, requestID: context.state.requestID, headers: error.headers).response
+        }
+    }
+
+    private func handleCommand(_ route: GatewayRoute, _ request: Request, context: GatewayContext) async throws
+        -> Response
+    {
         context.state.route = route.label
         let ip = clientIP(request, context: context)
-        let verified = try await authenticate(
-            request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
+        // On a token endpoint `Authorization` holds the client's credentials, read with the body.
+        let verified =
+            route.oauthTokenEndpoint
+            ? nil
+            : try await authenticate(
+                request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
         var headers = try await rateLimit(route.rateClass, principal: verified, ip: ip)
         let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
         if let verified, !route.permits(verified) {
@@ -119,7 +134,10 @@ struct CommandEndpoint: Sendable {
         let query = try validatedQuery(request, route: route)
         var request = request
         let (bodyBytes, body) = try await readBody(&request, route: route)
-        let payload = JSONValue.object(["path": .object(pathParameters), "query": .object(query), "body": body])
+        var members: [String: JSONValue] = ["path": .object(pathParameters), "query": .object(query), "body": body]
+        // Sign-in routes: the worker throttles failures per client IP as well as per account.
+        if route.rateClass == .auth { members["client"] = .object(["ip": .string(ip)]) }
+        let payload = JSONValue.object(members)
 
         // Idempotency (POST only).
         var idempotencyRecordKey: String?
@@ -169,6 +187,7 @@ struct CommandEndpoint: Sendable {
             deadline: now.addingTimeInterval(Self.seconds(deadlineWait + configuration.deadlineMargin)),
             payload: payload, createdAt: now)
         let answer: Answer
+        var stored: Answer?
         do {
             if !preference.respondAsync { replies.expect(envelope.id) }
             // Both at once: the pending record is SET NX, so a worker's result written first is kept.
@@ -189,14 +208,19 @@ struct CommandEndpoint: Sendable {
             headers[GatewayHeaders.preferenceApplied] = "respond-async"
             answer = accepted(envelope.id, headers: headers)
         } else if let reply = await replies.wait(for: envelope.id, timeout: wait) {
-            answer = Self.answer(for: reply, requestID: context.state.requestID, headers: headers)
+            answer = Self.answer(for: reply, requestID: context.state.requestID, headers: headers, route: route)
+            if reply.secretFields != nil {
+                // Secrets are shown once: a replay of this key gets the reply without them.
+                stored = Self.answer(for: reply.redacted(), requestID: context.state.requestID, headers: headers, route: route)
+            }
         } else {
             metrics.replyTimedOut()
             context.state.replyTimedOut = true
             answer = accepted(envelope.id, headers: headers)
         }
         if let idempotencyRecordKey {
-            await remember(answer, operationID: envelope.id, key: idempotencyRecordKey, request: request, bodyBytes: bodyBytes)
+            await remember(
+                stored ?? answer, operationID: envelope.id, key: idempotencyRecordKey, request: request, bodyBytes: bodyBytes)
         }
         return answer.response
     }
@@ -232,8 +256,13 @@ struct CommandEndpoint: Sendable {
         }
         let bytes = Array(buffer.readableBytesView)
         // No body reads as `{}`, which still meets the schema: a route with required fields names the first one missing.
-        let body: JSONValue =
-            try bytes.isEmpty ? .object([:]) : Self.parseJSONObject(bytes, contentType: request.headers[.contentType])
+        var body: JSONValue
+        if route.oauthTokenEndpoint {
+            body = try OAuthError.tokenRequestBody(
+                bytes, contentType: request.headers[.contentType], authorization: request.headers[.authorization])
+        } else {
+            body = try bytes.isEmpty ? .object([:]) : Self.parseJSONObject(bytes, contentType: request.headers[.contentType])
+        }
         if let schema = route.requestSchema, let openAPI {
             try openAPI.validate(body, schemaNamed: schema)
         }
@@ -326,7 +355,12 @@ struct CommandEndpoint: Sendable {
     }
 
     /// A worker's reply as the HTTP answer.
-    static func answer(for reply: Reply, requestID: String, headers: HTTPFields) -> Answer {
+    static func answer(for reply: Reply, requestID: String, headers: HTTPFields, route: GatewayRoute? = nil) -> Answer {
+        if route?.oauthTokenEndpoint == true, reply.status == .failed, let problem = reply.error,
+            isFinalStatus(problem.status)
+        {
+            return OAuthError.answer(for: problem, requestID: requestID, headers: headers)
+        }
         switch reply.status {
         case .succeeded:
             guard isFinalStatus(reply.httpStatus) else {

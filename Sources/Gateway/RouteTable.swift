@@ -29,10 +29,13 @@ public struct GatewayRoute: Sendable {
     public var rateClass: RateClass
     /// `components.schemas` entry of schemas/openapi.yaml the body must match; nil when no body is taken.
     public var requestSchema: String?
+    /// An OAuth 2.0 token endpoint (RFC 6749 §3.2): the body may be form-encoded, `Authorization: Basic`
+    /// carries the client's credentials (not a principal), and errors are RFC 6749 §5.2 bodies.
+    public var oauthTokenEndpoint: Bool
 
     public init(
         _ method: HTTPRequest.Method, _ path: String, service: String, type: String, access: Access,
-        rateClass: RateClass = .standard, requestSchema: String? = nil
+        rateClass: RateClass = .standard, requestSchema: String? = nil, oauthTokenEndpoint: Bool = false
     ) {
         self.method = method
         self.path = path
@@ -41,6 +44,7 @@ public struct GatewayRoute: Sendable {
         self.access = access
         self.rateClass = rateClass
         self.requestSchema = requestSchema
+        self.oauthTokenEndpoint = oauthTokenEndpoint
     }
 
     /// `POST /v1/customers/{id}`, the route label used in metrics and logs.
@@ -81,7 +85,7 @@ public struct RouteTable: Sendable {
             .init(.post, "/v1/auth/refresh", service: "auth", type: "auth.refresh", access: .public, rateClass: .auth, requestSchema: "RefreshRequest"),
             .init(.post, "/v1/auth/logout", service: "auth", type: "auth.logout", access: auth(everyone), requestSchema: "LogoutRequest"),
             .init(.post, "/v1/auth/verify-email", service: "auth", type: "auth.verify_email", access: .public, rateClass: .auth, requestSchema: "VerifyEmailRequest"),
-            .init(.post, "/v1/oauth/token", service: "auth", type: "auth.token", access: .public, rateClass: .auth, requestSchema: "TokenRequest"),
+            .init(.post, "/v1/oauth/token", service: "auth", type: "auth.token", access: .public, rateClass: .auth, requestSchema: "TokenRequest", oauthTokenEndpoint: true),
             .init(.post, "/v1/oauth/clients", service: "auth", type: "oauth_client.create", access: auth(admin), requestSchema: "OAuthClientCreate"),
             .init(.get, "/v1/oauth/clients", service: "auth", type: "oauth_client.list", access: auth(admin)),
             .init(.delete, "/v1/oauth/clients/{id}", service: "auth", type: "oauth_client.delete", access: auth(admin)),

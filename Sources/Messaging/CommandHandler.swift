@@ -1,16 +1,21 @@
 import BillingDomain
 import Foundation
 import Mongo
+import NIOPosix
 import Redis
+import Synchronization
 
 /// What a handler answers: an HTTP-like status and a JSON body for the reply.
 public struct HandlerResult: Sendable, Hashable {
     public var status: Int
     public var body: JSONValue
+    /// Top-level members of `body` that are secrets shown once: never stored (see ``Reply/redacted()``).
+    public var secretFields: [String]
 
-    public init(status: Int = 200, body: JSONValue) {
+    public init(status: Int = 200, body: JSONValue, secretFields: [String] = []) {
         self.status = status
         self.body = body
+        self.secretFields = secretFields
     }
 }
 
@@ -41,6 +46,15 @@ public final class CommandContext {
         self.service = service
     }
 
+    /// Set by ``fail(with:)``: the writes commit, but the answer is this problem.
+    private(set) var failure: Problem?
+
+    /// Commits this transaction's writes and events (an audit record, a counter) but answers the
+    /// command with `problem`; a redelivery answers the same. Throw the problem instead to roll back.
+    public func fail(with problem: Problem) {
+        failure = problem
+    }
+
     /// Raises a domain event; it is written to the outbox in this transaction and published after commit.
     public func emit(_ type: String, payload: JSONValue) {
         events.append(
@@ -66,6 +80,49 @@ public final class CommandContext {
     }
 }
 
+/// What a ``CommandHandler/transact(_:)`` handler may touch: Redis, reads, a pool for blocking or
+/// CPU-heavy work, and one ``commit(_:)``.
+public final class TransactContext: Sendable {
+    public let database: MongoDatabase
+    public let redis: RedisClient
+    public let now: Date
+    let run: @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
+    private let committed = Mutex<Reply?>(nil)
+
+    init(
+        database: MongoDatabase, redis: RedisClient, now: Date,
+        run: @escaping @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
+    ) {
+        self.database = database
+        self.redis = redis
+        self.now = now
+        self.run = run
+    }
+
+    /// Runs `body` in one transaction with the message's ledger entry (and its events and commands);
+    /// returns what it answered. Call it at most once.
+    public func commit(_ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> HandlerResult {
+        let (reply, _) = try await run(body)
+        committed.withLock { $0 = reply }
+        if let error = reply.error { throw CommittedRefusal(problem: error) }
+        return HandlerResult(status: reply.httpStatus, body: reply.result ?? .null, secretFields: reply.secretFields ?? [])
+    }
+
+    /// Runs blocking or CPU-heavy work (a password hash) on NIO's shared thread pool, off Swift's
+    /// cooperative pool and the event loops.
+    public func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    var committedReply: Reply? { committed.withLock { $0 } }
+}
+
+/// Thrown by ``TransactContext/commit(_:)`` when the committed transaction answered with a problem
+/// (``CommandContext/fail(with:)``): the handler lets it propagate, and the recorded problem is the reply.
+public struct CommittedRefusal: Error {
+    public let problem: Problem
+}
+
 /// Work done after a handler's transaction committed, with the worker's Redis client.
 public typealias AfterCommitAction = @Sendable (RedisClient) async throws -> Void
 
@@ -84,6 +141,10 @@ public enum CommandHandler: Sendable {
     case write(@Sendable (CommandContext) throws -> HandlerResult)
     /// Only reads: no transaction and no ledger; a redelivery simply runs it again.
     case read(@Sendable (Envelope, ReadContext) async throws -> HandlerResult)
+    /// Does async work first (Redis, slow CPU work off the cooperative pool, reads), then changes state
+    /// once through ``TransactContext/commit(_:)``, whose transaction records the message in the ledger
+    /// like `write`. A message already in the ledger is answered from it without running.
+    case transact(@Sendable (Envelope, TransactContext) async throws -> HandlerResult)
 }
 
 /// Handlers by message type; `*` matches every type (event consumers).
@@ -100,6 +161,12 @@ public struct HandlerRegistry: Sendable {
         _ type: String, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult
     ) {
         handlers[type] = .read(body)
+    }
+
+    public mutating func transact(
+        _ type: String, _ body: @escaping @Sendable (Envelope, TransactContext) async throws -> HandlerResult
+    ) {
+        handlers[type] = .transact(body)
     }
 
     public func handler(for type: String) -> CommandHandler? { handlers[type] ?? handlers["*"] }

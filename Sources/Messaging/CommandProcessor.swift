@@ -73,12 +73,22 @@ public struct CommandProcessor: Sendable {
                     group.addTask {
                         do {
                             let result = try await body(envelope, context)
-                            return (index, .success(.applied(.success(to: envelope, status: result.status, result: result.body, at: now))))
+                            return (
+                                index,
+                                .success(
+                                    .applied(
+                                        .success(
+                                            to: envelope, status: result.status, result: result.body, at: now,
+                                            secretFields: result.secretFields))))
                         } catch let problem as Problem {
                             return (index, .success(.applied(.failure(to: envelope, problem, at: now))))
                         } catch {
                             return (index, .failure(error))
                         }
+                    }
+                case .transact(let body):
+                    group.addTask {
+                        (index, await self.runTransact(envelope, body, now: now, wallNow: wallNow))
                     }
                 case nil:
                     results[index] = .failure(
@@ -172,7 +182,10 @@ public struct CommandProcessor: Sendable {
                 }
                 let context = CommandContext(envelope: envelope, transaction: txn, now: now, service: service)
                 let result = try body(context)
-                let reply = Reply.success(to: envelope, status: result.status, result: result.body, at: now)
+                let reply =
+                    context.failure.map { Reply.failure(to: envelope, $0, at: now) }
+                    ?? Reply.success(
+                        to: envelope, status: result.status, result: result.body, at: now, secretFields: result.secretFields)
                 records.append(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
                 for event in context.events {
                     events.append(
@@ -205,6 +218,59 @@ public struct CommandProcessor: Sendable {
         }
     }
 
+    /// A `transact` handler: answered from the ledger if it is there; otherwise run, with its one
+    /// commit recording the ledger entry (a concurrent delivery that committed first wins).
+    private func runTransact(
+        _ envelope: Envelope, _ body: @Sendable (Envelope, TransactContext) async throws -> HandlerResult, now: Date,
+        wallNow: Date
+    ) async -> Result<Outcome, any Error> {
+        let ledgerID = ledgerID(envelope)
+        do {
+            if let entry = try await database.collection(MessagingStore.processed, as: ProcessedMessage.self).findOne([
+                "_id": .string(ledgerID)
+            ]) {
+                return .success(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
+            }
+            let context = TransactContext(database: database, redis: redis, now: now) { commitBody in
+                do {
+                    let outcome = try await self.transaction([(envelope, commitBody)], now: now, wallNow: wallNow)[0]
+                    return (outcome.reply, true)
+                } catch let problem as Problem {
+                    // Refused inside the commit: rolled back, the refusal recorded.
+                    return (try await self.recordRefusal(envelope, problem, now: now, wallNow: wallNow).reply, true)
+                }
+            }
+            do {
+                let result = try await body(envelope, context)
+                if let committed = context.committedReply { return .success(.applied(committed)) }
+                // Nothing to commit (a read, or an answer that changes nothing): recorded so a redelivery answers the same.
+                let reply = Reply.success(
+                    to: envelope, status: result.status, result: result.body, at: now, secretFields: result.secretFields)
+                return .success(try await recordAnswer(envelope, reply, wallNow: wallNow))
+            } catch let refusal as CommittedRefusal {
+                return .success(.applied(context.committedReply ?? .failure(to: envelope, refusal.problem, at: now)))
+            } catch let problem as Problem {
+                if let committed = context.committedReply { return .success(.applied(committed)) }
+                return .success(try await recordRefusal(envelope, problem, now: now, wallNow: wallNow))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func recordAnswer(_ envelope: Envelope, _ reply: Reply, wallNow: Date) async throws -> Outcome {
+        let ledgerID = ledgerID(envelope)
+        let group = self.group
+        return try await database.withTransaction { txn in
+            let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
+            if let entry = try ledger.findOne(["_id": .string(ledgerID)]) {
+                return .alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply))
+            }
+            _ = try ledger.insertOne(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
+            return .applied(reply)
+        }
+    }
+
     private func recordRefusal(_ envelope: Envelope, _ problem: Problem, now: Date, wallNow: Date) async throws -> Outcome {
         let ledgerID = ledgerID(envelope)
         let group = self.group
@@ -224,7 +290,7 @@ public struct CommandProcessor: Sendable {
     {
         ProcessedMessage(
             id: id, group: group, type: envelope.type,
-            reply: String(decoding: try MessageCoding.encode(reply), as: UTF8.self), processedAt: now,
+            reply: String(decoding: try MessageCoding.encode(reply.redacted()), as: UTF8.self), processedAt: now,
             expireAt: now.addingTimeInterval(MessagingStore.ledgerRetention))
     }
 }

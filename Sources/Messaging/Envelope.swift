@@ -11,18 +11,25 @@ public struct Principal: Sendable, Hashable, Codable {
     public var scopes: [String]
     public var tenant: String
     public var customerID: String?
+    /// The `jti` of the access token the request came with (so logout can deny-list it); nil otherwise.
+    public var tokenID: String?
 
-    public init(subject: String, role: Role, scopes: [String] = [], tenant: String, customerID: String? = nil) {
+    public init(
+        subject: String, role: Role, scopes: [String] = [], tenant: String, customerID: String? = nil,
+        tokenID: String? = nil
+    ) {
         self.subject = subject
         self.role = role
         self.scopes = scopes
         self.tenant = tenant
         self.customerID = customerID
+        self.tokenID = tokenID
     }
 
     enum CodingKeys: String, CodingKey {
         case subject, role, scopes, tenant
         case customerID = "customer_id"
+        case tokenID = "token_id"
     }
 }
 

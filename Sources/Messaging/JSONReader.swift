@@ -193,13 +193,10 @@ extension Principal {
         else { return nil }
         let scopes = scopeValues.compactMap(\.stringValue)
         guard scopes.count == scopeValues.count else { return nil }
-        var customerID: String?
-        switch o["customer_id"] {
-        case nil, .null?: customerID = nil
-        case .string(let s)?: customerID = s
-        default: return nil
+        guard let customerID = optionalString(o, "customer_id"), let tokenID = optionalString(o, "token_id") else {
+            return nil
         }
-        self.init(subject: subject, role: role, scopes: scopes, tenant: tenant, customerID: customerID)
+        self.init(subject: subject, role: role, scopes: scopes, tenant: tenant, customerID: customerID, tokenID: tokenID)
     }
 }
 
@@ -267,9 +264,17 @@ extension Reply {
         }
         // `result: null` decodes as nil with JSONDecoder too.
         let result: JSONValue? = o["result"].flatMap { $0 == .null ? nil : $0 }
+        var secretFields: [String]?
+        switch o["secret_fields"] {
+        case nil, .null?: secretFields = nil
+        case .array(let values)?:
+            secretFields = values.compactMap(\.stringValue)
+            guard secretFields?.count == values.count else { return nil }
+        default: return nil
+        }
         self.init(
             id: id, correlationID: correlationID, status: status, httpStatus: httpStatus, result: result, error: problem,
-            completedAt: completedAt)
+            completedAt: completedAt, secretFields: secretFields)
     }
 }
 

@@ -104,6 +104,7 @@ extension Principal {
             "tenant": .string(tenant),
         ]
         if let customerID { o["customer_id"] = .string(customerID) }
+        if let tokenID { o["token_id"] = .string(tokenID) }
         return .object(o)
     }
 }
@@ -142,6 +143,7 @@ extension Reply {
         ]
         if let result { o["result"] = result }
         if let error { o["error"] = error.jsonValue }
+        if let secretFields { o["secret_fields"] = .array(secretFields.map(JSONValue.string)) }
         return .object(o)
     }
 }

@@ -47,10 +47,14 @@ public struct Reply: Sendable, Hashable, Codable {
     public var result: JSONValue?
     public var error: Problem?
     public var completedAt: Date
+    /// Top-level members of `result` that are secrets shown once (tokens, API keys, client secrets):
+    /// they reach the waiting gateway, but every stored copy (ledger, operation state, idempotency
+    /// record) holds ``redacted()`` instead.
+    public var secretFields: [String]?
 
     public init(
         id: String, correlationID: String, status: Status, httpStatus: Int, result: JSONValue? = nil,
-        error: Problem? = nil, completedAt: Date
+        error: Problem? = nil, completedAt: Date, secretFields: [String]? = nil
     ) {
         self.id = id
         self.correlationID = correlationID
@@ -59,12 +63,27 @@ public struct Reply: Sendable, Hashable, Codable {
         self.result = result
         self.error = error
         self.completedAt = completedAt
+        self.secretFields = secretFields
     }
 
-    public static func success(to command: Envelope, status: Int = 200, result: JSONValue, at: Date) -> Reply {
+    public static func success(
+        to command: Envelope, status: Int = 200, result: JSONValue, at: Date, secretFields: [String] = []
+    ) -> Reply {
         Reply(
             id: command.id, correlationID: command.correlationID, status: .succeeded, httpStatus: status, result: result,
-            completedAt: at)
+            completedAt: at, secretFields: secretFields.isEmpty ? nil : secretFields)
+    }
+
+    /// The marker a stored copy holds in place of a secret.
+    public static let redactedMarker = "[redacted: shown once]"
+
+    /// This reply as it may be stored: each secret field's value replaced by ``redactedMarker``.
+    public func redacted() -> Reply {
+        guard let secretFields, case .object(var members)? = result else { return self }
+        for field in secretFields where members[field] != nil { members[field] = .string(Self.redactedMarker) }
+        var copy = self
+        copy.result = .object(members)
+        return copy
     }
 
     public static func failure(to command: Envelope, _ problem: Problem, at: Date) -> Reply {
@@ -78,5 +97,6 @@ public struct Reply: Sendable, Hashable, Codable {
         case correlationID = "correlation_id"
         case httpStatus = "http_status"
         case completedAt = "completed_at"
+        case secretFields = "secret_fields"
     }
 }

@@ -60,8 +60,9 @@ public struct ReplyPublisher: Sendable {
             keys.append(key)
             keys.append(command.replyTo.isEmpty ? key : command.replyTo)
             let replyJSON = try MessageCoding.encode(reply)
+            let storedJSON = reply.secretFields == nil ? replyJSON : try MessageCoding.encode(reply.redacted())
             let state = OperationRecord.data(
-                replyJSON: replyJSON, subject: command.principal.subject, tenant: command.principal.tenant)
+                replyJSON: storedJSON, subject: command.principal.subject, tenant: command.principal.tenant)
             arguments.append(RedisArgument(bytes: Array(state)))
             arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : Array(replyJSON)))
             arguments.append(RedisArgument(command.replyTo.isEmpty ? "0" : "1"))

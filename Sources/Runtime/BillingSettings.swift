@@ -44,6 +44,16 @@ public struct BillingSettings: Sendable, Equatable {
     /// The OpenAPI document the gateway serves and validates against; empty: looked for as
     /// `schemas/openapi.yaml` in the working directory and above the executable.
     public var openAPIFile: String = ""
+    /// JWT `iss` and `aud`: the auth service signs with them, the gateway requires them.
+    public var jwtIssuer: String = "billing"
+    public var jwtAudience: String = "billing-api"
+    /// Access-token lifetime in seconds (at most 15 minutes).
+    public var accessTokenTTLSeconds: Int = 900
+    /// Base64 of 32 bytes sealing the signing keys at rest; required in production mode, a fixed
+    /// development key otherwise. Never logged.
+    public var authKeyEncryptionKey: String = ""
+    /// log2 of scrypt's cost N for password hashes (at least 15).
+    public var scryptLogN: Int = 15
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -55,6 +65,11 @@ public struct BillingSettings: Sendable, Equatable {
         public var variable: String
         public var reason: String
         public var description: String { "\(variable): \(reason)" }
+
+        public init(variable: String, reason: String) {
+            self.variable = variable
+            self.reason = reason
+        }
     }
 
     /// Reads the process environment (and `BILLING_CONFIG_FILE`, if set).
@@ -118,6 +133,17 @@ public struct BillingSettings: Sendable, Equatable {
         self.corsOrigins = origins
         self.replyWaitMilliseconds = try int("reply.wait.ms", d.replyWaitMilliseconds, range: 0...30_000)
         self.openAPIFile = string("openapi.file", d.openAPIFile)
+        self.jwtIssuer = string("jwt.issuer", d.jwtIssuer)
+        self.jwtAudience = string("jwt.audience", d.jwtAudience)
+        self.accessTokenTTLSeconds = try int("access.token.ttl.seconds", d.accessTokenTTLSeconds, range: 30...900)
+        self.scryptLogN = try int("scrypt.log.n", d.scryptLogN, range: 15...22)
+        let sealingKey = string("auth.key.encryption.key", "", secret: true)
+        if !sealingKey.isEmpty,
+            Data(base64Encoded: sealingKey.trimmingCharacters(in: .whitespaces)).map({ $0.count == 32 }) != true
+        {
+            throw Invalid(variable: "BILLING_AUTH_KEY_ENCRYPTION_KEY", reason: "expected base64 of 32 random bytes (openssl rand -base64 32)")
+        }
+        self.authKeyEncryptionKey = sealingKey
     }
 
     init(

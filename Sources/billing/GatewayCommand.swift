@@ -49,6 +49,8 @@ enum GatewayAssembly {
         configuration.port = settings.httpPort
         configuration.names = ServiceCatalog.names(settings)
         configuration.corsAllowedOrigins = settings.corsOrigins
+        configuration.issuer = settings.jwtIssuer
+        configuration.audience = settings.jwtAudience
         configuration.defaultWait = .milliseconds(settings.replyWaitMilliseconds)
         configuration.principalLimit = RateLimitTier(rate: Double(settings.rateLimitPrincipal), burst: settings.rateLimitPrincipal * 2)
         configuration.ipLimit = RateLimitTier(rate: Double(settings.rateLimitIP), burst: settings.rateLimitIP * 2)

@@ -1,3 +1,6 @@
+import AuthService
+import Crypto
+import Foundation
 import Logging
 import Messaging
 import Mongo
@@ -10,7 +13,7 @@ import TestService
 enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
-    static let production: [String] = []
+    static let production: [String] = [AuthService.name]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
     /// tests run it; `billing all` does not.
@@ -18,11 +21,56 @@ enum ServiceCatalog {
 
     static var known: [String] { production + diagnostic }
 
-    static func registry(for service: String) -> HandlerRegistry? {
+    static func registry(for service: String, settings: BillingSettings, infrastructure: Infrastructure) throws
+        -> HandlerRegistry?
+    {
         switch service {
         case TestHandlers.name: TestHandlers.registry()
+        case AuthService.name: try auth(settings, infrastructure: infrastructure).registry()
         default: nil
         }
+    }
+
+    /// Long-lived companions a service needs besides its consumers.
+    static func companions(for service: String, settings: BillingSettings, infrastructure: Infrastructure) throws
+        -> [any Service]
+    {
+        switch service {
+        case AuthService.name:
+            let auth = try auth(settings, infrastructure: infrastructure)
+            return [AuthPublisher(service: auth, database: database(infrastructure), redis: infrastructure.redis)]
+        default: return []
+        }
+    }
+
+    static func database(_ infrastructure: Infrastructure) -> MongoDatabase {
+        infrastructure.mongo.database(infrastructure.databaseName)
+    }
+
+    static func auth(_ settings: BillingSettings, infrastructure: Infrastructure) throws -> AuthService {
+        AuthService(
+            configuration: try authConfiguration(settings), database: database(infrastructure),
+            redis: infrastructure.redis)
+    }
+
+    /// The auth service's settings; in production the key that seals signing keys must be configured.
+    static func authConfiguration(_ settings: BillingSettings) throws -> AuthConfiguration {
+        let sealingKey: SymmetricKey
+        if let configured = AuthConfiguration.keyEncryptionKey(base64: settings.authKeyEncryptionKey) {
+            sealingKey = configured
+        } else if settings.mode == .development {
+            sealingKey = AuthConfiguration.developmentKeyEncryptionKey
+        } else {
+            throw BillingSettings.Invalid(
+                variable: "BILLING_AUTH_KEY_ENCRYPTION_KEY",
+                reason: "required in production mode (base64 of 32 random bytes: openssl rand -base64 32)")
+        }
+        var configuration = AuthConfiguration(names: names(settings), keyEncryptionKey: sealingKey)
+        configuration.issuer = settings.jwtIssuer
+        configuration.audience = settings.jwtAudience
+        configuration.accessTokenTTL = TimeInterval(settings.accessTokenTTLSeconds)
+        configuration.hasher = PasswordHasher(logN: settings.scryptLogN)
+        return configuration
     }
 
     static func names(_ settings: BillingSettings) -> StreamNames { StreamNames(prefix: settings.streamPrefix) }
@@ -37,8 +85,10 @@ enum ServiceCatalog {
         return consumer
     }
 
-    static func processor(_ service: String, infrastructure: Infrastructure) throws -> CommandProcessor {
-        guard let registry = registry(for: service) else {
+    static func processor(_ service: String, settings: BillingSettings, infrastructure: Infrastructure) throws
+        -> CommandProcessor
+    {
+        guard let registry = try registry(for: service, settings: settings, infrastructure: infrastructure) else {
             throw UnknownService(name: service)
         }
         return CommandProcessor(
@@ -55,9 +105,10 @@ enum ServiceCatalog {
         for service in services {
             result.append(
                 ConsumerGroupRunner(
-                    service: service, processor: try processor(service, infrastructure: infrastructure),
+                    service: service, processor: try processor(service, settings: settings, infrastructure: infrastructure),
                     redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
                     logger: Logger(label: "billing.consumer")))
+            result += try companions(for: service, settings: settings, infrastructure: infrastructure)
         }
         result.append(
             OutboxRelay(

@@ -1,0 +1,89 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+
+/// Third-party API keys: shown once, stored hashed, published to Redis for the gateway (which
+/// looks a key up by the SHA-256 of its value) and withdrawn on revocation.
+extension AuthService {
+    func createAPIKey(_ context: CommandContext) throws -> HandlerResult {
+        let input = try Input(context.envelope)
+        let name = try input.string("name", maxLength: 200)
+        let scopes = try input.scopes("scopes") ?? []
+        let mode = try input.optionalString("mode", maxLength: 10) ?? "live"
+        guard mode == "live" || mode == "test" else { throw Problem.invalid("mode", "must be 'live' or 'test'") }
+        let now = context.now
+        let key = "sk_\(mode)_" + Secrets.token()
+        let record = APIKeyRecord(
+            id: Secrets.identifier("key", at: now), tenantID: context.envelope.principal.tenant, name: name,
+            prefix: String(key.prefix(12)), hash: Secrets.sha256Hex(key), scopes: scopes, mode: mode, status: "active",
+            createdAt: now)
+        _ = try context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).insertOne(record)
+        context.emit("api_key.created", payload: .object(["id": .string(record.id), "prefix": .string(record.prefix)]))
+        let publisher = APIKeyPublisher(names: configuration.names)
+        context.afterCommit { redis in try await publisher.publish(record, redis: redis) }
+        guard case .object(var body) = Self.apiKeyJSON(record, lastUsed: nil) else { return HandlerResult(body: .null) }
+        body["key"] = .string(key)
+        return HandlerResult(status: 201, body: .object(body), secretFields: ["key"])
+    }
+
+    func listAPIKeys(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let records = try await context.database.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).find(
+            ["tenant_id": .string(envelope.principal.tenant), "status": "active"],
+            options: FindOptions(sort: ["created_at": -1], limit: 100))
+        let lastUsed = try await context.redis.send(HGETALL(APIKeyPublisher(names: configuration.names).lastUsedKey))
+        return HandlerResult(
+            body: .object([
+                "object": .string("list"),
+                "data": .array(records.map { Self.apiKeyJSON($0, lastUsed: lastUsed[$0.id]) }),
+                "has_more": .bool(false),
+            ]))
+    }
+
+    func revokeAPIKey(_ context: CommandContext) throws -> HandlerResult {
+        let id = try Input(context.envelope).pathID()
+        let keys = context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self)
+        guard
+            let record = try keys.findOne([
+                "_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant), "status": "active",
+            ])
+        else { throw Problem.notFound("API key \(id)") }
+        _ = try keys.updateOne(
+            ["_id": .string(id), "status": "active"],
+            update: ["$set": ["status": "revoked", "revoked_at": .datetime(context.now)]])
+        context.emit("api_key.revoked", payload: .object(["id": .string(id)]))
+        let publisher = APIKeyPublisher(names: configuration.names)
+        context.afterCommit { redis in try await publisher.withdraw(record, redis: redis) }
+        return HandlerResult(status: 204, body: .null)
+    }
+
+    static func apiKeyJSON(_ record: APIKeyRecord, lastUsed: String?) -> JSONValue {
+        .object([
+            "id": .string(record.id), "object": .string("api_key"), "name": .string(record.name),
+            "prefix": .string(record.prefix), "mode": .string(record.mode),
+            "scopes": .array(record.scopes.map(JSONValue.string)),
+            "created_at": .string(MessageCoding.formatTimestamp(record.createdAt)),
+            "last_used_at": lastUsed.map(JSONValue.string) ?? .null,
+        ])
+    }
+}
+
+/// The gateway's view of API keys in Redis: `<prefix>:auth:apikey:<sha256 hex>` → the principal.
+struct APIKeyPublisher: Sendable {
+    let names: StreamNames
+
+    var lastUsedKey: String { "\(names.prefix):auth:apikey-last-used" }
+    func key(_ hash: String) -> String { "\(names.prefix):auth:apikey:\(hash)" }
+
+    func publish(_ record: APIKeyRecord, redis: RedisClient) async throws {
+        let principal: JSONValue = .object([
+            "id": .string(record.id), "subject": .string(record.id), "role": .string("service"),
+            "scopes": .array(record.scopes.map(JSONValue.string)), "tenant": .string(record.tenantID),
+        ])
+        _ = try await redis.send(SET(key(record.hash), value: RedisArgument(bytes: Array(try MessageCoding.encode(principal)))))
+    }
+
+    func withdraw(_ record: APIKeyRecord, redis: RedisClient) async throws {
+        _ = try await redis.send(DEL(key(record.hash)))
+    }
+}

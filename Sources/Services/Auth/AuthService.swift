@@ -1,0 +1,364 @@
+import Crypto
+import Foundation
+import Logging
+import Messaging
+import Mongo
+import Redis
+
+/// The `auth` worker: users (signup, login, email verification), token refresh with rotation and
+/// reuse detection, logout, OAuth 2.0 clients and the token endpoint, API keys.
+public struct AuthService: Sendable {
+    public static let name = "auth"
+
+    public let configuration: AuthConfiguration
+    public let keys: SigningKeyStore
+    let issuer: TokenIssuer
+    let throttle: LoginThrottle
+    let redis: RedisClient
+    /// A hash verified when the email is unknown, so both failures take as long.
+    let decoy: PasswordHash?
+
+    public init(configuration: AuthConfiguration, database: MongoDatabase, redis: RedisClient) {
+        self.configuration = configuration
+        self.redis = redis
+        self.keys = SigningKeyStore(
+            database: database, redis: redis, names: configuration.names, encryptionKey: configuration.keyEncryptionKey,
+            accessTokenTTL: configuration.accessTokenTTL)
+        self.issuer = TokenIssuer(configuration: configuration, keys: keys)
+        self.throttle = LoginThrottle(redis: redis, configuration: configuration)
+        self.decoy = try? configuration.hasher.hash(Secrets.token())
+    }
+
+    public func registry() -> HandlerRegistry {
+        var registry = HandlerRegistry()
+        registry.transact("auth.signup") { envelope, context in try await signup(envelope, context) }
+        registry.transact("auth.login") { envelope, context in try await login(envelope, context) }
+        registry.transact("auth.refresh") { envelope, context in
+            try await refresh(envelope, context, oauth: false)
+        }
+        registry.transact("auth.logout") { envelope, context in try await logout(envelope, context) }
+        registry.transact("auth.verify_email") { envelope, context in try await verifyEmail(envelope, context) }
+        registry.transact("auth.token") { envelope, context in try await token(envelope, context) }
+        registry.write("oauth_client.create") { context in try createClient(context) }
+        registry.read("oauth_client.list") { envelope, context in try await listClients(envelope, context) }
+        registry.transact("oauth_client.delete") { envelope, context in try await deleteClient(envelope, context) }
+        registry.write("api_key.create") { context in try createAPIKey(context) }
+        registry.read("api_key.list") { envelope, context in try await listAPIKeys(envelope, context) }
+        registry.write("api_key.delete") { context in try revokeAPIKey(context) }
+        return registry
+    }
+
+    // MARK: Users
+
+    func signup(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let input = try Input(envelope)
+        let email = try input.email("email")
+        let password = try input.string("password", maxLength: 200)
+        let name = try input.string("name", maxLength: 200)
+        let failed = PasswordPolicy.violations(password, email: email)
+        guard failed.isEmpty else {
+            throw Problem(
+                status: 422, code: "weak_password", title: "Password too weak",
+                detail: "the password does not meet the policy: " + failed.joined(separator: "; "), param: "password")
+        }
+        let tenant = envelope.principal.tenant
+        let users = context.database.collection(AuthCollections.users, as: UserRecord.self)
+        if try await users.findOne(["tenant_id": .string(tenant), "email": .string(email)]) != nil {
+            throw Self.emailTaken()
+        }
+        let hasher = configuration.hasher
+        let hash = try await context.offload { try hasher.hash(password) }
+        let now = context.now
+        let userID = Secrets.identifier("usr", at: now)
+        let customerID = Secrets.identifier("cus", at: now)
+        let verification = Secrets.token()
+        let session = try await newSession(
+            subject: userID, role: "customer", tenant: tenant, customerID: customerID, now: now)
+        let configuration = configuration
+        return try await context.commit { txn in
+            let user = UserRecord(
+                id: userID, tenantID: tenant, email: email, emailVerified: false, name: name, password: hash,
+                role: "customer", customerID: customerID, status: "active", createdAt: now, updatedAt: now, version: 1)
+            do {
+                _ = try txn.transaction.collection(AuthCollections.users, as: UserRecord.self).insertOne(user)
+            } catch let error as MongoError where error.isDuplicateKey {
+                throw Self.emailTaken()
+            }
+            _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).insertOne(
+                session.record)
+            _ = try txn.transaction.collection(AuthCollections.emailVerifications, as: EmailVerificationRecord.self)
+                .insertOne(
+                    EmailVerificationRecord(
+                        id: Secrets.sha256Hex(verification), tenantID: tenant, userID: userID,
+                        expiresAt: now.addingTimeInterval(configuration.emailVerificationTTL), createdAt: now))
+            // Auth never writes customers: the customer service creates the profile with this id.
+            txn.send(
+                "customer.create", to: "customer",
+                payload: .object([
+                    "body": .object([
+                        "id": .string(customerID), "name": .string(name), "email": .string(email),
+                        "user_id": .string(userID),
+                    ])
+                ]), id: "signup-\(userID)")
+            txn.emit(
+                "user.registered",
+                payload: .object([
+                    "user_id": .string(userID), "customer_id": .string(customerID), "email": .string(email),
+                    "verification_token": .string(verification),
+                    "verification_expires_at": .string(
+                        MessageCoding.formatTimestamp(now.addingTimeInterval(configuration.emailVerificationTTL))),
+                ]))
+            var body = session.body
+            body["user"] = Self.userJSON(user)
+            return HandlerResult(status: 201, body: .object(body), secretFields: Self.tokenFields)
+        }
+    }
+
+    func login(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let input = try Input(envelope)
+        let email = try input.email("email")
+        let password = try input.string("password", maxLength: 200)
+        let tenant = envelope.principal.tenant
+        let ip = envelope.payload["client"]?["ip"]?.stringValue
+        if let wait = try await throttle.lockedFor(tenant: tenant, email: email, ip: ip) {
+            throw Problem(
+                status: 429, code: "too_many_attempts", title: "Too many failed sign-ins",
+                detail: "sign-in is locked after repeated failures; retry in \(wait) s")
+        }
+        let users = context.database.collection(AuthCollections.users, as: UserRecord.self)
+        let user = try await users.findOne([
+            "tenant_id": .string(tenant), "email": .string(email), "status": "active",
+        ])
+        let hasher = configuration.hasher
+        let stored = user?.password ?? decoy
+        let matches: Bool
+        if let stored {
+            matches = try await context.offload { try hasher.verify(password, against: stored) } && user != nil
+        } else {
+            matches = false
+        }
+        guard let user, matches else {
+            let locked = try await throttle.recordFailure(tenant: tenant, email: email, ip: ip)
+            let userID = user?.id
+            return try await context.commit { txn in
+                txn.emit(
+                    "user.login_failed",
+                    payload: .object([
+                        "user_id": userID.map(JSONValue.string) ?? .null,
+                        "email_sha256": .string(Secrets.sha256Hex(email)),
+                        "ip": ip.map(JSONValue.string) ?? .null,
+                        "locked_seconds": .number(String(locked)),
+                    ]))
+                txn.fail(with: Self.invalidCredentials())
+                return HandlerResult(status: 401, body: .null)
+            }
+        }
+        try await throttle.recordSuccess(tenant: tenant, email: email)
+        let rehash = hasher.needsRehash(user.password ?? decoy!) ? try await context.offload { try hasher.hash(password) } : nil
+        let session = try await newSession(
+            subject: user.id, role: user.role, tenant: tenant, customerID: user.customerID, now: context.now)
+        let now = context.now
+        return try await context.commit { txn in
+            _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).insertOne(
+                session.record)
+            if let rehash {
+                _ = try txn.transaction.collection(AuthCollections.users, as: UserRecord.self).updateOne(
+                    ["_id": .string(user.id)],
+                    update: ["$set": ["password": try BSONEncoder().encodeValue(rehash), "updated_at": .datetime(now)], "$inc": ["version": 1]])
+            }
+            var body = session.body
+            body["user"] = Self.userJSON(user)
+            return HandlerResult(status: 200, body: .object(body), secretFields: Self.tokenFields)
+        }
+    }
+
+    func verifyEmail(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let input = try Input(envelope)
+        let token = try input.string("token", maxLength: 500)
+        let now = context.now
+        let id = Secrets.sha256Hex(token)
+        return try await context.commit { txn in
+            let verifications = txn.transaction.collection(
+                AuthCollections.emailVerifications, as: EmailVerificationRecord.self)
+            guard let record = try verifications.findOne(["_id": .string(id)]), record.usedAt == nil,
+                record.expiresAt > now
+            else {
+                throw Problem(
+                    status: 400, code: "invalid_token", title: "Invalid token",
+                    detail: "the verification token is unknown, expired or already used", param: "token")
+            }
+            let used = try verifications.updateOne(
+                ["_id": .string(id), "used_at": .null], update: ["$set": ["used_at": .datetime(now)]])
+            guard used.modifiedCount == 1 else {
+                throw Problem(
+                    status: 400, code: "invalid_token", title: "Invalid token", detail: "the verification token was already used",
+                    param: "token")
+            }
+            _ = try txn.transaction.collection(AuthCollections.users, as: UserRecord.self).updateOne(
+                ["_id": .string(record.userID)],
+                update: ["$set": ["email_verified": true, "updated_at": .datetime(now)], "$inc": ["version": 1]])
+            txn.emit("user.email_verified", payload: .object(["user_id": .string(record.userID)]))
+            return HandlerResult(body: .object(["user_id": .string(record.userID), "email_verified": .bool(true)]))
+        }
+    }
+
+    // MARK: Sessions: refresh, logout
+
+    static let tokenFields = ["access_token", "refresh_token"]
+
+    struct Session: Sendable {
+        var record: RefreshTokenRecord
+        var body: [String: JSONValue]
+    }
+
+    /// A new access token and refresh token (in `family`, or a new family).
+    func newSession(
+        subject: String, role: String, tenant: String, customerID: String?, scope: String? = nil, family: String? = nil,
+        now: Date
+    ) async throws -> Session {
+        let access = try await issuer.accessToken(
+            subject: subject, role: role, tenant: tenant, customerID: customerID, scope: scope, now: now)
+        let refresh = "rt_" + Secrets.token()
+        let record = RefreshTokenRecord(
+            id: Secrets.sha256Hex(refresh), tenantID: tenant, subject: subject,
+            familyID: family ?? Secrets.identifier("fam", at: now), status: "active", accessTokenID: access.jti,
+            expiresAt: now.addingTimeInterval(configuration.refreshTokenTTL), createdAt: now)
+        var body: [String: JSONValue] = [
+            "access_token": .string(access.token), "token_type": .string("Bearer"),
+            "expires_in": .number(String(access.expiresIn)), "refresh_token": .string(refresh),
+        ]
+        if let scope { body["scope"] = .string(scope) }
+        return Session(record: record, body: body)
+    }
+
+    /// `POST /v1/auth/refresh` and the `refresh_token` grant: rotates the token; an already rotated
+    /// one revokes its family (reuse: someone else holds a copy).
+    func refresh(_ envelope: Envelope, _ context: TransactContext, oauth: Bool) async throws -> HandlerResult {
+        let input = try Input(envelope)
+        let presented = try input.string("refresh_token", maxLength: 500)
+        let now = context.now
+        let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
+        @Sendable func invalid(_ detail: String) -> Problem {
+            oauth
+                ? Problem(status: 400, code: "invalid_grant", title: "Invalid grant", detail: detail)
+                : Problem(status: 401, code: "invalid_refresh_token", title: "Invalid refresh token", detail: detail)
+        }
+        guard let record = try await tokens.findOne(["_id": .string(Secrets.sha256Hex(presented))]),
+            record.expiresAt > now
+        else { throw invalid("the refresh token is unknown or expired") }
+        guard record.status == "active" else {
+            try await revokeFamily(record.familyID, now: now)
+            return try await context.commit { txn in
+                _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
+                    ["family_id": .string(record.familyID), "status": ["$ne": "revoked"]],
+                    update: ["$set": ["status": "revoked"]])
+                txn.emit(
+                    "auth.refresh_reuse_detected",
+                    payload: .object(["subject": .string(record.subject), "family_id": .string(record.familyID)]))
+                txn.fail(with: invalid("the refresh token was already used; every session of its family is revoked"))
+                return HandlerResult(status: 401, body: .null)
+            }
+        }
+        let subject = try await sessionSubject(record, context: context)
+        guard let subject else { throw invalid("the account behind this refresh token can no longer sign in") }
+        let session = try await newSession(
+            subject: record.subject, role: subject.role, tenant: record.tenantID, customerID: subject.customerID,
+            scope: subject.scope, family: record.familyID, now: now)
+        return try await context.commit { txn in
+            let tokens = txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
+            let rotated = try tokens.updateOne(
+                ["_id": .string(record.id), "status": "active"],
+                update: ["$set": ["status": "rotated", "rotated_at": .datetime(now)]])
+            // Two uses of one token at once: the second is a reuse.
+            guard rotated.modifiedCount == 1 else { throw invalid("the refresh token was already used") }
+            _ = try tokens.insertOne(session.record)
+            return HandlerResult(body: .object(session.body), secretFields: Self.tokenFields)
+        }
+    }
+
+    /// Who a refresh token acts for now (role and customer may have changed since it was issued).
+    private func sessionSubject(_ record: RefreshTokenRecord, context: TransactContext) async throws
+        -> (role: String, customerID: String?, scope: String?)?
+    {
+        let users = context.database.collection(AuthCollections.users, as: UserRecord.self)
+        guard let user = try await users.findOne(["_id": .string(record.subject), "status": "active"]) else {
+            return nil
+        }
+        return (user.role, user.customerID, nil)
+    }
+
+    /// Deny-lists the unexpired access tokens of a family (before its revocation commits: harmless if
+    /// that fails and the command is retried).
+    func revokeFamily(_ family: String, now: Date) async throws {
+        let tokens = try await keysDatabase.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).find([
+            "family_id": .string(family), "created_at": ["$gt": .datetime(now.addingTimeInterval(-configuration.accessTokenTTL))],
+        ])
+        for token in tokens { try await denyList(token.accessTokenID) }
+    }
+
+    var keysDatabase: MongoDatabase { keys.database }
+
+    private func denyList(_ jti: String) async throws {
+        _ = try await redis.send(
+            SET(
+                "\(configuration.names.prefix):auth:deny:\(jti)", value: "1",
+                expiry: .milliseconds(Int(configuration.accessTokenTTL * 1000) + 60_000)))
+    }
+
+    func logout(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let input = try Input(envelope)
+        let presented = try input.optionalString("refresh_token", maxLength: 500)
+        let principal = envelope.principal
+        if let jti = principal.tokenID { try await denyList(jti) }
+        let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
+        var family: String?
+        if let presented {
+            guard let record = try await tokens.findOne(["_id": .string(Secrets.sha256Hex(presented))]),
+                record.subject == principal.subject, record.tenantID == principal.tenant
+            else {
+                throw Problem.invalid("refresh_token", "the refresh token is not one of this session's")
+            }
+            family = record.familyID
+        } else if let jti = principal.tokenID {
+            family = try await tokens.findOne(["access_jti": .string(jti)])?.familyID
+        }
+        if let family { try await revokeFamily(family, now: context.now) }
+        let revoked = family
+        return try await context.commit { txn in
+            if let family = revoked {
+                _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
+                    ["family_id": .string(family), "status": ["$ne": "revoked"]], update: ["$set": ["status": "revoked"]])
+            }
+            txn.emit("user.logged_out", payload: .object(["subject": .string(principal.subject)]))
+            return HandlerResult(status: 204, body: .null)
+        }
+    }
+
+    // MARK: Helpers
+
+    static func emailTaken() -> Problem {
+        Problem(
+            status: 409, code: "email_taken", title: "Email taken", detail: "an account with this email already exists",
+            param: "email")
+    }
+
+    static func invalidCredentials() -> Problem {
+        Problem(status: 401, code: "invalid_credentials", title: "Invalid credentials", detail: "the email or password is wrong")
+    }
+
+    static func userJSON(_ user: UserRecord) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(user.id), "object": .string("user"), "email": .string(user.email), "name": .string(user.name),
+            "role": .string(user.role), "email_verified": .bool(user.emailVerified),
+            "created_at": .string(MessageCoding.formatTimestamp(user.createdAt)),
+        ]
+        if let customerID = user.customerID { o["customer_id"] = .string(customerID) }
+        return .object(o)
+    }
+}
+
+extension MongoError {
+    var isDuplicateKey: Bool {
+        code == .duplicateKey || writeErrors.contains { [11000, 11001, 12582].contains($0.serverCode) }
+    }
+}

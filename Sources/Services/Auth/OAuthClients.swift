@@ -1,0 +1,128 @@
+import Foundation
+import Messaging
+import Mongo
+
+/// OAuth 2.0 clients (RFC 6749 §4.4 client credentials) and the token endpoint.
+extension AuthService {
+    func createClient(_ context: CommandContext) throws -> HandlerResult {
+        let input = try Input(context.envelope)
+        let name = try input.string("name", maxLength: 200)
+        let scopes = try input.scopes("scopes") ?? []
+        let now = context.now
+        let secret = "cs_" + Secrets.token()
+        let client = OAuthClientRecord(
+            id: Secrets.identifier("cli", at: now), tenantID: context.envelope.principal.tenant, name: name,
+            secretHash: Secrets.sha256Hex(secret), scopes: scopes, status: "active", createdAt: now, updatedAt: now,
+            version: 1)
+        _ = try context.transaction.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).insertOne(client)
+        context.emit("oauth_client.created", payload: .object(["id": .string(client.id), "scopes": .array(scopes.map(JSONValue.string))]))
+        guard case .object(var body) = Self.clientJSON(client) else { return HandlerResult(body: .null) }
+        body["client_secret"] = .string(secret)
+        return HandlerResult(status: 201, body: .object(body), secretFields: ["client_secret"])
+    }
+
+    func listClients(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let clients = try await context.database.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).find(
+            ["tenant_id": .string(envelope.principal.tenant), "status": "active"],
+            options: FindOptions(sort: ["created_at": -1], limit: 100))
+        return HandlerResult(
+            body: .object([
+                "object": .string("list"), "data": .array(clients.map(Self.clientJSON)), "has_more": .bool(false),
+            ]))
+    }
+
+    func deleteClient(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let id = try Input(envelope).pathID()
+        let tenant = envelope.principal.tenant
+        let now = context.now
+        // Its tokens stop at once: the refresh tokens are revoked and the access tokens deny-listed.
+        for token in try await context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
+            .find(["subject": .string(id), "tenant_id": .string(tenant)])
+        {
+            try await revokeFamily(token.familyID, now: now)
+        }
+        return try await context.commit { txn in
+            let clients = txn.transaction.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self)
+            let result = try clients.updateOne(
+                ["_id": .string(id), "tenant_id": .string(tenant), "status": "active"],
+                update: ["$set": ["status": "deleted", "updated_at": .datetime(now)], "$inc": ["version": 1]])
+            guard result.matchedCount == 1 else { throw Problem.notFound("OAuth client \(id)") }
+            _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
+                ["subject": .string(id), "tenant_id": .string(tenant)], update: ["$set": ["status": "revoked"]])
+            txn.emit("oauth_client.deleted", payload: .object(["id": .string(id)]))
+            return HandlerResult(status: 204, body: .null)
+        }
+    }
+
+    static func clientJSON(_ client: OAuthClientRecord) -> JSONValue {
+        .object([
+            "id": .string(client.id), "object": .string("oauth_client"), "client_id": .string(client.id),
+            "name": .string(client.name), "scopes": .array(client.scopes.map(JSONValue.string)),
+            "created_at": .string(MessageCoding.formatTimestamp(client.createdAt)),
+        ])
+    }
+
+    // MARK: The token endpoint
+
+    static func oauthError(_ code: String, _ detail: String, status: Int = 400) -> Problem {
+        Problem(status: status, code: code, title: code, detail: detail)
+    }
+
+    /// `POST /v1/oauth/token`: `client_credentials` and `refresh_token` grants, RFC 6749 errors.
+    func token(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+        let input: Input
+        do {
+            input = try Input(envelope)
+        } catch {
+            throw Self.oauthError("invalid_request", "the body must be a form or a JSON object")
+        }
+        let grant = input.body["grant_type"]?.stringValue ?? ""
+        switch grant {
+        case "client_credentials": return try await clientCredentials(input, envelope, context)
+        case "refresh_token":
+            do {
+                return try await refresh(envelope, context, oauth: true)
+            } catch let problem as Problem where problem.code == "invalid_field" {
+                throw Self.oauthError("invalid_request", "\(problem.param ?? "field"): \(problem.detail)")
+            }
+        case "": throw Self.oauthError("invalid_request", "grant_type is required")
+        default: throw Self.oauthError("unsupported_grant_type", "the grant type '\(grant.prefix(60))' is not supported")
+        }
+    }
+
+    private func clientCredentials(_ input: Input, _ envelope: Envelope, _ context: TransactContext) async throws
+        -> HandlerResult
+    {
+        guard let clientID = input.body["client_id"]?.stringValue, !clientID.isEmpty,
+            let secret = input.body["client_secret"]?.stringValue
+        else {
+            throw Self.oauthError("invalid_client", "client authentication failed: send client_id and client_secret", status: 401)
+        }
+        let client = try await context.database.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self)
+            .findOne(["_id": .string(clientID), "status": "active"])
+        let presented = Secrets.sha256Hex(secret)
+        guard let client, ConstantTime.equal(Array(presented.utf8), Array(client.secretHash.utf8)) else {
+            throw Self.oauthError("invalid_client", "client authentication failed", status: 401)
+        }
+        var scopes = client.scopes
+        if let requested = input.body["scope"]?.stringValue {
+            let asked = requested.split(separator: " ").map(String.init)
+            guard !asked.isEmpty else { throw Self.oauthError("invalid_scope", "the scope parameter is empty") }
+            let refused = asked.filter { !client.scopes.contains($0) }
+            guard refused.isEmpty else {
+                throw Self.oauthError(
+                    "invalid_scope", "this client may not have: \(refused.joined(separator: " ").prefix(200))")
+            }
+            scopes = asked
+        }
+        let scope = scopes.joined(separator: " ")
+        // RFC 6749 §4.4.3: no refresh token for client credentials.
+        let access = try await issuer.accessToken(
+            subject: client.id, role: "service", tenant: client.tenantID, customerID: nil, scope: scope, now: context.now)
+        return HandlerResult(
+            body: .object([
+                "access_token": .string(access.token), "token_type": .string("Bearer"),
+                "expires_in": .number(String(access.expiresIn)), "scope": .string(scope),
+            ]), secretFields: ["access_token"])
+    }
+}

@@ -1,0 +1,73 @@
+import Crypto
+import Foundation
+import JWTKit
+import Messaging
+
+/// The access token's claims (the gateway's `Authenticator` reads the same names).
+struct AccessTokenClaims: JWTPayload {
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var sub: SubjectClaim
+    var tenant: String
+    var role: String
+    var scope: String?
+    var customerID: String?
+    var jti: IDClaim
+    var exp: ExpirationClaim
+    var nbf: NotBeforeClaim
+    var iat: IssuedAtClaim
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, sub, tenant, role, scope, jti, exp, nbf, iat
+        case customerID = "customer_id"
+    }
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Signs access tokens with the newest signing key (ES256, `kid` in the header).
+struct TokenIssuer: Sendable {
+    let configuration: AuthConfiguration
+    let keys: SigningKeyStore
+
+    struct Issued: Sendable {
+        var token: String
+        var jti: String
+        var expiresIn: Int
+    }
+
+    func accessToken(
+        subject: String, role: String, tenant: String, customerID: String?, scope: String?, now: Date
+    ) async throws -> Issued {
+        let jti = Secrets.identifier("jti")
+        let lifetime = min(configuration.accessTokenTTL, 900)
+        let claims = AccessTokenClaims(
+            iss: IssuerClaim(value: configuration.issuer), aud: AudienceClaim(value: [configuration.audience]),
+            sub: SubjectClaim(value: subject), tenant: tenant, role: role, scope: scope, customerID: customerID,
+            jti: IDClaim(value: jti), exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)),
+            nbf: NotBeforeClaim(value: now.addingTimeInterval(-1)), iat: IssuedAtClaim(value: now))
+        let (kid, collection) = try await keys.signingKey(now: now)
+        let token = try await collection.sign(claims, kid: JWKIdentifier(string: kid))
+        return Issued(token: token, jti: jti, expiresIn: Int(lifetime))
+    }
+}
+
+/// Random secrets and identifiers, and how they are stored.
+enum Secrets {
+    /// 256 random bits, base64url without padding (refresh tokens, client secrets, API keys).
+    static func token() -> String {
+        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        return bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// `<prefix>_<time-ordered hex>`: object IDs (`usr_…`, `cus_…`).
+    static func identifier(_ prefix: String, at date: Date = Date()) -> String {
+        "\(prefix)_" + MessageID.make(at: date).replacingOccurrences(of: "-", with: "")
+    }
+
+    /// How a high-entropy secret is stored and looked up.
+    static func sha256Hex(_ text: String) -> String {
+        Hex.encode(SHA256.hash(data: Data(text.utf8)))
+    }
+}
