@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "AuthService", "Gateway", "Messaging", "Redis", "Mongo", "TestService",
+                "AuthService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

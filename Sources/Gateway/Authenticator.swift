@@ -3,6 +3,7 @@ import Foundation
 import JWTKit
 import Messaging
 import Redis
+import Synchronization
 
 /// Claims of the access tokens the auth service signs (ES256, RS256 accepted), `kid` in the header.
 /// Contract: `iss` = configured issuer, `aud` = configured audience, `sub`, `tenant`, `role`
@@ -79,15 +80,35 @@ public final class Authenticator: Sendable {
     }
 
     private struct StoredAPIKey: Decodable {
+        var id: String?
         var subject: String
         var role: String
         var scopes: [String]?
         var tenant: String
         var customerID: String?
         enum CodingKeys: String, CodingKey {
-            case subject, role, scopes, tenant
+            case id, subject, role, scopes, tenant
             case customerID = "customer_id"
         }
+    }
+
+    /// When each API key's use was last written (at most once a minute per key, per gateway).
+    private let lastUseWritten = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    /// `<prefix>:auth:apikey-last-used`: key id → RFC 3339 time of its last use (the auth service lists it).
+    public var apiKeyLastUsedKey: String { "\(prefix):auth:apikey-last-used" }
+
+    private func recordUse(ofKey id: String) async {
+        let now = ContinuousClock.now
+        let due = lastUseWritten.withLock { written in
+            if let last = written[id], now - last < .seconds(60) { return false }
+            written[id] = now
+            return true
+        }
+        guard due else { return }
+        // Best effort: a failure here never refuses the request.
+        _ = try? await redis.send(
+            HSET(apiKeyLastUsedKey, fields: [(id, RedisArgument(MessageCoding.formatTimestamp(Date())))]))
     }
 
     private func apiKeyPrincipal(_ key: String) async throws(GatewayError) -> Principal {
@@ -100,6 +121,7 @@ public final class Authenticator: Sendable {
         guard let stored, let record = try? JSONDecoder().decode(StoredAPIKey.self, from: Data(stored)),
             let role = Principal.Role(rawValue: record.role), role != .system
         else { throw .unauthorized("unknown or revoked API key") }
+        if let id = record.id { await recordUse(ofKey: id) }
         return Principal(
             subject: record.subject, role: role, scopes: record.scopes ?? [], tenant: record.tenant,
             customerID: record.customerID)

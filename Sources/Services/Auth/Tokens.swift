@@ -71,3 +71,15 @@ enum Secrets {
         Hex.encode(SHA256.hash(data: Data(text.utf8)))
     }
 }
+
+extension AuthService {
+    /// An access token signed with the current key, as login would issue it; for tests and tools
+    /// (`bench`), never reachable from a request.
+    public func accessTokenForTests(
+        subject: String, role: String, tenant: String, customerID: String? = nil, scope: String? = nil, now: Date
+    ) async throws -> String {
+        try await issuer.accessToken(
+            subject: subject, role: role, tenant: tenant, customerID: customerID, scope: scope, now: now
+        ).token
+    }
+}
