@@ -196,10 +196,9 @@ private final class ConnectionSlot: Sendable {
 }
 
 extension RedisClient {
-    /// Deletes every key that starts with `prefix` (SCAN, then DEL in batches; never KEYS, which
-    /// blocks the server); returns how many were deleted. For tests, benchmarks and tooling.
-    @discardableResult
-    public func deleteKeys(prefix: String) async throws(RedisError) -> Int {
+    /// Every key that starts with `prefix` (SCAN; never KEYS, which blocks the server). For tests,
+    /// benchmarks and tooling.
+    public func keys(prefix: String) async throws(RedisError) -> [String] {
         var pattern = ""
         for character in prefix {
             if "*?[]\\".contains(character) { pattern.append("\\") }
@@ -207,16 +206,29 @@ extension RedisClient {
         }
         pattern += "*"
         var cursor = "0"
-        var deleted = 0
+        var found: [String] = []
         repeat {
             let reply = try await execute(["SCAN", RedisArgument(cursor), "MATCH", RedisArgument(pattern), "COUNT", "1000"])
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
                 throw RedisError(.unexpectedReply, "SCAN returned \(reply)")
             }
-            let keys = parts[1].array?.compactMap(\.string) ?? []
-            if !keys.isEmpty { deleted += try await send(DEL(keys: keys)) }
+            found += parts[1].array?.compactMap(\.string) ?? []
             cursor = next
         } while cursor != "0"
+        return found
+    }
+
+    /// Deletes every key that starts with `prefix`, in batches; returns how many were deleted.
+    @discardableResult
+    public func deleteKeys(prefix: String) async throws(RedisError) -> Int {
+        let found = try await keys(prefix: prefix)
+        var deleted = 0
+        var start = 0
+        while start < found.count {
+            let batch = Array(found[start..<min(start + 1000, found.count)])
+            deleted += try await send(DEL(keys: batch))
+            start += 1000
+        }
         return deleted
     }
 }
