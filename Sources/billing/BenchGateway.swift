@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Gateway
-import JWTKit
 import Logging
 import Messaging
 import Redis
@@ -36,24 +35,16 @@ struct BenchGateway: AsyncParsableCommand {
             try? FileManager.default.removeItem(at: work)
         }
 
-        // Credentials as the auth service would publish them: a JWKS with one ES256 key, an API key.
-        let signingKey = ES256PrivateKey()
-        let kid = "bench"
-        let keys = JWTKeyCollection()
-        await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
-        let parameters = signingKey.publicKey.parameters
-        let jwks = JWKS(keys: [
-            JWK.ecdsa(.es256, identifier: JWKIdentifier(string: kid), x: parameters?.x, y: parameters?.y, curve: .p256)
-        ])
-        _ = try await redis.send(SET("\(prefix):auth:jwks", value: RedisArgument(bytes: Array(try JSONEncoder().encode(jwks)))))
-        let now = Date()
-        let token = try await keys.sign(
-            BenchClaims(
-                iss: IssuerClaim(value: "billing"), aud: AudienceClaim(value: ["billing-api"]),
-                sub: SubjectClaim(value: "usr_bench"), tenant: "default", role: "admin", scope: "test:use",
-                jti: IDClaim(value: UUID().uuidString), exp: ExpirationClaim(value: now.addingTimeInterval(900)),
-                nbf: NotBeforeClaim(value: now.addingTimeInterval(-60)), iat: IssuedAtClaim(value: now)),
-            kid: JWKIdentifier(string: kid))
+        // A token from the real auth service (its signing key, its JWKS in Redis), and an API key
+        // record as auth publishes one.
+        var benchSettings = settings
+        benchSettings.streamPrefix = prefix
+        let infrastructure = try await Infrastructure.connect(settings: benchSettings, logger: logger)
+        defer { Task { await infrastructure.shutdown() } }
+        let auth = try ServiceCatalog.auth(benchSettings, infrastructure: infrastructure)
+        try await auth.keys.ensureKeyAndPublish(now: Date())
+        let token = try await auth.accessTokenForTests(
+            subject: "usr_bench", role: "admin", tenant: "default", scope: "test:use", now: Date())
         var gatewayConfiguration = GatewayConfiguration()
         gatewayConfiguration.names = StreamNames(prefix: prefix)
         let apiKey = "sk_test_bench\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
@@ -86,7 +77,8 @@ struct BenchGateway: AsyncParsableCommand {
             processes.append(process)
             return process
         }
-        _ = try spawn(["worker", "test"])
+        // `auth` too: /readyz waits for every production consumer group (and auth publishes the JWKS).
+        _ = try spawn(["worker", "test", "auth"])
         let gateway = try spawn(["gateway", "--test-routes"])
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz")
@@ -229,18 +221,3 @@ struct BenchGateway: AsyncParsableCommand {
     }
 }
 
-/// The claims the auth service puts in an access token (see Gateway's Authenticator).
-struct BenchClaims: JWTPayload {
-    var iss: IssuerClaim
-    var aud: AudienceClaim
-    var sub: SubjectClaim
-    var tenant: String
-    var role: String
-    var scope: String
-    var jti: IDClaim
-    var exp: ExpirationClaim
-    var nbf: NotBeforeClaim
-    var iat: IssuedAtClaim
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}

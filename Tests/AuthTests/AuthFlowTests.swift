@@ -171,6 +171,7 @@ struct AuthFlowTests {
         try await withAuth { h, client in
             let signup = try await client.signup("tamper@example.com")
             let parts = signup.access.split(separator: ".").map(String.init)
+            try #require(parts.count == 3)
             // Tampered: the role changed to admin in the payload, signature kept.
             var payload = try #require(Data(base64URL: parts[1]))
             var claims = try #require(try JSONSerialization.jsonObject(with: payload) as? [String: Any])

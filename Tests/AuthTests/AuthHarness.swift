@@ -94,6 +94,8 @@ final class AuthHarness: @unchecked Sendable {
         gateway.requiredServices = [AuthService.name]
         // The tests sign in far more often than a person: the edge's auth tier must not get in the way.
         gateway.authLimit = RateLimitTier(rate: 1000, burst: 1000)
+        // Password hashing is slow by design, and slower still beside the rest of the suite on 2 cores.
+        gateway.defaultWait = .seconds(25)
         gatewayConfiguration = gateway
         try await createIndexes()
         try await AuthPublisher(service: service, database: database, redis: redis, logger: logs.logger("test.publisher"))

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Messaging
+import Mongo
 import Redis
 import TestService
 import Testing
@@ -57,6 +58,43 @@ struct CommandLineTests {
         let run = try await Self.billing(["all"], environment: ["BILLING_HTTP_PORT": "eighty"])
         #expect(run.status != 0)
         #expect(run.errors.contains("BILLING_HTTP_PORT") && run.errors.contains("eighty"))
+    }
+
+    @Test func adminBootstrapPrintsThePasswordOnceAndRotateKeysAddsAKey() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let environment = try Self.environment(h)
+        let first = try await Self.billing(["admin", "bootstrap", "--email", "Root@Example.com"], environment: environment)
+        #expect(first.status == 0, "\(first.errors)")
+        let password = try #require(
+            first.output.split(separator: "\n").first { $0.hasPrefix("password:") }.map {
+                $0.dropFirst("password:".count).trimmingCharacters(in: .whitespaces)
+            })
+        #expect(password.count == 24)
+        #expect(first.output.contains("root@example.com"))
+        #expect(!first.errors.contains(password), "the password goes to stdout once, never to the logs")
+        let second = try await Self.billing(["admin", "bootstrap"], environment: environment)
+        #expect(second.status == 0)
+        #expect(second.output.contains("already has an admin") && !second.output.contains("password:"))
+        let admins = try await h.database.collection("users", as: BSONDocument.self).find(["role": "admin"])
+        #expect(admins.count == 1)
+        #expect(admins.first?["password"]?.documentValue?["log_n"]?.intValue == 15)
+
+        // Production mode refuses to run auth without the key that seals signing keys.
+        var production = environment
+        production["BILLING_MODE"] = "production"
+        let refused = try await Self.billing(["admin", "rotate-keys"], environment: production)
+        #expect(refused.status != 0)
+        #expect(refused.errors.contains("BILLING_AUTH_KEY_ENCRYPTION_KEY"))
+        let rotated = try await Self.billing(["admin", "rotate-keys"], environment: environment)
+        #expect(rotated.status == 0, "\(rotated.errors)")
+        let rotatedAgain = try await Self.billing(["admin", "rotate-keys"], environment: environment)
+        #expect(rotatedAgain.status == 0)
+        let keys = try await h.database.collection("signing_keys", as: BSONDocument.self).find([:])
+        #expect(keys.count == 2)
+        #expect(keys.filter { $0["status"]?.stringValue == "active" }.count == 1)
+        let jwks = try await h.redis.send(GET("\(h.names.prefix):auth:jwks")).map { String(decoding: $0, as: UTF8.self) }
+        #expect(keys.allSatisfy { jwks?.contains($0["_id"]?.stringValue ?? "?") == true })
     }
 
     @Test func allReportsReadyAndStopsCleanlyOnSIGTERM() async throws {
@@ -119,7 +157,7 @@ struct CommandLineTests {
 
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
-        for arguments in [["worker", "test"], ["gateway", "--test-routes"]] {
+        for arguments in [["worker", "test", "auth"], ["gateway", "--test-routes"]] {
             let process = Process()
             process.executableURL = try MessagingHarness.binary("billing")
             process.arguments = arguments

@@ -31,13 +31,16 @@ public struct AuthPublisher: Service {
     }
 
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                try await publishOnce()
-            } catch {
-                logger.warning("auth keys not published", metadata: ["error": "\(error)"])
+        // Nothing in flight to finish: a graceful shutdown simply ends the loop (and its sleep).
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await publishOnce()
+                } catch {
+                    logger.warning("auth keys not published", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: interval)
             }
-            try? await Task.sleep(for: interval)
         }
     }
 
