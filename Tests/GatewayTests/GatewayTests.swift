@@ -285,7 +285,7 @@ struct GatewayAuthTests {
 @Suite("Gateway: rate limits, CORS, body checks")
 struct GatewayEdgeTests {
     @Test func rateLimitIsSharedByTwoGatewayInstancesAndAnswers429WithHeaders() async throws {
-        try await withHarness(configure: { $0.principalLimit = RateLimitTier(rate: 0.5, burst: 3) }) { h in
+        try await withHarness(configure: { $0.principalLimit = RateLimitTier(rate: 0.01, burst: 3) }) { h in
             let auth = try await h.bearer()
             let gateway = h.gateway()
             let first = gateway.buildApplication()
