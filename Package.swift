@@ -94,6 +94,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // What every service worker shares: prefixed IDs, payload reading with 422s naming the field,
+        // cursor pagination, tenant/customer scoping, versioned writes, the read cache, personal-data references.
+        .target(
+            name: "ServiceKit",
+            dependencies: ["Messaging", "Mongo", "Redis", "BillingDomain"],
+            path: "Sources/Services/Kit"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
