@@ -75,6 +75,7 @@ let package = Package(
             name: "billing",
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway",
+                "CustomerService", "PlanService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,6 +101,12 @@ let package = Package(
             name: "ServiceKit",
             dependencies: ["Messaging", "Mongo", "Redis", "BillingDomain"],
             path: "Sources/Services/Kit"),
+        .target(
+            name: "CustomerService", dependencies: ["ServiceKit", "Messaging", "Mongo", "Redis"],
+            path: "Sources/Services/Customer"),
+        .target(
+            name: "PlanService", dependencies: ["ServiceKit", "Messaging", "Mongo", "BillingDomain"],
+            path: "Sources/Services/Plan"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
@@ -114,6 +121,14 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "ServiceKit", "CustomerService", "PlanService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "BillingDomain",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -1,6 +1,8 @@
+import CustomerService
 import Logging
 import Messaging
 import Mongo
+import PlanService
 import Redis
 import Runtime
 import ServiceLifecycle
@@ -10,7 +12,7 @@ import TestService
 enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
-    static let production: [String] = []
+    static let production: [String] = [CustomerService.name, PlanService.name]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
     /// tests run it; `billing all` does not.
@@ -18,9 +20,11 @@ enum ServiceCatalog {
 
     static var known: [String] { production + diagnostic }
 
-    static func registry(for service: String) -> HandlerRegistry? {
+    static func registry(for service: String, names: StreamNames) -> HandlerRegistry? {
         switch service {
         case TestHandlers.name: TestHandlers.registry()
+        case CustomerService.name: CustomerService.registry(CustomerService.Options(names: names))
+        case PlanService.name: PlanService.registry()
         default: nil
         }
     }
@@ -37,8 +41,10 @@ enum ServiceCatalog {
         return consumer
     }
 
-    static func processor(_ service: String, infrastructure: Infrastructure) throws -> CommandProcessor {
-        guard let registry = registry(for: service) else {
+    static func processor(_ service: String, names: StreamNames, infrastructure: Infrastructure) throws
+        -> CommandProcessor
+    {
+        guard let registry = registry(for: service, names: names) else {
             throw UnknownService(name: service)
         }
         return CommandProcessor(
@@ -55,7 +61,7 @@ enum ServiceCatalog {
         for service in services {
             result.append(
                 ConsumerGroupRunner(
-                    service: service, processor: try processor(service, infrastructure: infrastructure),
+                    service: service, processor: try processor(service, names: names, infrastructure: infrastructure),
                     redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
                     logger: Logger(label: "billing.consumer")))
         }

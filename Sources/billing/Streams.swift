@@ -106,7 +106,8 @@ struct Streams: AsyncParsableCommand {
 
         func run() async throws {
             let (_, infrastructure, settings) = try await Streams.admin()
-            let processor = try ServiceCatalog.processor(service, infrastructure: infrastructure)
+            let processor = try ServiceCatalog.processor(
+                service, names: ServiceCatalog.names(settings), infrastructure: infrastructure)
             let replayer = Replayer(redis: infrastructure.redis, processor: processor)
             let started = ContinuousClock.now
             let lastPrint = Mutex(ContinuousClock.now)
