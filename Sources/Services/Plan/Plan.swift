@@ -55,7 +55,7 @@ struct PlanDocument: Codable, Sendable {
             "active": .bool(active), "created_at": DocumentJSON.timestamp(createdAt),
             "updated_at": DocumentJSON.timestamp(updatedAt),
         ]
-        object["description"] = description.map(JSONValue.string) ?? .null
+        if let description { object["description"] = .string(description) }
         if let archivedAt { object["archived_at"] = DocumentJSON.timestamp(archivedAt) }
         return .object(object)
     }
