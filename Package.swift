@@ -76,6 +76,7 @@ let package = Package(
             name: "billing",
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway", "AuthService",
+                "CustomerService", "PlanService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -96,6 +97,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // What every service worker shares: prefixed IDs, payload reading with 422s naming the field,
+        // cursor pagination, tenant/customer scoping, versioned writes, the read cache, personal-data references.
+        .target(
+            name: "ServiceKit",
+            dependencies: ["Messaging", "Mongo", "Redis", "BillingDomain"],
+            path: "Sources/Services/Kit"),
+        .target(
+            name: "CustomerService", dependencies: ["ServiceKit", "Messaging", "Mongo", "Redis"],
+            path: "Sources/Services/Customer"),
+        .target(
+            name: "PlanService", dependencies: ["ServiceKit", "Messaging", "Mongo", "BillingDomain"],
+            path: "Sources/Services/Plan"),
         .target(
             name: "AuthService",
             dependencies: [
@@ -130,6 +143,14 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "ServiceKit", "CustomerService", "PlanService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "BillingDomain",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -100,6 +100,8 @@ public struct RouteTable: Sendable {
             .init(.patch, "/v1/customers/{id}", service: "customer", type: "customer.update", access: auth(everyone, "customers:write"), requestSchema: "CustomerUpdate"),
             .init(.delete, "/v1/customers/{id}", service: "customer", type: "customer.delete", access: auth(adminService, "customers:write")),
             .init(.get, "/v1/customers/{id}/export", service: "customer", type: "customer.export", access: auth(everyone, "customers:read")),
+            .init(.post, "/v1/customers/{id}/suspend", service: "customer", type: "customer.suspend", access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/customers/{id}/reactivate", service: "customer", type: "customer.reactivate", access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
             // plans
             .init(.post, "/v1/plans", service: "plan", type: "plan.create", access: auth(adminService, "plans:write"), requestSchema: "PlanCreate"),
             .init(.get, "/v1/plans", service: "plan", type: "plan.list", access: .public),

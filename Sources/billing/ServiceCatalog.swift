@@ -1,9 +1,11 @@
 import AuthService
 import Crypto
+import CustomerService
 import Foundation
 import Logging
 import Messaging
 import Mongo
+import PlanService
 import Redis
 import Runtime
 import ServiceLifecycle
@@ -13,7 +15,7 @@ import TestService
 enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
-    static let production: [String] = [AuthService.name]
+    static let production: [String] = [AuthService.name, CustomerService.name, PlanService.name]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
     /// tests run it; `billing all` does not.
@@ -27,6 +29,8 @@ enum ServiceCatalog {
         switch service {
         case TestHandlers.name: TestHandlers.registry()
         case AuthService.name: try auth(settings, infrastructure: infrastructure).registry()
+        case CustomerService.name: CustomerService.registry(CustomerService.Options(names: names(settings)))
+        case PlanService.name: PlanService.registry()
         default: nil
         }
     }

@@ -72,7 +72,7 @@ struct AuthFlowTests {
             #expect(envelope.payload["body"]?["id"]?.stringValue == signup.user["customer_id"] as? String)
             #expect(envelope.payload["body"]?["email"]?.stringValue == "grace@example.com")
             // Auth never writes the customers collection itself.
-            #expect(try await h.database.listCollectionNames().contains("customers") == false)
+            #expect(try await h.database.collection("customers", as: BSONDocument.self).count([:]) == 0)
 
             let registered = try #require(outbox.first { $0["type"]?.stringValue == "user.registered" })
             let event = try MessageCoding.decode(Envelope.self, from: registered["envelope"]?.stringValue ?? "")

@@ -1,0 +1,65 @@
+import Foundation
+import Messaging
+import Mongo
+import ServiceKit
+
+/// A customer's lifecycle. Handlers ask ``canBecome(_:)`` instead of setting `status` by hand.
+public enum CustomerStatus: String, Codable, Sendable, CaseIterable {
+    case active, suspended, deleted
+
+    /// The legal transitions: suspend and reactivate, and erasure from either live state. `deleted` is final.
+    public func canBecome(_ next: CustomerStatus) -> Bool {
+        switch (self, next) {
+        case (.active, .suspended), (.suspended, .active), (.active, .deleted), (.suspended, .deleted): true
+        default: false
+        }
+    }
+}
+
+/// One document of the `customers` collection (schemas/collections/customers.json).
+struct CustomerDocument: Codable, Sendable {
+    var id: String
+    var tenantID: String
+    var name: String
+    /// Lowercased; unique per tenant (index `tenant_email`).
+    var email: String
+    var status: CustomerStatus
+    var metadata: [String: String]
+    /// The login (auth service user) this customer belongs to, when it signed up itself.
+    var userID: String?
+    var testClock: String?
+    var createdAt: Date
+    var updatedAt: Date
+    var deletedAt: Date?
+    var version: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case tenantID = "tenant_id"
+        case name, email, status, metadata, version
+        case userID = "user_id"
+        case testClock = "test_clock"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case deletedAt = "deleted_at"
+    }
+
+    /// The API representation (schemas/openapi.yaml `Customer`).
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "object": .string("customer"), "name": .string(name), "email": .string(email),
+            "status": .string(status.rawValue), "metadata": DocumentJSON.strings(metadata),
+            "created_at": DocumentJSON.timestamp(createdAt), "updated_at": DocumentJSON.timestamp(updatedAt),
+        ]
+        if let testClock { object["test_clock"] = .string(testClock) }
+        if let deletedAt { object["deleted_at"] = DocumentJSON.timestamp(deletedAt) }
+        return .object(object)
+    }
+}
+
+/// What erasure leaves in place of personal data.
+enum Anonymised {
+    static let name = "Deleted customer"
+    /// Unique per customer (the tenant's email index stays satisfied) and undeliverable (`.invalid`, RFC 2606).
+    static func email(_ id: String) -> String { "deleted+\(id)@erased.invalid" }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+import ServiceKit
+
+/// The handlers of the `customer` worker. Writes run in the processor's transaction; reads go
+/// through the read cache where it helps (`customer.get`, `customer.me`).
+struct CustomerHandlers: Sendable {
+    let cache: ReadCache?
+    let operations: ReplyPublisherKeys
+
+    static let staff: Set<Principal.Role> = [.admin, .service, .system]
+    static let nameLength = 200
+    /// Placeholder for who may update what: customers manage their own name and email; metadata is the integrator's.
+    static let customerEditable: Set<String> = ["name", "email"]
+
+    // MARK: Writes
+
+    func create(_ context: CommandContext) throws -> HandlerResult {
+        let access = Access(context.envelope.principal)
+        try access.require(Self.staff, to: "create customers")
+        let input = try CommandInput(context.envelope.payload)
+        let system = context.envelope.principal.role == .system
+        // A pre-assigned `id` and the login's `user_id` come only from the auth worker (role system).
+        let allowed: Set<String> = system
+            ? ["name", "email", "metadata", "test_clock", "id", "user_id"] : ["name", "email", "metadata", "test_clock"]
+        let body = try input.body(allowing: allowed)
+        var id = ResourceID.make(CustomerService.idPrefix, at: context.now)
+        if let given = try body.string("id", maxLength: 80) {
+            guard ResourceID.isWellFormed(given, prefix: CustomerService.idPrefix) else {
+                throw Problem.invalid("id", "id must be a customer ID (cus_…)")
+            }
+            id = given
+        }
+        let userID = try body.string("user_id", minLength: 1, maxLength: 80)
+        let name = try body.string("name", required: true, minLength: 1, maxLength: Self.nameLength)!
+        let email = try body.email("email", required: true)!
+        let metadata = try body.metadata("metadata") ?? [:]
+        let testClock = try body.string("test_clock", minLength: 1, maxLength: 64)
+
+        let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
+        if system, let existing = try customers.findOne(["_id": .string(id), "tenant_id": .string(access.tenant)]) {
+            // The auth worker's signup command again (its own retry): answer what exists, change nothing.
+            try PersonalData.note(context, subject: id)
+            return HandlerResult(status: 200, body: existing.json)
+        }
+        try ensureEmailFree(email, tenant: access.tenant, except: nil, customers)
+        let customer = CustomerDocument(
+            id: id, tenantID: access.tenant, name: name, email: email, status: .active, metadata: metadata, userID: userID,
+            testClock: testClock, createdAt: context.now, updatedAt: context.now, deletedAt: nil, version: 1)
+        do {
+            try customers.insertOne(customer)
+        } catch let error as MongoError where error.code == .duplicateKey {
+            if error.indexName == "_id_" || error.message.contains("_id_") {
+                throw Problem.conflict("id_taken", "a customer with this id already exists", param: "id")
+            }
+            throw Self.emailTaken
+        }
+        try PersonalData.note(context, subject: id)
+        context.emit("customer.created", payload: Self.event(customer))
+        invalidate(context, customer)
+        return HandlerResult(status: 201, body: customer.json)
+    }
+
+    func update(_ context: CommandContext) throws -> HandlerResult {
+        let access = Access(context.envelope.principal)
+        let input = try CommandInput(context.envelope.payload)
+        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let filter = try access.customer(id)
+        let body = try input.body(allowing: ["name", "email", "metadata"])
+        if !access.isStaff, let field = body.names.first(where: { !Self.customerEditable.contains($0) }) {
+            throw Problem.forbidden("a customer may change only its name and email; \(field) is managed by the merchant", param: field)
+        }
+        let name = try body.string("name", minLength: 1, maxLength: Self.nameLength)
+        let email = try body.email("email")
+        let metadataChanges = try body.metadata("metadata")
+
+        let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
+        guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
+        guard customer.status != .deleted else { throw Self.erased }
+        var set = BSONDocument()
+        var fields: [String] = []
+        if let name, name != customer.name {
+            customer.name = name
+            set["name"] = .string(name)
+            fields.append("name")
+        }
+        if let email, email != customer.email {
+            try ensureEmailFree(email, tenant: access.tenant, except: id, customers)
+            customer.email = email
+            set["email"] = .string(email)
+            fields.append("email")
+        }
+        if let metadataChanges {
+            // Merged key by key, as Stripe does: an empty value removes its key.
+            var merged = customer.metadata
+            for (key, value) in metadataChanges { merged[key] = value.isEmpty ? nil : value }
+            if merged.count > FieldReader.metadataMaxKeys {
+                throw Problem.invalid("metadata", "metadata takes at most \(FieldReader.metadataMaxKeys) keys")
+            }
+            if merged != customer.metadata {
+                customer.metadata = merged
+                set["metadata"] = .document(BSONDocument(merged.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+                fields.append("metadata")
+            }
+        }
+        try PersonalData.note(context, subject: id)
+        guard !fields.isEmpty else { return HandlerResult(body: customer.json) }
+        try write(customer, set: set, customers, context)
+        customer.version += 1
+        customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
+        var event = Self.event(customer)
+        event = Self.adding("fields", .array(fields.map(JSONValue.string)), to: event)
+        context.emit("customer.updated", payload: event)
+        invalidate(context, customer)
+        return HandlerResult(body: customer.json)
+    }
+
+    /// Suspend (`suspended`) or reactivate (`active`); asking for the state it is in changes nothing.
+    func transition(_ context: CommandContext, to next: CustomerStatus) throws -> HandlerResult {
+        let access = Access(context.envelope.principal)
+        let input = try CommandInput(context.envelope.payload)
+        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let filter = try access.customer(id)
+        try access.require(Self.staff, to: next == .suspended ? "suspend customers" : "reactivate customers")
+        _ = try input.body(allowing: [])
+        let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
+        guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
+        try PersonalData.note(context, subject: id)
+        if customer.status == next { return HandlerResult(body: customer.json) }
+        guard customer.status.canBecome(next) else {
+            throw customer.status == .deleted
+                ? Self.erased
+                : Problem.conflict("invalid_transition", "a \(customer.status.rawValue) customer cannot become \(next.rawValue)")
+        }
+        customer.status = next
+        try write(customer, set: ["status": .string(next.rawValue)], customers, context)
+        customer.version += 1
+        customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
+        if next == .suspended {
+            context.emit("customer.suspended", payload: Self.event(customer))
+        } else {
+            context.emit("customer.updated", payload: Self.adding("fields", .array([.string("status")]), to: Self.event(customer)))
+        }
+        invalidate(context, customer)
+        return HandlerResult(body: customer.json)
+    }
+
+    // MARK: Helpers
+
+    static let emailTaken = Problem.conflict(
+        "email_taken", "another customer of this account already uses this email address", param: "email")
+    static let erased = Problem.conflict("customer_deleted", "this customer was deleted (erased) and cannot change")
+
+    /// A pre-check for a clear 409; the unique index `tenant_email` still decides races.
+    func ensureEmailFree(
+        _ email: String, tenant: String, except id: String?, _ customers: MongoSyncCollection<CustomerDocument>
+    ) throws {
+        var filter: BSONDocument = ["tenant_id": .string(tenant), "email": .string(email)]
+        if let id { filter["_id"] = ["$ne": .string(id)] }
+        if try customers.count(filter, limit: 1) > 0 { throw Self.emailTaken }
+    }
+
+    /// The conditional write on `version`; a unique-index race on the email is a 409.
+    func write(
+        _ customer: CustomerDocument, set: BSONDocument, unset: [String] = [],
+        _ customers: MongoSyncCollection<CustomerDocument>, _ context: CommandContext
+    ) throws {
+        do {
+            try Versioned.update(
+                customers, ["_id": .string(customer.id), "tenant_id": .string(customer.tenantID)],
+                version: customer.version, set: set, unset: unset, at: context.now)
+        } catch let error as MongoError where error.code == .duplicateKey {
+            throw Self.emailTaken
+        }
+    }
+
+    /// Drops the cached customer once the write committed (a tombstone at its new version).
+    func invalidate(_ context: CommandContext, _ customer: CustomerDocument) {
+        guard let cache else { return }
+        let (tenant, id, version) = (customer.tenantID, customer.id, customer.version)
+        context.afterCommit { redis in try await cache.invalidate(redis, tenant: tenant, id: id, version: version) }
+    }
+
+    /// Customer events carry IDs and state, never the name or email: the events stream keeps
+    /// entries for 7 days and fans out to webhooks, and erasure could not reach copies there.
+    static func event(_ customer: CustomerDocument) -> JSONValue {
+        var payload: [String: JSONValue] = [
+            "id": .string(customer.id), "tenant_id": .string(customer.tenantID), "status": .string(customer.status.rawValue),
+        ]
+        if let userID = customer.userID { payload["user_id"] = .string(userID) }
+        return .object(payload)
+    }
+
+    static func adding(_ key: String, _ value: JSONValue, to object: JSONValue) -> JSONValue {
+        guard case .object(var fields) = object else { return object }
+        fields[key] = value
+        return .object(fields)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+import ServiceKit
+
+extension CustomerHandlers {
+    func get(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try CommandInput(envelope.payload)
+        _ = try input.query(allowing: [])
+        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        return try await read(id, Access(envelope.principal), context)
+    }
+
+    /// `GET /v1/customers/me`: the customer of a customer principal.
+    func me(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try CommandInput(envelope.payload)
+        _ = try input.query(allowing: [])
+        guard envelope.principal.role == .customer, let id = envelope.principal.customerID else {
+            throw Problem.notFound("customer")
+        }
+        return try await read(id, Access(envelope.principal), context)
+    }
+
+    /// One customer, from the cache when it holds it. The scope check comes first, so a cached
+    /// customer is never shown to a principal that may not see it.
+    private func read(_ id: String, _ access: Access, _ context: ReadContext) async throws -> HandlerResult {
+        let filter = try access.customer(id)
+        if let cache, let cached = await cache.get(context.redis, tenant: access.tenant, id: id) {
+            return HandlerResult(body: cached)
+        }
+        let customers = context.database.collection(CustomerService.collection, as: CustomerDocument.self)
+        guard let customer = try await customers.findOne(filter) else { throw Problem.notFound("customer") }
+        let json = customer.json
+        if let cache {
+            await cache.fill(context.redis, tenant: access.tenant, id: id, version: customer.version, value: json)
+        }
+        return HandlerResult(body: json)
+    }
+
+    /// Newest first; filters `email` (exact) and `status`. A customer principal lists only itself.
+    func list(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try CommandInput(envelope.payload)
+        let query = try input.query(allowing: PageRequest.parameters.union(["email", "status"]))
+        let page = try PageRequest(query)
+        var filter = BSONDocument()
+        if let email = try query.email("email") { filter["email"] = .string(email) }
+        if let status = try query.choice("status", CustomerStatus.self) { filter["status"] = .string(status.rawValue) }
+        guard let scoped = Access(envelope.principal).scope(filter, customerField: "_id") else {
+            return HandlerResult(body: PageRequest.list([], hasMore: false))
+        }
+        let customers = context.database.collection(CustomerService.collection, as: CustomerDocument.self)
+        let found = try await page.find(customers, scoped)
+        return HandlerResult(body: page.page(found) { $0.json })
+    }
+
+    /// Everything held about the customer, as one JSON document (GDPR art. 15 and 20): the
+    /// customer with its internal fields, and its subscriptions, invoices and payment methods.
+    func export(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try CommandInput(envelope.payload)
+        _ = try input.query(allowing: [])
+        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let access = Access(envelope.principal)
+        let filter = try access.customer(id)
+        let now = context.now
+        let related: BSONDocument = ["tenant_id": .string(access.tenant), "customer_id": .string(id)]
+        let found = try await context.database.withConnection { connection -> [String: [BSONDocument]]? in
+            guard let customer = try connection.collection(CustomerService.collection, as: BSONDocument.self).findOne(filter)
+            else { return nil }
+            var parts: [String: [BSONDocument]] = ["customer": [customer]]
+            for name in ["subscriptions", "invoices", "payment_methods"] {
+                parts[name] = try connection.collection(name, as: BSONDocument.self).find(
+                    related, options: FindOptions(sort: ["_id": 1], limit: 10_000))
+            }
+            return parts
+        }
+        guard let found, let customer = found["customer"]?.first else { throw Problem.notFound("customer") }
+        var document: [String: JSONValue] = [
+            "object": .string("customer_export"), "exported_at": DocumentJSON.timestamp(now),
+            "customer": Self.exported(customer),
+        ]
+        for name in ["subscriptions", "invoices", "payment_methods"] {
+            document[name] = .array((found[name] ?? []).map(Self.exported))
+        }
+        return HandlerResult(body: .object(document))
+    }
+
+    /// A stored document as export JSON: `_id` shown as `id`.
+    static func exported(_ document: BSONDocument) -> JSONValue {
+        guard case .object(var fields) = DocumentJSON.json(document) else { return .null }
+        if let id = fields.removeValue(forKey: "_id") { fields["id"] = id }
+        return .object(fields)
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Messaging
+import Mongo
+import Redis
+import ServiceKit
+
+/// The `customer` worker (DESIGN §4–§5): profiles, suspension, GDPR export and erasure.
+public enum CustomerService {
+    public static let name = "customer"
+    public static let collection = "customers"
+    static let idPrefix = "cus"
+
+    /// How the worker is put together: the key prefix (for the read cache) and the cache's TTL (nil: no cache).
+    public struct Options: Sendable {
+        public var names: StreamNames
+        public var cacheTTL: Duration?
+
+        public init(names: StreamNames = StreamNames(), cacheTTL: Duration? = .seconds(30)) {
+            self.names = names
+            self.cacheTTL = cacheTTL
+        }
+    }
+
+    public static func registry(_ options: Options = Options()) -> HandlerRegistry {
+        let handlers = CustomerHandlers(
+            cache: options.cacheTTL.map { ReadCache(prefix: options.names.prefix, kind: "customer", ttl: $0) },
+            operations: ReplyPublisherKeys(prefix: options.names.prefix))
+        var registry = HandlerRegistry()
+        registry.write("customer.create", handlers.create)
+        registry.write("customer.update", handlers.update)
+        registry.write("customer.suspend") { try handlers.transition($0, to: .suspended) }
+        registry.write("customer.reactivate") { try handlers.transition($0, to: .active) }
+        registry.write("customer.delete", handlers.erase)
+        registry.read("customer.get", handlers.get)
+        registry.read("customer.me", handlers.me)
+        registry.read("customer.list", handlers.list)
+        registry.read("customer.export", handlers.export)
+        return registry
+    }
+}
+
+/// `<prefix>:op:<id>`, where the runtime keeps each operation's state (ReplyPublisher.operationKey).
+struct ReplyPublisherKeys: Sendable {
+    let prefix: String
+    func operation(_ id: String) -> String { "\(prefix):op:\(id)" }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Messaging
+
+/// A command's payload as the gateway sends it, `{"path": {…}, "query": {…}, "body": {…}}`, read
+/// with checks that answer 422 naming the field. Workers check again what the gateway's OpenAPI
+/// validation already checked: other services reach them without the gateway.
+public struct CommandInput: Sendable {
+    public let path: [String: JSONValue]
+    public let query: [String: JSONValue]
+    public let body: [String: JSONValue]
+
+    /// Splits the payload; a missing part reads as empty, a part that is not an object is a 422.
+    public init(_ payload: JSONValue) throws(Problem) {
+        guard case .object(let parts) = payload else {
+            throw Problem.invalid("body", "the command payload must be an object with path, query and body")
+        }
+        func object(_ name: String) throws(Problem) -> [String: JSONValue] {
+            switch parts[name] {
+            case nil, .null?: return [:]
+            case .object(let o)?: return o
+            default: throw Problem.invalid(name, "\(name) must be a JSON object")
+            }
+        }
+        path = try object("path")
+        query = try object("query")
+        body = try object("body")
+    }
+
+    /// The path parameter `name` as an ID of `prefix`; anything else cannot name an object: 404.
+    public func pathID(_ name: String = "id", prefix: String, what: String) throws(Problem) -> String {
+        guard let id = path[name]?.stringValue, ResourceID.isWellFormed(id, prefix: prefix) else {
+            throw Problem.notFound(what)
+        }
+        return id
+    }
+
+    /// The body's fields, refusing any field not in `allowed` (422 naming it).
+    public func body(allowing allowed: Set<String>) throws(Problem) -> FieldReader {
+        try FieldReader(body, allowing: allowed)
+    }
+
+    /// The query's parameters, refusing any not in `allowed`. Values may be strings (as typed in a URL)
+    /// or JSON numbers and booleans (as the gateway coerces declared parameters).
+    public func query(allowing allowed: Set<String>) throws(Problem) -> FieldReader {
+        try FieldReader(query, allowing: allowed, lenient: true)
+    }
+}
+
+/// Typed reads of one JSON object's fields. Each failure is a 422 whose `param` is the field name.
+public struct FieldReader: Sendable {
+    public let fields: [String: JSONValue]
+    /// Query strings: numbers and booleans may come as text.
+    let lenient: Bool
+
+    public init(_ fields: [String: JSONValue], allowing allowed: Set<String>, lenient: Bool = false) throws(Problem) {
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw Problem.unknownField(unknown)
+        }
+        self.fields = fields
+        self.lenient = lenient
+    }
+
+    /// Whether the field was sent (even as null).
+    public func has(_ name: String) -> Bool { fields[name] != nil }
+
+    /// The names that were sent, sorted.
+    public var names: [String] { fields.keys.sorted() }
+
+    private func missing(_ name: String) -> Problem { .invalid(name, "\(name) is required") }
+
+    /// A string of `minLength`…`maxLength` characters, with no control characters other than tab and newline.
+    public func string(_ name: String, required: Bool = false, minLength: Int = 0, maxLength: Int) throws(Problem)
+        -> String?
+    {
+        guard let value = fields[name] else {
+            if required { throw missing(name) }
+            return nil
+        }
+        guard case .string(let text) = value else { throw Problem.invalid(name, "\(name) must be a string") }
+        let count = text.count
+        if count < minLength {
+            throw Problem.invalid(
+                name, minLength == 1 ? "\(name) must not be empty" : "\(name) must be at least \(minLength) characters")
+        }
+        if count > maxLength { throw Problem.invalid(name, "\(name) must be at most \(maxLength) characters") }
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" && $0 != "\n" || $0.value == 0x7F }) {
+            throw Problem.invalid(name, "\(name) must not contain control characters")
+        }
+        return text
+    }
+
+    /// An email address (`local@domain.tld`, at most 254 characters), lowercased.
+    public func email(_ name: String, required: Bool = false) throws(Problem) -> String? {
+        guard let text = try string(name, required: required, minLength: 1, maxLength: 254) else { return nil }
+        guard Self.isEmail(text) else {
+            throw Problem.invalid(name, "\(name) must be an email address such as ada@example.com")
+        }
+        return text.lowercased()
+    }
+
+    /// A deliberately plain check: one `@`, a local part of at most 64 characters, a dotted domain of
+    /// letters, digits and hyphens, no spaces. Deliverability is the mail server's question.
+    public static func isEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return false }
+        let local = parts[0]
+        let allowedLocal = CharacterSet(charactersIn: "!#$%&'*+-/=?^_`{|}~.").union(.alphanumerics)
+        guard local.unicodeScalars.allSatisfy({ $0.isASCII && allowedLocal.contains($0) }),
+            !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..")
+        else { return false }
+        let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        for label in labels {
+            guard (1...63).contains(label.count), !label.hasPrefix("-"), !label.hasSuffix("-"),
+                label.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
+            else { return false }
+        }
+        return labels.last.map { $0.allSatisfy(\.isLetter) } ?? false
+    }
+
+    /// An integer in `range` (a JSON number without fraction or exponent; in a query, its text too).
+    public func int(_ name: String, in range: ClosedRange<Int>, required: Bool = false) throws(Problem) -> Int? {
+        guard let value = fields[name] else {
+            if required { throw missing(name) }
+            return nil
+        }
+        let text: String
+        switch value {
+        case .number(let n): text = n
+        case .string(let s) where lenient: text = s
+        default: throw Problem.invalid(name, "\(name) must be an integer")
+        }
+        guard let number = Int(text) else { throw Problem.invalid(name, "\(name) must be an integer") }
+        guard range.contains(number) else {
+            throw Problem.invalid(name, "\(name) must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return number
+    }
+
+    public func bool(_ name: String, required: Bool = false) throws(Problem) -> Bool? {
+        switch fields[name] {
+        case nil:
+            if required { throw missing(name) }
+            return nil
+        case .bool(let b)?: return b
+        case .string("true")? where lenient: return true
+        case .string("false")? where lenient: return false
+        default: throw Problem.invalid(name, "\(name) must be true or false")
+        }
+    }
+
+    /// One of a string enum's raw values.
+    public func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type, required: Bool = false)
+        throws(Problem) -> T? where T.RawValue == String
+    {
+        guard let text = try string(name, required: required, maxLength: 64) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let options = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw Problem.invalid(name, "\(name) must be one of \(options)")
+        }
+        return value
+    }
+
+    /// An array of at most `maxItems` strings of at most `maxLength` characters each.
+    public func strings(_ name: String, maxItems: Int, maxLength: Int) throws(Problem) -> [String]? {
+        guard let value = fields[name] else { return nil }
+        guard case .array(let items) = value else { throw Problem.invalid(name, "\(name) must be an array of strings") }
+        if items.count > maxItems { throw Problem.invalid(name, "\(name) takes at most \(maxItems) items") }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            let element = "\(name)[\(index)]"
+            guard case .string(let text) = item else { throw Problem.invalid(element, "\(element) must be a string") }
+            if text.count > maxLength { throw Problem.invalid(element, "\(element) must be at most \(maxLength) characters") }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// A decimal amount as text (`"19.99"`): a JSON string, never a JSON number (which some clients
+    /// would have rounded through binary floating point on the way). Its precision is the caller's check.
+    public func decimalString(_ name: String, required: Bool = false) throws(Problem) -> String? {
+        guard let value = fields[name] else {
+            if required { throw missing(name) }
+            return nil
+        }
+        guard case .string(let text) = value else {
+            throw Problem.invalid(name, "\(name) must be a decimal string such as \"19.99\"")
+        }
+        return text
+    }
+
+    /// Limits on ``metadata(_:)``: Stripe's, give or take.
+    public static let metadataMaxKeys = 50
+    public static let metadataMaxKeyLength = 40
+    public static let metadataMaxValueLength = 500
+
+    /// Key/value strings for the integrator: at most 50 keys of 1–40 characters (no `$` first, no
+    /// `.`, which MongoDB paths would read as operators or nesting), values of at most 500 characters.
+    public func metadata(_ name: String) throws(Problem) -> [String: String]? {
+        guard let value = fields[name] else { return nil }
+        guard case .object(let object) = value else {
+            throw Problem.invalid(name, "\(name) must be an object of string values")
+        }
+        if object.count > Self.metadataMaxKeys {
+            throw Problem.invalid(name, "\(name) takes at most \(Self.metadataMaxKeys) keys")
+        }
+        var result: [String: String] = [:]
+        for (key, item) in object.sorted(by: { $0.key < $1.key }) {
+            let field = "\(name).\(key)"
+            guard (1...Self.metadataMaxKeyLength).contains(key.count), !key.hasPrefix("$"), !key.contains("."),
+                !key.unicodeScalars.contains(where: { $0.value < 0x20 })
+            else {
+                throw Problem.invalid(
+                    name,
+                    "\(name) keys must be 1 to \(Self.metadataMaxKeyLength) characters, not start with $ and not contain a dot")
+            }
+            guard case .string(let text) = item else { throw Problem.invalid(field, "\(field) must be a string") }
+            if text.count > Self.metadataMaxValueLength {
+                throw Problem.invalid(field, "\(field) must be at most \(Self.metadataMaxValueLength) characters")
+            }
+            result[key] = text
+        }
+        return result
+    }
+}

@@ -1,0 +1,57 @@
+import Messaging
+import Mongo
+
+/// Cursor pagination (DESIGN §5): `limit` 1–100 (default 10) and `starting_after` (an object ID);
+/// newest first, by `_id`, which ``ResourceID`` makes time-ordered. Each page is one query of
+/// `limit + 1` documents on `(tenant_id, …, _id)`, so it stays selective however long the list is.
+public struct PageRequest: Sendable, Hashable {
+    public static let defaultLimit = 10
+    public static let maxLimit = 100
+    /// The query parameters a list command takes besides its filters.
+    public static let parameters: Set<String> = ["limit", "starting_after"]
+
+    public var limit: Int
+    public var startingAfter: String?
+
+    public init(limit: Int = PageRequest.defaultLimit, startingAfter: String? = nil) {
+        self.limit = limit
+        self.startingAfter = startingAfter
+    }
+
+    /// Reads `limit` and `starting_after` from a query (422 naming the parameter when out of range).
+    public init(_ query: FieldReader) throws(Problem) {
+        limit = try query.int("limit", in: 1...Self.maxLimit) ?? Self.defaultLimit
+        startingAfter = try query.string("starting_after", minLength: 1, maxLength: 80)
+    }
+
+    /// `filter` with the cursor bound added (`_id < starting_after`: older than the last one seen).
+    public func filter(_ filter: BSONDocument) -> BSONDocument {
+        guard let startingAfter else { return filter }
+        var bounded = filter
+        bounded["_id"] = ["$lt": .string(startingAfter)]
+        return bounded
+    }
+
+    /// Newest first, one more than the page so `has_more` needs no count.
+    public var options: FindOptions { FindOptions(sort: ["_id": -1], limit: limit + 1) }
+
+    /// The list object for what a query with ``filter(_:)`` and ``options`` returned.
+    public func page<T>(_ found: [T], render: (T) -> JSONValue) -> JSONValue {
+        Self.list(found.prefix(limit).map(render), hasMore: found.count > limit)
+    }
+
+    /// `{"object":"list","data":[…],"has_more":…}`.
+    public static func list(_ data: [JSONValue], hasMore: Bool) -> JSONValue {
+        .object(["object": .string("list"), "data": .array(data), "has_more": .bool(hasMore)])
+    }
+
+    /// Runs the page query in a transaction or on a connection.
+    public func find<T: Codable>(_ collection: MongoSyncCollection<T>, _ filter: BSONDocument) throws -> [T] {
+        try collection.find(self.filter(filter), options: options)
+    }
+
+    /// Runs the page query from a read handler.
+    public func find<T: Codable & Sendable>(_ collection: MongoCollection<T>, _ filter: BSONDocument) async throws -> [T] {
+        try await collection.find(self.filter(filter), options: options)
+    }
+}

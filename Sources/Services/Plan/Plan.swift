@@ -1,0 +1,62 @@
+import BillingDomain
+import Foundation
+import Messaging
+import ServiceKit
+
+/// How often a plan bills: `interval_count` × `interval`.
+public enum PlanInterval: String, Codable, Sendable, CaseIterable {
+    case day, week, month, year
+}
+
+/// One document of the `plans` collection (schemas/collections/plans.json). `price` is Decimal128.
+struct PlanDocument: Codable, Sendable {
+    var id: String
+    var tenantID: String
+    var name: String
+    var description: String?
+    var price: Decimal
+    var currency: String
+    var interval: PlanInterval
+    var intervalCount: Int
+    var trialDays: Int
+    var features: [String]
+    var metadata: [String: String]
+    /// False once archived: no new subscriptions; existing ones continue.
+    var active: Bool
+    var archivedAt: Date?
+    var createdAt: Date
+    var updatedAt: Date
+    var version: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case tenantID = "tenant_id"
+        case name, description, price, currency, interval, features, metadata, active, version
+        case intervalCount = "interval_count"
+        case trialDays = "trial_days"
+        case archivedAt = "archived_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    /// The price with exactly the currency's minor-unit digits (`"19.90"`, `"100"` for JPY).
+    var priceText: String {
+        guard let currency = Currency(code: currency) else { return DocumentJSON.decimal(price) }
+        return Money(price, currency).formatted
+    }
+
+    /// The API representation (schemas/openapi.yaml `Plan`).
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "object": .string("plan"), "name": .string(name), "price": .string(priceText),
+            "currency": .string(currency), "interval": .string(interval.rawValue),
+            "interval_count": .number(String(intervalCount)), "trial_days": .number(String(trialDays)),
+            "features": .array(features.map(JSONValue.string)), "metadata": DocumentJSON.strings(metadata),
+            "active": .bool(active), "created_at": DocumentJSON.timestamp(createdAt),
+            "updated_at": DocumentJSON.timestamp(updatedAt),
+        ]
+        if let description { object["description"] = .string(description) }
+        if let archivedAt { object["archived_at"] = DocumentJSON.timestamp(archivedAt) }
+        return .object(object)
+    }
+}

@@ -1,0 +1,214 @@
+import CustomerService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Messaging
+import Mongo
+import NIOCore
+import PlanService
+import Redis
+import Runtime
+import Testing
+
+@testable import Gateway
+
+enum ServiceTestSetupError: Error {
+    case missingServer(String)
+}
+
+/// The real gateway (standard route table, schemas/openapi.yaml) in front of the real `customer` and
+/// `plan` workers, on the servers `scripts/test` starts: its own key prefix and database per test,
+/// collections created by the migrator from schemas/collections. No outbox relay runs, so what the
+/// workers emitted and sent stays in the `outbox` collection for the test to read.
+final class ServiceHarness: @unchecked Sendable {
+    let redis: RedisClient
+    let mongo: MongoClient
+    let database: MongoDatabase
+    let names: StreamNames
+    let replies: ReplyRouter
+    let bus: CommandBus
+    var configuration: GatewayConfiguration
+    private var tasks: [Task<Void, any Error>] = []
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
+        contentsOf: repository.appendingPathComponent("schemas/openapi.yaml").path)
+
+    static func url(_ variable: String) throws -> String {
+        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
+            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
+            throw ServiceTestSetupError.missingServer(variable)
+        }
+        return url
+    }
+
+    init(cacheTTL: Duration? = .seconds(30)) async throws {
+        var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
+        redisConfiguration.connectionCount = 2
+        redis = RedisClient(configuration: redisConfiguration)
+        var quiet = Logger(label: "test.services")
+        quiet.logLevel = .error
+        mongo = try MongoClient(url: Self.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: quiet)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_svc_\(suffix)")
+        names = StreamNames(prefix: "ts\(suffix)")
+        replies = ReplyRouter(redis: redis, names: names, logger: quiet)
+        bus = CommandBus(redis: redis, names: names)
+        var configuration = GatewayConfiguration()
+        configuration.names = names
+        configuration.requiredServices = [CustomerService.name, PlanService.name]
+        configuration.principalLimit = RateLimitTier(rate: 10_000, burst: 10_000)
+        configuration.ipLimit = RateLimitTier(rate: 10_000, burst: 10_000)
+        self.configuration = configuration
+
+        _ = try await CollectionMigrator(client: mongo, database: database.name).apply(
+            folder: Self.repository.appendingPathComponent("schemas/collections").path, logger: quiet)
+
+        let replies = self.replies
+        tasks.append(Task { try await replies.run() })
+        var settings = ConsumerSettings()
+        settings.block = .milliseconds(200)
+        let registries: [(String, HandlerRegistry)] = [
+            (CustomerService.name, CustomerService.registry(.init(names: names, cacheTTL: cacheTTL))),
+            (PlanService.name, PlanService.registry()),
+        ]
+        for (service, registry) in registries {
+            let processor = CommandProcessor(group: service, registry: registry, database: database, redis: redis, logger: quiet)
+            let runner = ConsumerGroupRunner(
+                service: service, processor: processor, redis: redis, names: names, settings: settings, logger: quiet)
+            tasks.append(Task { try await runner.run() })
+        }
+    }
+
+    func application() -> some ApplicationProtocol {
+        var logger = Logger(label: "test.gateway")
+        logger.logLevel = .error
+        return Gateway(
+            redis: redis, replies: replies, configuration: configuration, routes: .standard, openAPI: Self.openAPI,
+            logger: logger
+        ).buildApplication()
+    }
+
+    /// An API key for `principal`, stored where the auth service would put it; the headers that send it.
+    func apiKey(_ principal: Principal) async throws -> HTTPFields {
+        let key = "sk_test_\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))"
+        var record: [String: JSONValue] = [
+            "subject": .string(principal.subject), "role": .string(principal.role.rawValue),
+            "scopes": .array(principal.scopes.map(JSONValue.string)), "tenant": .string(principal.tenant),
+        ]
+        if let customerID = principal.customerID { record["customer_id"] = .string(customerID) }
+        let storeKey = Authenticator(redis: redis, configuration: configuration).apiKeyKey(key)
+        _ = try await redis.send(SET(storeKey, value: RedisArgument(bytes: Array(JSONWriter.data(.object(record))))))
+        return [HTTPField.Name("X-Api-Key")!: key]
+    }
+
+    func admin(tenant: String = "t1") async throws -> HTTPFields {
+        try await apiKey(Principal(subject: "usr_admin_\(tenant)", role: .admin, tenant: tenant))
+    }
+
+    func customer(_ id: String, tenant: String = "t1") async throws -> HTTPFields {
+        try await apiKey(Principal(subject: "usr_\(id)", role: .customer, tenant: tenant, customerID: id))
+    }
+
+    /// Sends a command straight to a worker's stream (as another service would) and waits for its reply.
+    func command(
+        _ type: String, to service: String, principal: Principal, payload: JSONValue, id: String = MessageID.make()
+    ) async throws -> Reply {
+        let envelope = Envelope(
+            id: id, type: type, replyTo: replies.stream, principal: principal, payload: payload, createdAt: Date())
+        replies.expect(envelope.id)
+        try await bus.send(envelope, to: service)
+        return try #require(await replies.wait(for: envelope.id, timeout: .seconds(20)), "no reply to \(type)")
+    }
+
+    /// Every document of every collection of the test's database, as text.
+    func everyDocument() async throws -> [(collection: String, text: String)] {
+        var all: [(String, String)] = []
+        for name in try await database.listCollectionNames() {
+            for document in try await database.collection(name, as: BSONDocument.self).find([:]) {
+                all.append((name, document.description))
+            }
+        }
+        return all
+    }
+
+    func outbox() async throws -> [BSONDocument] {
+        try await database.collection("outbox", as: BSONDocument.self).find([:], options: FindOptions(sort: ["created_at": 1]))
+    }
+
+    func shutdown() async {
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = try? await task.value }
+        try? await database.drop()
+        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
+        await redis.shutdown()
+        try? await mongo.shutdown()
+    }
+}
+
+/// Runs `body` with a harness and always shuts it down.
+func withServices(cacheTTL: Duration? = .seconds(30), _ body: (ServiceHarness) async throws -> Void) async throws {
+    let harness = try await ServiceHarness(cacheTTL: cacheTTL)
+    do {
+        try await body(harness)
+    } catch {
+        await harness.shutdown()
+        throw error
+    }
+    await harness.shutdown()
+}
+
+/// A small HTTP client over `app.test(.router)` that returns status and JSON.
+struct API {
+    let client: any TestClientProtocol
+
+    struct Answer {
+        var status: Int
+        var json: [String: Any]
+        var text: String
+        var param: String? { json["param"] as? String }
+        var code: String? { json["code"] as? String }
+        subscript(key: String) -> Any? { json[key] }
+        var string: (String) -> String? { { json[$0] as? String } }
+    }
+
+    func call(_ method: HTTPRequest.Method, _ uri: String, _ headers: HTTPFields, body: String? = nil) async throws -> Answer {
+        var headers = headers
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            let text = String(buffer: response.body)
+            let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+            return Answer(status: Int(response.status.code), json: json, text: text)
+        }
+    }
+
+    func get(_ uri: String, _ headers: HTTPFields = [:]) async throws -> Answer { try await call(.get, uri, headers) }
+    func post(_ uri: String, _ headers: HTTPFields, _ body: String = "{}") async throws -> Answer {
+        try await call(.post, uri, headers, body: body)
+    }
+    func patch(_ uri: String, _ headers: HTTPFields, _ body: String) async throws -> Answer {
+        try await call(.patch, uri, headers, body: body)
+    }
+    func delete(_ uri: String, _ headers: HTTPFields) async throws -> Answer { try await call(.delete, uri, headers) }
+}
+
+extension ServiceHarness {
+    /// Runs `body` against the gateway.
+    func api(_ body: @escaping @Sendable (API) async throws -> Void) async throws {
+        try await application().test(.router) { client in try await body(API(client: client)) }
+    }
+}
+
+/// A JSON object literal as text.
+func json(_ object: [String: Any]) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+}
+
+extension JSONValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}
