@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "AuthService",
             dependencies: [
-                "Messaging", "Mongo", "Redis", "BillingDomain",
+                "Messaging", "Mongo", "Redis", "BillingDomain", "ServiceKit",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "AuthService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "AuthService", "CustomerService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -42,7 +42,18 @@ enum ServiceCatalog {
         switch service {
         case AuthService.name:
             let auth = try auth(settings, infrastructure: infrastructure)
-            return [AuthPublisher(service: auth, database: database(infrastructure), redis: infrastructure.redis)]
+            let names = names(settings)
+            let events = CommandProcessor(
+                group: AuthService.eventGroup, registry: auth.eventRegistry(), database: database(infrastructure),
+                redis: infrastructure.redis, logger: Logger(label: "billing.auth"))
+            return [
+                AuthPublisher(service: auth, database: database(infrastructure), redis: infrastructure.redis),
+                ConsumerGroupRunner(
+                    stream: names.events, group: AuthService.eventGroup,
+                    deadLetterStream: names.deadLetters(AuthService.eventGroup), processor: events,
+                    redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
+                    logger: Logger(label: "billing.consumer")),
+            ]
         default: return []
         }
     }

@@ -260,3 +260,42 @@ extension Data {
             .replacingOccurrences(of: "=", with: "")
     }
 }
+
+@Suite("Auth with the customer service: signup creates the profile, erasure erases the login")
+struct AuthCustomerTests {
+    @Test func signupCreatesTheCustomerAndErasureErasesTheLogin() async throws {
+        try await withAuth(withCustomers: true) { h, client in
+            let password = "a sufficiently long passphrase"
+            let signup = try await client.signup("Erin.Erasable@example.com", password: password)
+            let customerID = try #require(signup.user["customer_id"] as? String)
+            // The customer service created the profile under the id the token already carries.
+            var me: [String: Any] = [:]
+            #expect(
+                try await h.eventually {
+                    let (status, body) = try await client.get("/v1/customers/me", headers: bearer(signup.access))
+                    me = body
+                    return status == .ok
+                })
+            #expect(me["id"] as? String == customerID)
+            #expect(me["email"] as? String == "erin.erasable@example.com")
+
+            // The scan below sees personal data where it is (users, customers, the ledger) ...
+            let before = try await h.databaseText().filter { $0.1.contains("erin.erasable") }.map(\.0)
+            #expect(Set(before).isSuperset(of: ["users", "customers", "processed_messages"]), "\(before)")
+            // ... then an admin erases the customer: the login goes too, and nothing personal is left anywhere.
+            let admin = try await h.adminToken()
+            let (deleted, _) = try await client.execute(
+                uri: "/v1/customers/\(customerID)", method: .delete, headers: bearer(admin)
+            ) { ($0.status, $0.json) }
+            #expect(deleted == .ok)
+            let users = h.database.collection("users", as: BSONDocument.self)
+            #expect(try await h.eventually { try await users.findOne(["customer_id": .string(customerID)])?["status"]?.stringValue == "erased" })
+            let (login, _) = try await client.login("erin.erasable@example.com", password: password)
+            #expect(login == .unauthorized)
+            let (refresh, _) = try await client.post("/v1/auth/refresh", #"{"refresh_token":"\#(signup.refresh)"}"#)
+            #expect(refresh == .unauthorized)
+            try await h.expectNowhereInDatabase("erin.erasable")
+            try await h.expectNowhereInDatabase("Ada Lovelace")
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import AuthService
+import CustomerService
 import Foundation
 import Gateway
 import HTTPTypes
@@ -75,7 +76,7 @@ final class AuthHarness: @unchecked Sendable {
         return url
     }
 
-    init(configure: (inout AuthConfiguration) -> Void = { _ in }) async throws {
+    init(withCustomers: Bool = false, configure: (inout AuthConfiguration) -> Void = { _ in }) async throws {
         var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
@@ -103,6 +104,33 @@ final class AuthHarness: @unchecked Sendable {
         let replies = self.replies
         tasks.append(Task { try await replies.run() })
         startWorker()
+        if withCustomers { startCustomers() }
+    }
+
+    /// The customer worker, the outbox relay and auth's event consumer: signup's `customer.create`
+    /// and erasure's `customer.deleted` then travel for real.
+    func startCustomers() {
+        var settings = ConsumerSettings()
+        settings.block = .milliseconds(200)
+        let logger = logs.logger("test.customers")
+        let customers = CommandProcessor(
+            group: CustomerService.name, registry: CustomerService.registry(.init(names: names)), database: database,
+            redis: redis, logger: logger)
+        let customerRunner = ConsumerGroupRunner(
+            service: CustomerService.name, processor: customers, redis: redis, names: names, settings: settings,
+            logger: logger)
+        let events = CommandProcessor(
+            group: AuthService.eventGroup, registry: service.eventRegistry(), database: database, redis: redis,
+            logger: logger)
+        let eventRunner = ConsumerGroupRunner(
+            stream: names.events, group: AuthService.eventGroup, deadLetterStream: names.deadLetters(AuthService.eventGroup),
+            processor: events, redis: redis, names: names, settings: settings, logger: logger)
+        let relay = OutboxRelay(
+            database: database, bus: CommandBus(redis: redis, names: names), pollInterval: .milliseconds(50),
+            logger: logger)
+        tasks.append(Task { try await customerRunner.run() })
+        tasks.append(Task { try await eventRunner.run() })
+        tasks.append(Task { try await relay.run() })
     }
 
     /// The indexes `billing migrate` creates for the auth collections (unique email per tenant).
@@ -142,10 +170,10 @@ final class AuthHarness: @unchecked Sendable {
 }
 
 func withAuth(
-    configure: (inout AuthConfiguration) -> Void = { _ in },
+    withCustomers: Bool = false, configure: (inout AuthConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (AuthHarness, any TestClientProtocol) async throws -> Void
 ) async throws {
-    let harness = try await AuthHarness(configure: configure)
+    let harness = try await AuthHarness(withCustomers: withCustomers, configure: configure)
     do {
         try await harness.application().test(.router) { client in try await body(harness, client) }
     } catch {

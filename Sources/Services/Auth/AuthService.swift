@@ -4,6 +4,7 @@ import Logging
 import Messaging
 import Mongo
 import Redis
+import ServiceKit
 
 /// The `auth` worker: users (signup, login, email verification), token refresh with rotation and
 /// reuse detection, logout, OAuth 2.0 clients and the token endpoint, API keys.
@@ -108,6 +109,8 @@ public struct AuthService: Sendable {
                     "verification_expires_at": .string(
                         MessageCoding.formatTimestamp(now.addingTimeInterval(configuration.emailVerificationTTL))),
                 ]))
+            // The stored reply names the person: erasing the customer redacts it (ServiceKit.PersonalData).
+            try PersonalData.note(txn, subject: customerID)
             var body = session.body
             body["user"] = Self.userJSON(user)
             return HandlerResult(status: 201, body: .object(body), secretFields: Self.tokenFields)
@@ -166,6 +169,7 @@ public struct AuthService: Sendable {
                     ["_id": .string(user.id)],
                     update: ["$set": ["password": try BSONEncoder().encodeValue(rehash), "updated_at": .datetime(now)], "$inc": ["version": 1]])
             }
+            if let customerID = user.customerID { try PersonalData.note(txn, subject: customerID) }
             var body = session.body
             body["user"] = Self.userJSON(user)
             return HandlerResult(status: 200, body: .object(body), secretFields: Self.tokenFields)
