@@ -76,7 +76,7 @@ let package = Package(
             name: "billing",
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway", "AuthService",
-                "CustomerService", "PlanService",
+                "CustomerService", "PlanService", "BillingService", "ServiceKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -120,6 +120,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Services/Auth"),
+        // The billing engine: the subscription and invoice workers, payments, the scheduler, test clocks.
+        .target(
+            name: "BillingService",
+            dependencies: [
+                "ServiceKit", "Messaging", "Mongo", "Redis", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/Billing"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 

@@ -132,6 +132,11 @@ struct CommandEndpoint: Sendable {
         var pathParameters: [String: JSONValue] = [:]
         for (key, value) in context.parameters { pathParameters[String(key)] = .string(String(value)) }
         let query = try validatedQuery(request, route: route)
+        if let field = CardNumberGuard.firstCardNumber(in: .object(query.merging(pathParameters) { a, _ in a })) {
+            throw GatewayError(
+                status: 422, code: "card_number_refused", title: "Card numbers are not accepted",
+                detail: "a card number was found in '\(field)'; card numbers are never accepted or stored", param: field)
+        }
         var request = request
         let (bodyBytes, body) = try await readBody(&request, route: route)
         var members: [String: JSONValue] = ["path": .object(pathParameters), "query": .object(query), "body": body]
@@ -262,6 +267,13 @@ struct CommandEndpoint: Sendable {
                 bytes, contentType: request.headers[.contentType], authorization: request.headers[.authorization])
         } else {
             body = try bytes.isEmpty ? .object([:]) : Self.parseJSONObject(bytes, contentType: request.headers[.contentType])
+        }
+        // Before the schema: a card number must be refused even where the schema would also refuse it.
+        if let field = CardNumberGuard.firstCardNumber(in: body) {
+            throw GatewayError(
+                status: 422, code: "card_number_refused", title: "Card numbers are not accepted",
+                detail: "a card number was found in '\(field)'; card numbers are never accepted or stored: "
+                    + "send a payment method token such as pm_card_visa", param: field)
         }
         if let schema = route.requestSchema, let openAPI {
             try openAPI.validate(body, schemaNamed: schema)

@@ -124,9 +124,9 @@ public struct RouteTable: Sendable {
             .init(.post, "/v1/invoices/{id}/void", service: "invoice", type: "invoice.void", access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
             .init(.post, "/v1/invoices/{id}/mark-uncollectible", service: "invoice", type: "invoice.mark_uncollectible", access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
             // payment methods
-            .init(.post, "/v1/payment-methods", service: "customer", type: "payment_method.create", access: auth(everyone, "payment_methods:write"), requestSchema: "PaymentMethodCreate"),
-            .init(.get, "/v1/payment-methods", service: "customer", type: "payment_method.list", access: auth(everyone, "payment_methods:read")),
-            .init(.delete, "/v1/payment-methods/{id}", service: "customer", type: "payment_method.delete", access: auth(everyone, "payment_methods:write")),
+            .init(.post, "/v1/payment-methods", service: "invoice", type: "payment_method.create", access: auth(everyone, "payment_methods:write"), requestSchema: "PaymentMethodCreate"),
+            .init(.get, "/v1/payment-methods", service: "invoice", type: "payment_method.list", access: auth(everyone, "payment_methods:read")),
+            .init(.delete, "/v1/payment-methods/{id}", service: "invoice", type: "payment_method.delete", access: auth(everyone, "payment_methods:write")),
             // webhooks and events
             .init(.post, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.create", access: auth(adminService, "webhooks:write"), requestSchema: "WebhookEndpointCreate"),
             .init(.get, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.list", access: auth(adminService, "webhooks:read")),

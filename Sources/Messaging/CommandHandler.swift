@@ -55,6 +55,25 @@ public final class CommandContext {
         failure = problem
     }
 
+    /// The outbox entries for what this context raised and sent.
+    func outboxEntries() throws -> [OutboxEntry] {
+        var entries: [OutboxEntry] = []
+        for event in events {
+            entries.append(
+                OutboxEntry(
+                    id: event.id, type: event.type, envelope: String(decoding: try MessageCoding.encode(event), as: UTF8.self),
+                    createdAt: now))
+        }
+        for (target, command) in commands {
+            entries.append(
+                OutboxEntry(
+                    id: command.id, type: command.type,
+                    envelope: String(decoding: try MessageCoding.encode(command), as: UTF8.self), service: target,
+                    createdAt: now))
+        }
+        return entries
+    }
+
     /// Raises a domain event; it is written to the outbox in this transaction and published after commit.
     public func emit(_ type: String, payload: JSONValue) {
         events.append(
@@ -86,17 +105,37 @@ public final class TransactContext: Sendable {
     public let database: MongoDatabase
     public let redis: RedisClient
     public let now: Date
+    let envelope: Envelope
+    let service: String
     let run: @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
     private let committed = Mutex<Reply?>(nil)
 
     init(
-        database: MongoDatabase, redis: RedisClient, now: Date,
+        database: MongoDatabase, redis: RedisClient, now: Date, envelope: Envelope, service: String,
         run: @escaping @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
     ) {
         self.database = database
         self.redis = redis
         self.now = now
+        self.envelope = envelope
+        self.service = service
         self.run = run
+    }
+
+    /// Commits one intermediate step in a transaction of its own, its events and commands with it
+    /// (a long operation, such as advancing a test clock, made of many transitions). Not recorded
+    /// in the ledger: a redelivery runs the handler again, so each step must find its own work
+    /// already done (check the state it changes). Then ``commit(_:)`` records the whole.
+    public func step<T: Sendable>(at time: Date, _ body: @escaping @Sendable (CommandContext) throws -> T) async throws -> T {
+        let envelope = self.envelope
+        let service = self.service
+        return try await database.withTransaction { txn in
+            let context = CommandContext(envelope: envelope, transaction: txn, now: time, service: service)
+            let result = try body(context)
+            let entries = try context.outboxEntries()
+            if !entries.isEmpty { _ = try txn.collection(MessagingStore.outbox, as: OutboxEntry.self).insertMany(entries) }
+            return result
+        }
     }
 
     /// Runs `body` in one transaction with the message's ledger entry (and its events and commands);

@@ -187,19 +187,7 @@ public struct CommandProcessor: Sendable {
                     ?? Reply.success(
                         to: envelope, status: result.status, result: result.body, at: now, secretFields: result.secretFields)
                 records.append(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
-                for event in context.events {
-                    events.append(
-                        OutboxEntry(
-                            id: event.id, type: event.type,
-                            envelope: String(decoding: try MessageCoding.encode(event), as: UTF8.self), createdAt: now))
-                }
-                for (target, command) in context.commands {
-                    events.append(
-                        OutboxEntry(
-                            id: command.id, type: command.type,
-                            envelope: String(decoding: try MessageCoding.encode(command), as: UTF8.self), service: target,
-                            createdAt: now))
-                }
+                events += try context.outboxEntries()
                 afterCommit += context.afterCommitActions
                 outcomes.append(.applied(reply))
             }
@@ -231,7 +219,9 @@ public struct CommandProcessor: Sendable {
             ]) {
                 return .success(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
             }
-            let context = TransactContext(database: database, redis: redis, now: now) { commitBody in
+            let context = TransactContext(
+                database: database, redis: redis, now: now, envelope: envelope, service: group
+            ) { commitBody in
                 do {
                     let outcome = try await self.transaction([(envelope, commitBody)], now: now, wallNow: wallNow)[0]
                     return (outcome.reply, true)

@@ -54,6 +54,14 @@ public struct BillingSettings: Sendable, Equatable {
     public var authKeyEncryptionKey: String = ""
     /// log2 of scrypt's cost N for password hashes (at least 15).
     public var scryptLogN: Int = 15
+    /// Dunning: days after a renewal charge first failed when it is retried.
+    public var dunningRetryDays: [Int] = [1, 3, 5, 7]
+    /// Dunning: what the subscription becomes after the last retry failed (`unpaid` or `canceled`).
+    public var dunningExhausted: String = "unpaid"
+    /// Dunning: whether the invoice is then marked uncollectible.
+    public var dunningMarkUncollectible: Bool = false
+    /// Milliseconds between the scheduler's passes over due subscriptions and invoices.
+    public var schedulerIntervalMilliseconds: Int = 1_000
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -144,6 +152,25 @@ public struct BillingSettings: Sendable, Equatable {
             throw Invalid(variable: "BILLING_AUTH_KEY_ENCRYPTION_KEY", reason: "expected base64 of 32 random bytes (openssl rand -base64 32)")
         }
         self.authKeyEncryptionKey = sealingKey
+        let retryText = string("dunning.retry.days", "1,3,5,7")
+        let retryDays = retryText.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard retryDays.allSatisfy({ $0 != nil && (1...3650).contains($0!) }),
+            zip(retryDays, retryDays.dropFirst()).allSatisfy({ $0! < $1! })
+        else {
+            throw Invalid(variable: "BILLING_DUNNING_RETRY_DAYS", reason: "expected increasing whole days such as 1,3,5,7, got '\(retryText)'")
+        }
+        self.dunningRetryDays = retryDays.compactMap { $0 }
+        let exhausted = string("dunning.exhausted", "unpaid")
+        guard ["unpaid", "canceled"].contains(exhausted) else {
+            throw Invalid(variable: "BILLING_DUNNING_EXHAUSTED", reason: "expected unpaid or canceled, got '\(exhausted)'")
+        }
+        self.dunningExhausted = exhausted
+        let uncollectible = string("dunning.mark.uncollectible", "false")
+        guard ["true", "false"].contains(uncollectible) else {
+            throw Invalid(variable: "BILLING_DUNNING_MARK_UNCOLLECTIBLE", reason: "expected true or false, got '\(uncollectible)'")
+        }
+        self.dunningMarkUncollectible = uncollectible == "true"
+        self.schedulerIntervalMilliseconds = try int("scheduler.interval.ms", d.schedulerIntervalMilliseconds, range: 10...3_600_000)
     }
 
     init(

@@ -12,7 +12,9 @@ struct All: AsyncParsableCommand {
         let settings = try await loadSettings()
         let logger = Logger(label: "billing.all")
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
-        let workers = try ServiceCatalog.workers(ServiceCatalog.production, settings: settings, infrastructure: infrastructure)
+        let workers =
+            try ServiceCatalog.workers(ServiceCatalog.production, settings: settings, infrastructure: infrastructure)
+            + [try ServiceCatalog.scheduler(settings, infrastructure: infrastructure)]
         let edge = try GatewayAssembly.services(
             settings: settings, redis: infrastructure.redis, requiredServices: ServiceCatalog.production,
             testRoutes: false, logger: Logger(label: "billing.gateway"))

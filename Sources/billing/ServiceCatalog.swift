@@ -1,4 +1,6 @@
 import AuthService
+import BillingDomain
+import BillingService
 import Crypto
 import CustomerService
 import Foundation
@@ -15,7 +17,9 @@ import TestService
 enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
-    static let production: [String] = [AuthService.name, CustomerService.name, PlanService.name]
+    static let production: [String] = [
+        AuthService.name, CustomerService.name, PlanService.name, SubscriptionService.name, InvoiceService.name,
+    ]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
     /// tests run it; `billing all` does not.
@@ -31,6 +35,8 @@ enum ServiceCatalog {
         case AuthService.name: try auth(settings, infrastructure: infrastructure).registry()
         case CustomerService.name: CustomerService.registry(CustomerService.Options(names: names(settings)))
         case PlanService.name: PlanService.registry()
+        case SubscriptionService.name: SubscriptionService.registry(try engine(settings))
+        case InvoiceService.name: InvoiceService.registry(try engine(settings))
         default: nil
         }
     }
@@ -56,6 +62,27 @@ enum ServiceCatalog {
             ]
         default: return []
         }
+    }
+
+    /// The billing rules with the configured dunning and the sandbox payment provider.
+    static func engine(_ settings: BillingSettings) throws -> BillingEngine {
+        do {
+            let dunning = try DunningPolicy(
+                retryAfterDays: settings.dunningRetryDays,
+                whenExhausted: settings.dunningExhausted == "canceled" ? .canceled : .unpaid,
+                markInvoiceUncollectible: settings.dunningMarkUncollectible)
+            return BillingEngine(provider: SandboxPaymentProvider(), dunning: dunning)
+        } catch {
+            throw BillingSettings.Invalid(variable: "BILLING_DUNNING_RETRY_DAYS", reason: "\(error)")
+        }
+    }
+
+    /// The scheduler of the real billing clock.
+    static func scheduler(_ settings: BillingSettings, infrastructure: Infrastructure) throws -> BillingScheduler {
+        BillingScheduler(
+            engine: try engine(settings), database: database(infrastructure),
+            bus: CommandBus(redis: infrastructure.redis, names: names(settings)),
+            interval: .milliseconds(settings.schedulerIntervalMilliseconds))
     }
 
     static func database(_ infrastructure: Infrastructure) -> MongoDatabase {

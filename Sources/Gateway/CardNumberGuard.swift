@@ -1,0 +1,61 @@
+import Messaging
+
+/// Refuses card numbers before anything is queued: no primary account number may reach a stream,
+/// a collection or a log (PCI DSS). A run of 13–19 digits (spaces or dashes allowed between them)
+/// that passes the Luhn check, in any string or number of the body, is a 422 naming the field.
+enum CardNumberGuard {
+    /// The JSON path of the first card-number-shaped value, or nil.
+    static func firstCardNumber(in value: JSONValue, path: String = "") -> String? {
+        switch value {
+        case .string(let text): return containsCardNumber(text) ? path : nil
+        case .number(let text): return containsCardNumber(text) ? path : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let found = firstCardNumber(in: item, path: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let members):
+            for key in members.keys.sorted() {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if containsCardNumber(key) { return child }
+                if let value = members[key], let found = firstCardNumber(in: value, path: child) { return found }
+            }
+            return nil
+        case .null, .bool: return nil
+        }
+    }
+
+    /// Whether `text` holds a run of 13–19 digits (single spaces or dashes allowed between digits)
+    /// that passes the Luhn check. Whole runs only: a longer run of digits is not a card number.
+    static func containsCardNumber(_ text: String) -> Bool {
+        var digits: [UInt8] = []
+        var pendingSeparator = false
+        func runIsCardNumber() -> Bool { (13...19).contains(digits.count) && luhn(digits[...]) }
+        for scalar in text.unicodeScalars {
+            if scalar.value >= 48 && scalar.value <= 57 {
+                digits.append(UInt8(scalar.value - 48))
+                pendingSeparator = false
+            } else if (scalar == " " || scalar == "-") && !digits.isEmpty && !pendingSeparator {
+                pendingSeparator = true
+            } else {
+                if runIsCardNumber() { return true }
+                digits.removeAll()
+                pendingSeparator = false
+            }
+        }
+        return runIsCardNumber()
+    }
+
+    static func luhn(_ digits: ArraySlice<UInt8>) -> Bool {
+        var sum = 0
+        for (offset, digit) in digits.reversed().enumerated() {
+            var d = Int(digit)
+            if offset % 2 == 1 {
+                d *= 2
+                if d > 9 { d -= 9 }
+            }
+            sum += d
+        }
+        return sum % 10 == 0
+    }
+}

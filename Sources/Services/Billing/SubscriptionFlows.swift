@@ -1,0 +1,456 @@
+import BillingDomain
+import Foundation
+import Messaging
+import Mongo
+import ServiceKit
+
+/// Subscription transitions (DESIGN §6), each applied inside the caller's transaction.
+extension BillingEngine {
+    struct NewSubscription: Sendable {
+        var customerID: String
+        var planID: String
+        var paymentMethod: String?
+        var trialDays: Int?
+        var metadata: [String: String]
+    }
+
+    static func conflict(_ code: String, _ detail: String, param: String? = nil) -> Problem {
+        Problem(status: 409, code: code, title: "Conflict", detail: detail, param: param)
+    }
+
+    static func problem(_ error: SubscriptionTransitionError) -> Problem {
+        conflict("illegal_transition", "\(error)")
+    }
+
+    static func problem(_ error: InvoiceTransitionError) -> Problem {
+        conflict("illegal_transition", "\(error)")
+    }
+
+    static func problem(_ error: BillingRuleError) -> Problem {
+        Problem(status: 422, code: error.code.rawValue, title: "Invalid request", detail: error.message, param: error.field)
+    }
+
+    /// The time the customer lives at: its test clock's frozen time, or the billing clock.
+    func now(for customer: CustomerView, _ txn: MongoTransaction, default time: Date) throws -> Date {
+        guard let clock = customer.testClock else { return time }
+        guard
+            let frozen = try txn.collection(BillingCollections.testClocks, as: TestClockDocument.self).findOne([
+                "_id": .string(clock), "tenant_id": .string(customer.tenantID),
+            ])
+        else { throw Problem.invalid("customer_id", "the customer's test clock \(clock) does not exist") }
+        return frozen.frozenTime
+    }
+
+    func createSubscription(_ context: CommandContext, tenant: String, _ request: NewSubscription) throws
+        -> SubscriptionDocument
+    {
+        let txn = context.transaction
+        guard let customer = try customer(txn, tenant: tenant, id: request.customerID) else {
+            throw Problem.notFound("customer \(request.customerID)")
+        }
+        guard customer.status == "active" else {
+            throw Self.conflict(
+                "customer_not_active", "the customer is \(customer.status): it cannot subscribe", param: "customer_id")
+        }
+        guard let plan = try plan(txn, tenant: tenant, id: request.planID) else {
+            throw Problem.notFound("plan \(request.planID)")
+        }
+        guard plan.active else {
+            throw Self.conflict("plan_archived", "the plan is archived: it takes no new subscriptions", param: "plan_id")
+        }
+        guard let currency = Currency(code: plan.currency) else {
+            throw Problem.invalid("plan_id", "the plan's currency \(plan.currency) is not billable")
+        }
+        let method = try paymentMethod(txn, tenant: tenant, customer: customer.id, id: request.paymentMethod)
+        if request.paymentMethod != nil, method == nil {
+            throw Problem.invalid("default_payment_method", "no such payment method for this customer")
+        }
+        let trialDays = request.trialDays ?? plan.trialDays
+        if trialDays == 0, method == nil {
+            throw Problem.invalid(
+                "default_payment_method", "the customer has no payment method: add one (POST /v1/payment-methods) or give a trial")
+        }
+        let start = try now(for: customer, txn, default: context.now).wholeSecondsDown
+        var subscription = SubscriptionDocument(
+            id: ResourceID.make("sub", at: start), tenantID: tenant, customerID: customer.id, planID: plan.id,
+            planName: plan.name, price: plan.price, currency: currency.code, interval: plan.interval,
+            intervalCount: plan.intervalCount, status: .initial(withTrial: trialDays > 0), startDate: start,
+            endDate: nil, billingCycleAnchor: start, currentPeriodStart: start, currentPeriodEnd: start, trialEnd: nil,
+            trialWillEndSent: false, cancelAtPeriodEnd: false, canceledAt: nil, pausedAt: nil,
+            defaultPaymentMethod: method?.id, latestInvoice: nil, metadata: request.metadata,
+            testClock: customer.testClock, createdAt: start, updatedAt: start, version: 1)
+        var invoice: InvoiceDocument
+        if trialDays > 0 {
+            let trialEnd = start.addingTimeInterval(TimeInterval(trialDays * 86_400))
+            subscription.trialEnd = trialEnd
+            subscription.billingCycleAnchor = trialEnd
+            subscription.currentPeriodEnd = trialEnd
+            let line = try InvoiceLine(
+                description: "Trial of \(plan.name)", period: BillingPeriod(start: start, end: trialEnd),
+                unitAmount: Money(0, currency))
+            invoice = try issueInvoice(
+                context, customer: customer, subscription: subscription, lines: [line], currency: currency,
+                reason: "subscription_create", paymentMethod: method?.id, at: start)
+        } else {
+            let period = try subscription.cycle().period(0)
+            subscription.currentPeriodEnd = period.end
+            let line = try InvoiceLine(
+                description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: subscription.priceMoney)
+            invoice = try issueInvoice(
+                context, customer: customer, subscription: subscription, lines: [line], currency: currency,
+                reason: "subscription_create", paymentMethod: method?.id, at: start)
+            if invoice.status == .paid { subscription.status = try subscription.status.applying(.paymentSucceeded) }
+        }
+        subscription.latestInvoice = invoice.id
+        try insert(txn, invoice)
+        _ = try txn.collection(BillingCollections.subscriptions, as: SubscriptionDocument.self).insertOne(subscription)
+        context.emit("subscription.created", payload: Self.eventPayload(subscription))
+        return subscription
+    }
+
+    static func describe(_ period: BillingPeriod) -> String {
+        "\(MessageCoding.formatTimestamp(period.start).prefix(10)) – \(MessageCoding.formatTimestamp(period.end).prefix(10))"
+    }
+
+    /// After a charge of a subscription's invoice: the subscription follows, and a failed renewal
+    /// charge is scheduled for its next dunning retry (or dunning ends).
+    func follow(
+        _ context: CommandContext, _ subscription: inout SubscriptionDocument, _ invoice: inout InvoiceDocument,
+        paid: Bool, at time: Date
+    ) throws {
+        let before = subscription.status
+        if paid {
+            if subscription.status != .trialing, SubscriptionStatus.transition(from: subscription.status, on: .paymentSucceeded) != nil {
+                subscription.status = try subscription.status.applying(.paymentSucceeded)
+            }
+        } else if subscription.status == .incomplete {
+            // The first payment: no dunning; it expires after 23 h unless paid.
+            invoice.nextPaymentAttempt = nil
+        } else {
+            if SubscriptionStatus.transition(from: subscription.status, on: .paymentFailed) != nil {
+                subscription.status = try subscription.status.applying(.paymentFailed)
+            }
+            try scheduleRetry(context, &subscription, &invoice, at: time)
+        }
+        announce(context, subscription, from: before)
+    }
+
+    /// The dunning step after the invoice's latest failed attempt.
+    func scheduleRetry(
+        _ context: CommandContext, _ subscription: inout SubscriptionDocument, _ invoice: inout InvoiceDocument, at time: Date
+    ) throws {
+        switch dunning.step(afterFailure: invoice.attemptCount, firstFailureAt: invoice.firstFailureAt ?? time) {
+        case .retry(let next):
+            invoice.nextPaymentAttempt = next
+        case .exhausted(let subscriptionEvent, let invoiceEvent):
+            invoice.nextPaymentAttempt = nil
+            if let invoiceEvent { invoice.status = try invoice.status.applying(invoiceEvent) }
+            if SubscriptionStatus.transition(from: subscription.status, on: subscriptionEvent) != nil {
+                subscription.status = try subscription.status.applying(subscriptionEvent)
+                if subscription.status == .canceled {
+                    subscription.canceledAt = time
+                    subscription.endDate = time
+                }
+            }
+        }
+    }
+
+    /// The event for a status change, if the status changed.
+    func announce(_ context: CommandContext, _ subscription: SubscriptionDocument, from before: SubscriptionStatus) {
+        guard subscription.status != before else { return }
+        switch subscription.status {
+        case .pastDue: context.emit("subscription.past_due", payload: Self.eventPayload(subscription))
+        case .canceled, .incompleteExpired: context.emit("subscription.canceled", payload: Self.eventPayload(subscription))
+        default: context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        }
+    }
+
+    // MARK: What the scheduler (or a test clock) drives
+
+    /// The period starting where the current one ends, with its invoice and charge; or, when set to
+    /// cancel at period end, the cancellation. Nothing when not due (a rerun, a second scheduler).
+    func renew(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
+        let txn = context.transaction
+        guard var subscription = try subscription(txn, tenant: tenant, id: id),
+            [.active, .pastDue].contains(subscription.status), subscription.currentPeriodEnd <= time
+        else { return false }
+        let before = subscription.status
+        let periodEnd = subscription.currentPeriodEnd
+        if subscription.cancelAtPeriodEnd {
+            subscription.status = try subscription.status.applying(.periodEndCancel)
+            subscription.canceledAt = periodEnd
+            subscription.endDate = periodEnd
+            try save(txn, &subscription, at: time)
+            announce(context, subscription, from: before)
+            return true
+        }
+        let cycle = try subscription.cycle()
+        guard let index = cycle.periodIndex(containing: periodEnd) else { return false }
+        let next = cycle.period(index)
+        subscription.status = try subscription.status.applying(.renewal)
+        subscription.currentPeriodStart = next.start
+        subscription.currentPeriodEnd = next.end
+        let customer =
+            try customer(txn, tenant: tenant, id: subscription.customerID)
+            ?? CustomerView(id: subscription.customerID, tenantID: tenant, name: "", email: "", status: "deleted")
+        let line = try InvoiceLine(
+            description: "\(subscription.planName) (\(Self.describe(next)))", period: next,
+            unitAmount: subscription.priceMoney)
+        var invoice = try issueInvoice(
+            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
+            reason: "subscription_cycle", paymentMethod: subscription.defaultPaymentMethod, at: next.start)
+        subscription.latestInvoice = invoice.id
+        try follow(context, &subscription, &invoice, paid: invoice.status == .paid, at: next.start)
+        try insert(txn, invoice)
+        try save(txn, &subscription, at: time)
+        context.emit("subscription.renewed", payload: Self.eventPayload(subscription))
+        return true
+    }
+
+    /// The trial is over: the first real period (anchored on the trial end), invoiced and charged.
+    func endTrial(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
+        let txn = context.transaction
+        guard var subscription = try subscription(txn, tenant: tenant, id: id), subscription.status == .trialing,
+            let trialEnd = subscription.trialEnd, trialEnd <= time
+        else { return false }
+        let before = subscription.status
+        if subscription.cancelAtPeriodEnd {
+            subscription.status = try subscription.status.applying(.periodEndCancel)
+            subscription.canceledAt = trialEnd
+            subscription.endDate = trialEnd
+            try save(txn, &subscription, at: time)
+            announce(context, subscription, from: before)
+            return true
+        }
+        subscription.billingCycleAnchor = trialEnd
+        let period = try subscription.cycle().period(0)
+        subscription.currentPeriodStart = period.start
+        subscription.currentPeriodEnd = period.end
+        let customer =
+            try customer(txn, tenant: tenant, id: subscription.customerID)
+            ?? CustomerView(id: subscription.customerID, tenantID: tenant, name: "", email: "", status: "deleted")
+        let line = try InvoiceLine(
+            description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
+            unitAmount: subscription.priceMoney)
+        var invoice = try issueInvoice(
+            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
+            reason: "subscription_cycle", paymentMethod: subscription.defaultPaymentMethod, at: trialEnd)
+        subscription.latestInvoice = invoice.id
+        let paid = invoice.status == .paid
+        subscription.status = try subscription.status.applying(.trialEnd(paid: paid))
+        if !paid { try scheduleRetry(context, &subscription, &invoice, at: trialEnd) }
+        try insert(txn, invoice)
+        try save(txn, &subscription, at: time)
+        announce(context, subscription, from: before)
+        return true
+    }
+
+    /// `subscription.trial_will_end`, once, `trialWillEndNotice` before the trial ends.
+    func noticeTrialEnd(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
+        let txn = context.transaction
+        guard var subscription = try subscription(txn, tenant: tenant, id: id), subscription.status == .trialing,
+            !subscription.trialWillEndSent, let trialEnd = subscription.trialEnd,
+            trialEnd.addingTimeInterval(-trialWillEndNotice) <= time
+        else { return false }
+        subscription.trialWillEndSent = true
+        try save(txn, &subscription, at: time)
+        context.emit("subscription.trial_will_end", payload: Self.eventPayload(subscription))
+        return true
+    }
+
+    /// A first payment not made within 23 h: `incomplete_expired`, its invoice void.
+    func expireIncomplete(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
+        let txn = context.transaction
+        guard var subscription = try subscription(txn, tenant: tenant, id: id), subscription.status == .incomplete,
+            subscription.createdAt.addingTimeInterval(SubscriptionStatus.incompleteWindow) <= time
+        else { return false }
+        let before = subscription.status
+        subscription.status = try subscription.status.applying(.firstPaymentExpired)
+        subscription.endDate = time
+        if let id = subscription.latestInvoice, var invoice = try invoice(txn, tenant: tenant, id: id),
+            InvoiceStatus.transition(from: invoice.status, on: .void) != nil
+        {
+            invoice.status = try invoice.status.applying(.void)
+            invoice.voidedAt = time
+            invoice.nextPaymentAttempt = nil
+            try save(txn, &invoice, at: time)
+            context.emit("invoice.voided", payload: Self.eventPayload(invoice))
+        }
+        try save(txn, &subscription, at: time)
+        announce(context, subscription, from: before)
+        return true
+    }
+
+    /// A dunning retry (or any due retry) of an open invoice.
+    func retryPayment(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
+        let txn = context.transaction
+        guard var invoice = try invoice(txn, tenant: tenant, id: id), invoice.status == .open,
+            let due = invoice.nextPaymentAttempt, due <= time
+        else { return false }
+        invoice.nextPaymentAttempt = nil
+        let paid = try charge(context, &invoice, paymentMethod: nil, at: time)
+        if let subscriptionID = invoice.subscriptionID, var subscription = try subscription(txn, tenant: tenant, id: subscriptionID) {
+            try follow(context, &subscription, &invoice, paid: paid, at: time)
+            try save(txn, &subscription, at: time)
+        }
+        try save(txn, &invoice, at: time)
+        return true
+    }
+
+    // MARK: What customers and admins ask for
+
+    func changePlan(
+        _ context: CommandContext, _ subscription: inout SubscriptionDocument, to plan: PlanView, prorate: Bool, at time: Date
+    ) throws {
+        let txn = context.transaction
+        do {
+            _ = try subscription.status.applying(.changePlan)
+        } catch {
+            throw Self.problem(error)
+        }
+        guard plan.active else {
+            throw Self.conflict("plan_archived", "the plan is archived: choose an active plan", param: "plan_id")
+        }
+        guard plan.id != subscription.planID else {
+            throw Self.conflict("same_plan", "the subscription is already on this plan", param: "plan_id")
+        }
+        guard plan.currency == subscription.currency, let currency = Currency(code: plan.currency) else {
+            throw Problem.invalid(
+                "plan_id", "the plan is billed in \(plan.currency) and the subscription in \(subscription.currency); choose a plan in \(subscription.currency)")
+        }
+        let oldName = subscription.planName
+        let oldPrice = subscription.priceMoney
+        let newPrice = Money(plan.price, currency)
+        let intervalChanges = plan.interval != subscription.interval || plan.intervalCount != subscription.intervalCount
+        let wasTrialing = subscription.status == .trialing
+        subscription.planID = plan.id
+        subscription.planName = plan.name
+        subscription.price = plan.price
+        subscription.interval = plan.interval
+        subscription.intervalCount = plan.intervalCount
+        if wasTrialing {
+            // Nothing was billed in the trial: the new plan simply applies when it ends.
+        } else if !prorate {
+            // No lines; a new interval starts at the next renewal.
+            if intervalChanges { subscription.billingCycleAnchor = subscription.currentPeriodEnd }
+        } else if let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
+            let lines: [InvoiceLine]
+            do {
+                if intervalChanges {
+                    // A new period starts now, with a credit for the unused old time.
+                    let credit = try Proration.unusedTimeCredit(price: oldPrice, in: subscription.currentPeriod, at: time)
+                    subscription.billingCycleAnchor = time.wholeSecondsDown
+                    let period = try subscription.cycle().period(0)
+                    let remaining = BillingPeriod(start: time, end: subscription.currentPeriodEnd)
+                    subscription.currentPeriodStart = period.start
+                    subscription.currentPeriodEnd = period.end
+                    lines = [
+                        InvoiceLine(
+                            prorationOf: credit,
+                            description: "Unused time on \(oldName) after \(MessageCoding.formatTimestamp(time).prefix(10))",
+                            period: remaining),
+                        try InvoiceLine(description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: newPrice),
+                    ]
+                } else {
+                    let proration = try Proration.planChange(
+                        from: oldPrice, to: newPrice, in: subscription.currentPeriod, at: time)
+                    lines = proration.lines(oldPlanName: oldName, newPlanName: plan.name)
+                }
+            } catch {
+                throw Self.problem(error)
+            }
+            var invoice = try issueInvoice(
+                context, customer: customer, subscription: subscription, lines: lines, currency: currency,
+                reason: "subscription_update", paymentMethod: subscription.defaultPaymentMethod, at: time)
+            subscription.latestInvoice = invoice.id
+            if invoice.status != .paid {
+                try follow(context, &subscription, &invoice, paid: false, at: time)
+            }
+            try insert(txn, invoice)
+        }
+        try save(txn, &subscription, at: time)
+        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+    }
+
+    func cancel(
+        _ context: CommandContext, _ subscription: inout SubscriptionDocument, atPeriodEnd: Bool, prorate: Bool, at time: Date
+    ) throws {
+        let before = subscription.status
+        do {
+            if atPeriodEnd {
+                subscription.status = try subscription.status.applying(.scheduleCancel)
+                subscription.cancelAtPeriodEnd = true
+            } else {
+                subscription.status = try subscription.status.applying(.cancelNow)
+                subscription.canceledAt = time
+                subscription.endDate = time
+                if prorate, before == .active, subscription.currentPeriod.contains(time) {
+                    let credit = try Proration.unusedTimeCredit(
+                        price: subscription.priceMoney, in: subscription.currentPeriod, at: time)
+                    let txn = context.transaction
+                    let current = try self.credit(
+                        txn, tenant: subscription.tenantID, customer: subscription.customerID,
+                        currency: subscription.currencyValue)
+                    try setCredit(
+                        context, tenant: subscription.tenantID, customer: subscription.customerID, to: current - credit,
+                        from: current, reason: "cancel_proration", reference: subscription.id)
+                }
+            }
+        } catch let error as SubscriptionTransitionError {
+            throw Self.problem(error)
+        } catch let error as BillingRuleError {
+            throw Self.problem(error)
+        }
+        try save(context.transaction, &subscription, at: time)
+        if atPeriodEnd {
+            context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        } else {
+            announce(context, subscription, from: before)
+        }
+    }
+
+    func pause(_ context: CommandContext, _ subscription: inout SubscriptionDocument, at time: Date) throws {
+        do {
+            subscription.status = try subscription.status.applying(.pause)
+        } catch {
+            throw Self.problem(error)
+        }
+        subscription.pausedAt = time
+        try save(context.transaction, &subscription, at: time)
+        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+    }
+
+    /// Resume starts a new period now, invoiced and charged.
+    func resume(_ context: CommandContext, _ subscription: inout SubscriptionDocument, at time: Date) throws {
+        let txn = context.transaction
+        do {
+            subscription.status = try subscription.status.applying(.resume)
+        } catch {
+            throw Self.problem(error)
+        }
+        subscription.pausedAt = nil
+        subscription.billingCycleAnchor = time.wholeSecondsDown
+        let period = try subscription.cycle().period(0)
+        subscription.currentPeriodStart = period.start
+        subscription.currentPeriodEnd = period.end
+        if let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
+            let line = try InvoiceLine(
+                description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
+                unitAmount: subscription.priceMoney)
+            var invoice = try issueInvoice(
+                context, customer: customer, subscription: subscription, lines: [line],
+                currency: subscription.currencyValue, reason: "subscription_cycle",
+                paymentMethod: subscription.defaultPaymentMethod, at: time)
+            subscription.latestInvoice = invoice.id
+            try follow(context, &subscription, &invoice, paid: invoice.status == .paid, at: time)
+            try insert(txn, invoice)
+        }
+        try save(txn, &subscription, at: time)
+        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+    }
+}
+
+extension Date {
+    /// Truncated to the whole second (periods and proration count whole seconds).
+    var wholeSecondsDown: Date { Date(timeIntervalSince1970: (timeIntervalSince1970).rounded(.down)) }
+}

@@ -1,0 +1,99 @@
+import BillingDomain
+import Foundation
+import Messaging
+import Mongo
+import ServiceKit
+
+/// Test clocks (as Stripe's): customers created with `test_clock` live at its frozen time, and
+/// advancing it runs every transition due in between, in time order, before answering.
+enum TestClocks {
+    /// Bounds one advance (a year of daily renewals for a few dozen subscriptions fits easily).
+    static let maxSteps = 20_000
+
+    static func register(_ registry: inout HandlerRegistry, _ engine: BillingEngine) {
+        registry.write("test_clock.create") { context in
+            let access = Access(context.envelope.principal)
+            try access.require([.admin, .system], to: "create test clocks")
+            let body = try CommandInput(context.envelope.payload).body(allowing: ["frozen_time", "name"])
+            let frozen = try time(body, "frozen_time")
+            let clock = TestClockDocument(
+                id: ResourceID.make("clock", at: context.now), tenantID: access.tenant,
+                name: try body.string("name", maxLength: 200), frozenTime: frozen, status: "ready",
+                createdAt: context.now, updatedAt: context.now, version: 1)
+            _ = try context.transaction.collection(BillingCollections.testClocks, as: TestClockDocument.self).insertOne(clock)
+            return HandlerResult(status: 201, body: clock.json)
+        }
+        registry.read("test_clock.get") { envelope, context in
+            let access = Access(envelope.principal)
+            let id = try CommandInput(envelope.payload).pathID(prefix: "clock", what: "test clock")
+            guard
+                let clock = try await context.database.collection(BillingCollections.testClocks, as: TestClockDocument.self)
+                    .findOne(["_id": .string(id), "tenant_id": .string(access.tenant)])
+            else { throw Problem.notFound("test clock") }
+            return HandlerResult(body: clock.json)
+        }
+        registry.transact("test_clock.advance") { envelope, context in try await advance(envelope, context, engine) }
+    }
+
+    static func time(_ body: FieldReader, _ name: String) throws -> Date {
+        guard let text = try body.string(name, required: true, maxLength: 40), let date = MessageCoding.parseTimestamp(text)
+        else { throw Problem.invalid(name, "must be an RFC 3339 time such as 2025-01-31T00:00:00Z") }
+        return date.wholeSecondsDown
+    }
+
+    /// Runs every due transition up to `frozen_time`, earliest first, each in its own transaction,
+    /// then moves the clock. A redelivery resumes: each transition checks it is still due.
+    static func advance(_ envelope: Envelope, _ context: TransactContext, _ engine: BillingEngine) async throws
+        -> HandlerResult
+    {
+        let access = Access(envelope.principal)
+        let input = try CommandInput(envelope.payload)
+        let id = try input.pathID(prefix: "clock", what: "test clock")
+        let target = try time(try input.body(allowing: ["frozen_time"]), "frozen_time")
+        let clocks = context.database.collection(BillingCollections.testClocks, as: TestClockDocument.self)
+        guard let clock = try await clocks.findOne(["_id": .string(id), "tenant_id": .string(access.tenant)]) else {
+            throw Problem.notFound("test clock")
+        }
+        guard target >= clock.frozenTime else {
+            throw Problem.invalid(
+                "frozen_time", "a test clock only moves forward: it stands at \(MessageCoding.formatTimestamp(clock.frozenTime))")
+        }
+        var steps = 0
+        while true {
+            guard let next = try await engine.dueActions(context.database, testClock: id, tenant: access.tenant, until: target, limit: 50).first
+            else { break }
+            steps += 1
+            guard steps <= maxSteps else {
+                throw Problem(
+                    status: 422, code: "too_many_transitions", title: "Advance too far",
+                    detail: "more than \(maxSteps) transitions are due; advance in smaller steps", param: "frozen_time")
+            }
+            let applied = try await context.step(at: next.due) { step in try engine.apply(next, step, at: next.due) }
+            if !applied {
+                // Found due but not applicable (its state moved on): the query and the rule disagree; stop
+                // rather than loop.
+                throw Problem(
+                    status: 500, code: "stuck_transition", title: "Internal error",
+                    detail: "\(next.kind) of \(next.id) at \(MessageCoding.formatTimestamp(next.due)) is due but does not apply")
+            }
+        }
+        let transitions = steps
+        return try await context.commit { txn in
+            let clocks = txn.transaction.collection(BillingCollections.testClocks, as: TestClockDocument.self)
+            guard var clock = try clocks.findOne(["_id": .string(id)]) else { throw Problem.notFound("test clock") }
+            if clock.frozenTime < target {
+                try Versioned.update(
+                    clocks, ["_id": .string(id)], version: clock.version, set: ["frozen_time": .datetime(target)],
+                    at: txn.now)
+                clock.frozenTime = target
+                clock.version += 1
+            }
+            return HandlerResult(
+                body: {
+                    guard case .object(var o) = clock.json else { return clock.json }
+                    o["transitions"] = .number(String(transitions))
+                    return .object(o)
+                }())
+        }
+    }
+}
