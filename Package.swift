@@ -157,8 +157,8 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "ServiceKit", "CustomerService", "PlanService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
-                "BillingDomain",
+                "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "Messaging", "Redis", "Mongo",
+                "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

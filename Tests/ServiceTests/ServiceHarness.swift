@@ -45,7 +45,7 @@ final class ServiceHarness: @unchecked Sendable {
         return url
     }
 
-    init(cacheTTL: Duration? = .seconds(30)) async throws {
+    init(cacheTTL: Duration? = .seconds(30), extra: [(String, HandlerRegistry)] = []) async throws {
         var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
@@ -59,7 +59,9 @@ final class ServiceHarness: @unchecked Sendable {
         bus = CommandBus(redis: redis, names: names)
         var configuration = GatewayConfiguration()
         configuration.names = names
-        configuration.requiredServices = [CustomerService.name, PlanService.name]
+        configuration.requiredServices = [CustomerService.name, PlanService.name] + extra.map(\.0)
+        // Advancing a test clock through a year takes longer than the default 5 s wait.
+        configuration.defaultWait = .seconds(30)
         configuration.principalLimit = RateLimitTier(rate: 10_000, burst: 10_000)
         configuration.ipLimit = RateLimitTier(rate: 10_000, burst: 10_000)
         self.configuration = configuration
@@ -74,7 +76,7 @@ final class ServiceHarness: @unchecked Sendable {
         let registries: [(String, HandlerRegistry)] = [
             (CustomerService.name, CustomerService.registry(.init(names: names, cacheTTL: cacheTTL))),
             (PlanService.name, PlanService.registry()),
-        ]
+        ] + extra
         for (service, registry) in registries {
             let processor = CommandProcessor(group: service, registry: registry, database: database, redis: redis, logger: quiet)
             let runner = ConsumerGroupRunner(

@@ -288,10 +288,13 @@ extension BillingEngine {
             let due = invoice.nextPaymentAttempt, due <= time
         else { return false }
         invoice.nextPaymentAttempt = nil
-        let paid = try charge(context, &invoice, paymentMethod: nil, at: time)
-        if let subscriptionID = invoice.subscriptionID, var subscription = try subscription(txn, tenant: tenant, id: subscriptionID) {
-            try follow(context, &subscription, &invoice, paid: paid, at: time)
-            try save(txn, &subscription, at: time)
+        var subscription = try invoice.subscriptionID.flatMap { try self.subscription(txn, tenant: tenant, id: $0) }
+        // A retry charges the subscription's current default method (the customer may have replaced a failing card).
+        let paid = try charge(context, &invoice, paymentMethod: subscription?.defaultPaymentMethod, at: time)
+        if var current = subscription {
+            try follow(context, &current, &invoice, paid: paid, at: time)
+            try save(txn, &current, at: time)
+            subscription = current
         }
         try save(txn, &invoice, at: time)
         return true
