@@ -75,7 +75,7 @@ let package = Package(
             name: "billing",
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway",
-                "CustomerService", "PlanService",
+                "CustomerService", "PlanService", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
