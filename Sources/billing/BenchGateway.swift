@@ -86,7 +86,8 @@ struct BenchGateway: AsyncParsableCommand {
             processes.append(process)
             return process
         }
-        _ = try spawn(["worker", "test"])
+        // /readyz waits for a consumer of every production service too.
+        _ = try spawn(["worker", "test"] + ServiceCatalog.production)
         let gateway = try spawn(["gateway", "--test-routes"])
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz")

@@ -119,7 +119,8 @@ struct CommandLineTests {
 
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
-        for arguments in [["worker", "test"], ["gateway", "--test-routes"]] {
+        // /readyz also waits for a consumer of every production service.
+        for arguments in [["worker", "test", "customer", "plan"], ["gateway", "--test-routes"]] {
             let process = Process()
             process.executableURL = try MessagingHarness.binary("billing")
             process.arguments = arguments
