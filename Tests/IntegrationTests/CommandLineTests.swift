@@ -157,7 +157,8 @@ struct CommandLineTests {
 
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
-        for arguments in [["worker", "test", "auth"], ["gateway", "--test-routes"]] {
+        // /readyz also waits for a consumer of every production service.
+        for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice"], ["gateway", "--test-routes"]] {
             let process = Process()
             process.executableURL = try MessagingHarness.binary("billing")
             process.arguments = arguments
