@@ -15,9 +15,9 @@ struct ErasureTests {
             try await h.api { api in
                 let id = try #require(try await api.post("/v1/customers", admin, json(["name": "Exp", "email": "exp@example.com"])).string("id"))
                 try await h.database.collection("subscriptions", as: BSONDocument.self).insertOne(
-                    ["_id": "sub_x1", "tenant_id": "t1", "customer_id": .string(id), "plan_id": "plan_1", "status": "active"])
+                    BillingFixtures.subscription("sub_x1", customer: id, plan: "plan_1", status: "active"))
                 try await h.database.collection("invoices", as: BSONDocument.self).insertOne(
-                    ["_id": "in_x1", "tenant_id": "t1", "customer_id": .string(id), "total": .decimal128(Decimal(string: "19.99")!)])
+                    BillingFixtures.invoice("in_x1", customer: id))
                 let export = try await api.get("/v1/customers/\(id)/export", try await h.customer(id))
                 #expect(export.status == 200)
                 #expect(export.string("object") == "customer_export")
@@ -50,16 +50,13 @@ struct ErasureTests {
             ).result?["id"]?.stringValue)
             let subscriptions = h.database.collection("subscriptions", as: BSONDocument.self)
             try await subscriptions.insertMany([
-                ["_id": "sub_live", "tenant_id": "t1", "customer_id": .string(id), "plan_id": "plan_1", "status": "active"],
-                ["_id": "sub_trial", "tenant_id": "t1", "customer_id": .string(id), "plan_id": "plan_1", "status": "trialing"],
-                ["_id": "sub_over", "tenant_id": "t1", "customer_id": .string(id), "plan_id": "plan_1", "status": "canceled"],
-                ["_id": "sub_theirs", "tenant_id": "t1", "customer_id": .string(other), "plan_id": "plan_1", "status": "active"],
+                BillingFixtures.subscription("sub_live", customer: id, plan: "plan_1", status: "active"),
+                BillingFixtures.subscription("sub_trial", customer: id, plan: "plan_1", status: "trialing"),
+                BillingFixtures.subscription("sub_over", customer: id, plan: "plan_1", status: "canceled"),
+                BillingFixtures.subscription("sub_theirs", customer: other, plan: "plan_1", status: "active"),
             ])
             let invoices = h.database.collection("invoices", as: BSONDocument.self)
-            try await invoices.insertOne([
-                "_id": "in_1", "tenant_id": "t1", "customer_id": .string(id), "customer_name": .string(pii[0]),
-                "customer_email": .string(pii[1]), "total": .decimal128(Decimal(string: "19.99")!), "status": "paid",
-            ])
+            try await invoices.insertOne(BillingFixtures.invoice("in_1", customer: id, name: pii[0], email: pii[1]))
             try await h.api { api in
                 let customer = try await h.customer(id)
                 let changed = try await api.patch("/v1/customers/\(id)", admin, json(["email": pii[2], "metadata": ["crm": pii[3]]]))

@@ -139,7 +139,7 @@ struct PlanRouteTests {
                 let yen = try await api.patch("/v1/plans/\(id)", admin, json(["currency": "JPY"]))
                 #expect(yen.status == 422 && yen.param == "currency")
                 try await h.database.collection("subscriptions", as: BSONDocument.self).insertOne(
-                    ["_id": "sub_1", "tenant_id": "t1", "customer_id": "cus_1", "plan_id": .string(id), "status": "active"])
+                    BillingFixtures.subscription("sub_1", customer: "cus_1", plan: id, status: "active"))
                 for change in [["price": "25.00"], ["currency": "EUR"], ["interval": "year"], ["interval_count": 2]] as [[String: Any]] {
                     let refused = try await api.patch("/v1/plans/\(id)", admin, json(change))
                     #expect(refused.status == 409 && refused.code == "plan_in_use", "\(refused.text)")

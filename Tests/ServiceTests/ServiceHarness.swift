@@ -214,3 +214,37 @@ func json(_ object: [String: Any]) -> String {
 extension JSONValue: ExpressibleByStringLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
 }
+
+/// Documents as the billing engine stores them (schemas/collections validates them), for tests of
+/// other services that only need a subscription or an invoice to exist.
+enum BillingFixtures {
+    static func subscription(_ id: String, customer: String, plan: String, status: String, tenant: String = "t1") -> BSONDocument {
+        let now = BSONValue.datetime(millisecondsOf: Date())
+        return [
+            "_id": .string(id), "tenant_id": .string(tenant), "customer_id": .string(customer), "plan_id": .string(plan),
+            "plan_name": "Fixture", "price": .decimal128(Decimal(string: "19.99")!), "currency": "USD", "interval": "month",
+            "interval_count": 1, "status": .string(status), "start_date": now, "billing_cycle_anchor": now,
+            "current_period_start": now, "current_period_end": now, "cancel_at_period_end": false, "trial_will_end_sent": false,
+            "metadata": .document([:]), "created_at": now, "updated_at": now, "version": 1,
+        ]
+    }
+
+    static func invoice(
+        _ id: String, customer: String, name: String = "Fixture", email: String = "fixture@example.com", total: String = "19.99",
+        status: String = "paid", tenant: String = "t1"
+    ) -> BSONDocument {
+        let now = BSONValue.datetime(millisecondsOf: Date())
+        let amount = BSONValue.decimal128(Decimal(string: total)!)
+        return [
+            "_id": .string(id), "tenant_id": .string(tenant), "customer_id": .string(customer), "customer_name": .string(name),
+            "customer_email": .string(email), "status": .string(status), "billing_reason": "manual", "currency": "USD",
+            "lines": .array([
+                .document([
+                    "description": "Fixture", "period_start": now, "period_end": now, "quantity": 1, "unit_amount": amount,
+                    "amount": amount, "proration": false,
+                ])
+            ]), "subtotal": amount, "total": amount, "credit_applied": .decimal128(0), "amount_due": amount,
+            "amount_paid": amount, "attempt_count": 1, "created_at": now, "updated_at": now, "version": 1,
+        ]
+    }
+}
