@@ -299,3 +299,42 @@ struct AuthCustomerTests {
         }
     }
 }
+
+@Suite("Auth schemas")
+struct AuthSchemaTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func everyAuthCommandAndEventHasASchema() async throws {
+        // Events raised in a signup, login failure, verification, refresh reuse and logout flow.
+        try await withAuth { h, client in
+            let commands = Self.repository.appendingPathComponent("schemas/commands")
+            for type in h.service.registry().types {
+                let data = try Data(contentsOf: commands.appendingPathComponent("\(type).json"))
+                let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                #expect(schema["title"] as? String == type)
+            }
+            let signup = try await client.signup("schema@example.com")
+            _ = try await client.login("schema@example.com", password: "wrong password 123")
+            _ = try await client.post("/v1/auth/refresh", #"{"refresh_token":"\#(signup.refresh)"}"#)
+            _ = try await client.post("/v1/auth/refresh", #"{"refresh_token":"\#(signup.refresh)"}"#)
+            let admin = try await h.adminToken()
+            _ = try await client.post("/v1/api-keys", #"{"name":"k","scopes":["customers:read"]}"#, headers: bearer(admin))
+            _ = try await client.post("/v1/oauth/clients", #"{"name":"c","scopes":["customers:read"]}"#, headers: bearer(admin))
+            let events = Self.repository.appendingPathComponent("schemas/events")
+            var seen: Set<String> = []
+            for entry in try await h.database.collection(MessagingStore.outbox, as: BSONDocument.self).find([:])
+            where entry["service"] == nil {
+                let envelope = try MessageCoding.decode(Envelope.self, from: entry["envelope"]?.stringValue ?? "")
+                seen.insert(envelope.type)
+                let data = try Data(contentsOf: events.appendingPathComponent("\(envelope.type).json"))
+                let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                let properties = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+                guard case .object(let payload) = envelope.payload else { continue }
+                #expect(Set(payload.keys).isSubset(of: properties), "\(envelope.type)")
+                #expect(Set(schema["required"] as? [String] ?? []).isSubset(of: Set(payload.keys)), "\(envelope.type)")
+            }
+            #expect(seen.isSuperset(of: ["user.registered", "user.login_failed", "auth.refresh_reuse_detected", "api_key.created", "oauth_client.created"]))
+        }
+    }
+}

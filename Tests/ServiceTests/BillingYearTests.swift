@@ -273,6 +273,9 @@ struct BillingYearTests {
             ])
             #expect(balance?["credit"]?.decimalValue.map { "\($0)" } == Expect.text(ginaCredit, exponent: 3))
 
+            // Every event raised matches its schema in schemas/events.
+            try BillingYearTests.expectEventsMatchSchemas(try await b.h.outbox())
+
             // Across all of it: numbers are gapless per tenant, and payments equal amount_paid.
             let all = try await b.h.database.collection("invoices", as: BSONDocument.self).find([:])
             let numbers = all.compactMap { $0["number"]?.stringValue }.sorted()
@@ -283,6 +286,39 @@ struct BillingYearTests {
                     .compactMap { $0["amount"]?.decimalValue }.reduce(Decimal(0), +)
                 #expect(paid == invoice["amount_paid"]?.decimalValue, "payments of \(invoice["_id"]?.stringValue ?? "?")")
             }
+        }
+    }
+
+    /// Each event's payload keys are among its schema's properties and include the required ones.
+    static func expectEventsMatchSchemas(_ outbox: [BSONDocument], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let folder = ServiceHarness.repository.appendingPathComponent("schemas/events")
+        for entry in outbox where entry["service"] == nil {
+            let envelope = try MessageCoding.decode(Envelope.self, from: try #require(entry["envelope"]?.stringValue))
+            let url = folder.appendingPathComponent("\(envelope.type).json")
+            guard let data = try? Data(contentsOf: url),
+                let schema = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else {
+                Issue.record("no schema for event \(envelope.type)", sourceLocation: sourceLocation)
+                continue
+            }
+            guard case .object(let payload) = envelope.payload else {
+                Issue.record("\(envelope.type) payload is not an object", sourceLocation: sourceLocation)
+                continue
+            }
+            let properties = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+            let required = Set(schema["required"] as? [String] ?? [])
+            #expect(Set(payload.keys).isSubset(of: properties), "\(envelope.type): \(payload.keys.sorted())", sourceLocation: sourceLocation)
+            #expect(required.isSubset(of: Set(payload.keys)), "\(envelope.type) misses required members", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func everyBillingCommandTypeHasASchema() throws {
+        let engine = BillingEngine()
+        let folder = ServiceHarness.repository.appendingPathComponent("schemas/commands")
+        for type in SubscriptionService.registry(engine).types + InvoiceService.registry(engine).types {
+            let data = try Data(contentsOf: folder.appendingPathComponent("\(type).json"))
+            let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(schema["title"] as? String == type)
         }
     }
 }
