@@ -46,8 +46,9 @@ struct AuthClientsTests {
                 "/v1/customers", #"{"name":"A","email":"a@example.com"}"#, headers: bearer(access))
             #expect(write == .forbidden, "\(writeBody)")
 
-            // Credentials in the form body work too.
-            let (formStatus, _) = try await Self.token(client, "grant_type=client_credentials&client_id=\(id)&client_secret=\(secret)")
+            // Credentials in the form body work too, and an unrecognized parameter is ignored (RFC 6749 §3.2).
+            let (formStatus, _) = try await Self.token(
+                client, "grant_type=client_credentials&client_id=\(id)&client_secret=\(secret)&resource=https%3A%2F%2Fapi")
             #expect(formStatus == .ok)
 
             // invalid_client: wrong secret (401 with WWW-Authenticate), unknown client.

@@ -2,12 +2,13 @@ import Foundation
 import Messaging
 import Mongo
 import Redis
+import ServiceKit
 
 /// Third-party API keys: shown once, stored hashed, published to Redis for the gateway (which
 /// looks a key up by the SHA-256 of its value) and withdrawn on revocation.
 extension AuthService {
     func createAPIKey(_ context: CommandContext) throws -> HandlerResult {
-        let input = try Input(context.envelope)
+        let input = try Input(context.envelope, allowing: ["name", "scopes", "mode"])
         let name = try input.string("name", maxLength: 200)
         let scopes = try input.scopes("scopes") ?? []
         let mode = try input.optionalString("mode", maxLength: 10) ?? "live"
@@ -15,7 +16,7 @@ extension AuthService {
         let now = context.now
         let key = "sk_\(mode)_" + Secrets.token()
         let record = APIKeyRecord(
-            id: Secrets.identifier("key", at: now), tenantID: context.envelope.principal.tenant, name: name,
+            id: ResourceID.make("key", at: now), tenantID: context.envelope.principal.tenant, name: name,
             prefix: String(key.prefix(12)), hash: Secrets.sha256Hex(key), scopes: scopes, mode: mode, status: "active",
             createdAt: now)
         _ = try context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).insertOne(record)
@@ -41,7 +42,7 @@ extension AuthService {
     }
 
     func revokeAPIKey(_ context: CommandContext) throws -> HandlerResult {
-        let id = try Input(context.envelope).pathID()
+        let id = try Input(context.envelope, allowing: []).pathID(prefix: "key", what: "API key")
         let keys = context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self)
         guard
             let record = try keys.findOne([

@@ -52,7 +52,7 @@ public struct AuthService: Sendable {
     // MARK: Users
 
     func signup(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope)
+        let input = try Input(envelope, allowing: ["email", "password", "name"])
         let email = try input.email("email")
         let password = try input.string("password", maxLength: 200)
         let name = try input.string("name", maxLength: 200)
@@ -70,8 +70,8 @@ public struct AuthService: Sendable {
         let hasher = configuration.hasher
         let hash = try await context.offload { try hasher.hash(password) }
         let now = context.now
-        let userID = Secrets.identifier("usr", at: now)
-        let customerID = Secrets.identifier("cus", at: now)
+        let userID = ResourceID.make("usr", at: now)
+        let customerID = ResourceID.make("cus", at: now)
         let verification = Secrets.token()
         let session = try await newSession(
             subject: userID, role: "customer", tenant: tenant, customerID: customerID, now: now)
@@ -118,7 +118,7 @@ public struct AuthService: Sendable {
     }
 
     func login(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope)
+        let input = try Input(envelope, allowing: ["email", "password"])
         let email = try input.email("email")
         let password = try input.string("password", maxLength: 200)
         let tenant = envelope.principal.tenant
@@ -177,7 +177,7 @@ public struct AuthService: Sendable {
     }
 
     func verifyEmail(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope)
+        let input = try Input(envelope, allowing: ["token"])
         let token = try input.string("token", maxLength: 500)
         let now = context.now
         let id = Secrets.sha256Hex(token)
@@ -225,7 +225,7 @@ public struct AuthService: Sendable {
         let refresh = "rt_" + Secrets.token()
         let record = RefreshTokenRecord(
             id: Secrets.sha256Hex(refresh), tenantID: tenant, subject: subject,
-            familyID: family ?? Secrets.identifier("fam", at: now), status: "active", accessTokenID: access.jti,
+            familyID: family ?? ResourceID.make("fam", at: now), status: "active", accessTokenID: access.jti,
             expiresAt: now.addingTimeInterval(configuration.refreshTokenTTL), createdAt: now)
         var body: [String: JSONValue] = [
             "access_token": .string(access.token), "token_type": .string("Bearer"),
@@ -238,7 +238,9 @@ public struct AuthService: Sendable {
     /// `POST /v1/auth/refresh` and the `refresh_token` grant: rotates the token; an already rotated
     /// one revokes its family (reuse: someone else holds a copy).
     func refresh(_ envelope: Envelope, _ context: TransactContext, oauth: Bool) async throws -> HandlerResult {
-        let input = try Input(envelope)
+        // The token endpoint's form carries grant_type (and maybe scope, client credentials) beside it.
+        let input = try Input(
+            envelope, allowing: oauth ? Set(envelope.payload["body"]?.objectKeys ?? []) : ["refresh_token"])
         let presented = try input.string("refresh_token", maxLength: 500)
         let now = context.now
         let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
@@ -310,7 +312,7 @@ public struct AuthService: Sendable {
     }
 
     func logout(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope)
+        let input = try Input(envelope, allowing: ["refresh_token"])
         let presented = try input.optionalString("refresh_token", maxLength: 500)
         let principal = envelope.principal
         if let jti = principal.tokenID { try await denyList(jti) }

@@ -1,6 +1,7 @@
 import Foundation
 import Messaging
 import Mongo
+import ServiceKit
 
 extension AuthService {
     /// What `billing admin bootstrap` did: created the first admin (with its one-time password), or nothing.
@@ -26,7 +27,7 @@ extension AuthService {
         let hasher = configuration.hasher
         let hash = try await Task.detached { try hasher.hash(password) }.value
         let user = UserRecord(
-            id: Secrets.identifier("usr", at: now), tenantID: tenant, email: email, emailVerified: true, name: "Administrator",
+            id: ResourceID.make("usr", at: now), tenantID: tenant, email: email, emailVerified: true, name: "Administrator",
             password: hash, role: "admin", customerID: nil, status: "active", createdAt: now, updatedAt: now, version: 1)
         _ = try await users.insertOne(user)
         return BootstrapResult(created: true, email: email, password: password)

@@ -1,64 +1,56 @@
 import Foundation
 import Messaging
+import ServiceKit
 
-/// The command's `body` with typed field access: each failure is a 422 naming the field.
+/// The command's fields through ServiceKit's readers (each failure a 422 naming the field), with
+/// the shapes auth needs: required non-empty strings, normalised emails, scope lists.
 struct Input {
-    let body: [String: JSONValue]
-    let path: [String: JSONValue]
+    let command: CommandInput
+    let fields: FieldReader
 
-    init(_ envelope: Envelope) throws {
-        switch envelope.payload["body"] {
-        case .object(let members)?: body = members
-        case nil, .null?: body = [:]
-        default: throw Problem.invalid("body", "the body must be a JSON object")
-        }
-        if case .object(let members)? = envelope.payload["path"] { path = members } else { path = [:] }
+    /// `allowing`: the body fields this command takes; any other is refused.
+    init(_ envelope: Envelope, allowing: Set<String>) throws {
+        command = try CommandInput(envelope.payload)
+        fields = try command.body(allowing: allowing)
+    }
+
+    var body: [String: JSONValue] { command.body }
+
+    func string(_ name: String, maxLength: Int) throws -> String {
+        try fields.string(name, required: true, minLength: 1, maxLength: maxLength) ?? ""
     }
 
     func optionalString(_ name: String, maxLength: Int) throws -> String? {
-        switch body[name] {
-        case nil, .null?: return nil
-        case .string(let s)?:
-            guard s.count <= maxLength else { throw Problem.invalid(name, "must be at most \(maxLength) characters") }
-            return s
-        default: throw Problem.invalid(name, "must be a string")
-        }
+        try fields.string(name, maxLength: maxLength)
     }
 
-    func string(_ name: String, maxLength: Int) throws -> String {
-        guard let value = try optionalString(name, maxLength: maxLength), !value.isEmpty else {
-            throw Problem.invalid(name, "is required")
-        }
-        return value
-    }
-
-    /// Trimmed and lowercased, and shaped like an address.
+    /// Lowercased (ServiceKit's email check).
     func email(_ name: String) throws -> String {
-        let email = try string(name, maxLength: 254).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        guard email.wholeMatch(of: /[^@\s]+@[^@\s]+\.[^@\s]+/) != nil else {
-            throw Problem.invalid(name, "'\(email.prefix(80))' is not an email address")
-        }
-        return email
+        try fields.email(name, required: true) ?? ""
     }
 
+    /// Scopes such as `customers:read`, without repeats.
     func scopes(_ name: String) throws -> [String]? {
-        switch body[name] {
-        case nil, .null?: return nil
-        case .array(let items)?:
-            var scopes: [String] = []
-            for item in items {
-                guard let scope = item.stringValue, scope.wholeMatch(of: /[a-z_]+:(read|write)/) != nil else {
-                    throw Problem.invalid(name, "each scope must look like 'customers:read' or 'invoices:write'")
-                }
-                if !scopes.contains(scope) { scopes.append(scope) }
+        guard let listed = try fields.strings(name, maxItems: 50, maxLength: 100) else { return nil }
+        var scopes: [String] = []
+        for scope in listed where !scopes.contains(scope) {
+            guard scope.wholeMatch(of: /[a-z_]+:(read|write)/) != nil else {
+                throw Problem.invalid(name, "each scope must look like 'customers:read' or 'invoices:write'")
             }
-            return scopes
-        default: throw Problem.invalid(name, "must be an array of scopes")
+            scopes.append(scope)
         }
+        return scopes
     }
 
-    func pathID(_ name: String = "id") throws -> String {
-        guard let id = path[name]?.stringValue, !id.isEmpty else { throw Problem.invalid(name, "is required") }
-        return id
+    func pathID(prefix: String, what: String) throws -> String {
+        try command.pathID(prefix: prefix, what: what)
+    }
+}
+
+extension JSONValue {
+    /// The member names of an object (empty for anything else).
+    var objectKeys: [String] {
+        if case .object(let members) = self { return Array(members.keys) }
+        return []
     }
 }

@@ -1,17 +1,18 @@
 import Foundation
 import Messaging
 import Mongo
+import ServiceKit
 
 /// OAuth 2.0 clients (RFC 6749 §4.4 client credentials) and the token endpoint.
 extension AuthService {
     func createClient(_ context: CommandContext) throws -> HandlerResult {
-        let input = try Input(context.envelope)
+        let input = try Input(context.envelope, allowing: ["name", "scopes"])
         let name = try input.string("name", maxLength: 200)
         let scopes = try input.scopes("scopes") ?? []
         let now = context.now
         let secret = "cs_" + Secrets.token()
         let client = OAuthClientRecord(
-            id: Secrets.identifier("cli", at: now), tenantID: context.envelope.principal.tenant, name: name,
+            id: ResourceID.make("cli", at: now), tenantID: context.envelope.principal.tenant, name: name,
             secretHash: Secrets.sha256Hex(secret), scopes: scopes, status: "active", createdAt: now, updatedAt: now,
             version: 1)
         _ = try context.transaction.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).insertOne(client)
@@ -32,7 +33,7 @@ extension AuthService {
     }
 
     func deleteClient(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let id = try Input(envelope).pathID()
+        let id = try Input(envelope, allowing: []).pathID(prefix: "cli", what: "OAuth client")
         let tenant = envelope.principal.tenant
         let now = context.now
         // Its tokens stop at once: the refresh tokens are revoked and the access tokens deny-listed.
@@ -72,7 +73,7 @@ extension AuthService {
     func token(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
         let input: Input
         do {
-            input = try Input(envelope)
+            input = try Input(envelope, allowing: Set(envelope.payload["body"]?.objectKeys ?? []))
         } catch {
             throw Self.oauthError("invalid_request", "the body must be a form or a JSON object")
         }

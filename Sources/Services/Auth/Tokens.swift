@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JWTKit
 import Messaging
+import ServiceKit
 
 /// The access token's claims (the gateway's `Authenticator` reads the same names).
 struct AccessTokenClaims: JWTPayload {
@@ -39,7 +40,7 @@ struct TokenIssuer: Sendable {
     func accessToken(
         subject: String, role: String, tenant: String, customerID: String?, scope: String?, now: Date
     ) async throws -> Issued {
-        let jti = Secrets.identifier("jti")
+        let jti = ResourceID.make("jti", at: now)
         let lifetime = min(configuration.accessTokenTTL, 900)
         let claims = AccessTokenClaims(
             iss: IssuerClaim(value: configuration.issuer), aud: AudienceClaim(value: [configuration.audience]),
@@ -59,11 +60,6 @@ enum Secrets {
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
         return bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    /// `<prefix>_<time-ordered hex>`: object IDs (`usr_…`, `cus_…`).
-    static func identifier(_ prefix: String, at date: Date = Date()) -> String {
-        "\(prefix)_" + MessageID.make(at: date).replacingOccurrences(of: "-", with: "")
     }
 
     /// How a high-entropy secret is stored and looked up.
