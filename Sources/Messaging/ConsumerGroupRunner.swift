@@ -44,6 +44,8 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let consumerPrefix: String
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// The consumers' blocking connections, closed on a graceful shutdown so no one waits out a BLOCK.
+    private let readers = Mutex<[RedisClient]>([])
     private let wallClock: any BillingClock
 
     private let lagGauge: Gauge
@@ -109,13 +111,19 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 tasks.addTask { await self.maintain(as: self.consumerName(0)) }
             }
         } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .relaxed)
+            self.stop()
         }
         logger.info("consumer group stopped", metadata: ["stream": "\(stream)"])
     }
 
-    /// Stops reading; in-flight batches finish and are acknowledged.
-    public func stop() { stopping.store(true, ordering: .relaxed) }
+    /// Stops reading; in-flight batches finish and are acknowledged (acks use the shared client).
+    /// A read blocked in XREADGROUP is cut short by closing its connection: entries Redis delivered
+    /// in that instant stay pending for this consumer, drained at its restart or reclaimed by others.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        let connections = readers.withLock { $0 }
+        Task { for connection in connections { await connection.shutdown() } }
+    }
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
@@ -131,7 +139,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     private func consume(as consumer: String) async {
         let connection = redis.makeDedicatedClient()
+        readers.withLock { $0.append(connection) }
         defer { Task { await connection.shutdown() } }
+        if isStopping { return }
         // First our own pending entries (a restart with the same name), then new ones.
         var cursor = "0"
         while !isStopping {
@@ -301,7 +311,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     private func maintain(as consumer: String) async {
         while !isStopping {
-            try? await Task.sleep(for: settings.claimInterval)
+            await sleepUnlessStopping(settings.claimInterval)
             if isStopping { break }
             do {
                 try await reclaim(as: consumer)
@@ -313,6 +323,15 @@ public final class ConsumerGroupRunner: Service, Sendable {
             } catch {
                 logger.warning("maintenance failed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Sleeps `duration`, in short slices, waking early once the runner stops: a graceful shutdown
+    /// must not wait out a claim interval (a process stops its runners one after another).
+    private func sleepUnlessStopping(_ duration: Duration) async {
+        let end = ContinuousClock.now + duration
+        while !isStopping, ContinuousClock.now < end {
+            try? await Task.sleep(for: min(.milliseconds(100), end - ContinuousClock.now))
         }
     }
 
