@@ -152,6 +152,7 @@ let package = Package(
             dependencies: [
                 "WebhookService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -77,8 +77,8 @@ struct BenchGateway: AsyncParsableCommand {
             processes.append(process)
             return process
         }
-        // `auth` too: /readyz waits for every production consumer group (and auth publishes the JWKS).
-        _ = try spawn(["worker", "test", "auth"])
+        // `auth` and `webhook` too: /readyz waits for every production consumer group (and auth publishes the JWKS).
+        _ = try spawn(["worker", "test", "auth", "webhook"])
         let gateway = try spawn(["gateway", "--test-routes"])
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz")

@@ -8,12 +8,13 @@ import Redis
 import Runtime
 import ServiceLifecycle
 import TestService
+import WebhookService
 
 /// Which services this binary can run, and how one is assembled from its handlers.
 enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
-    static let production: [String] = [AuthService.name]
+    static let production: [String] = [AuthService.name, WebhookService.name]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
     /// tests run it; `billing all` does not.
@@ -27,6 +28,7 @@ enum ServiceCatalog {
         switch service {
         case TestHandlers.name: TestHandlers.registry()
         case AuthService.name: try auth(settings, infrastructure: infrastructure).registry()
+        case WebhookService.name: try WebhookService(configuration: webhookConfiguration(settings)).registry()
         default: nil
         }
     }
@@ -39,6 +41,25 @@ enum ServiceCatalog {
         case AuthService.name:
             let auth = try auth(settings, infrastructure: infrastructure)
             return [AuthPublisher(service: auth, database: database(infrastructure), redis: infrastructure.redis)]
+        case WebhookService.name:
+            // The event consumer (group `webhook` on billing:events) and the delivery dispatcher
+            // share one service, so a fan-out wakes the dispatcher at once.
+            let webhook = WebhookService(configuration: try webhookConfiguration(settings))
+            let names = names(settings)
+            var consumer = consumerSettings(settings)
+            consumer.publishesReplies = false
+            let processor = CommandProcessor(
+                group: WebhookService.eventLedger, registry: webhook.eventRegistry(), database: database(infrastructure),
+                redis: infrastructure.redis, logger: Logger(label: "billing.webhook"))
+            return [
+                ConsumerGroupRunner(
+                    stream: names.events, group: WebhookService.eventGroup,
+                    deadLetterStream: names.deadLetters(WebhookService.eventLedger), processor: processor,
+                    redis: infrastructure.redis, names: names, settings: consumer, logger: Logger(label: "billing.consumer")),
+                WebhookDispatcher(
+                    service: webhook, database: database(infrastructure),
+                    bus: CommandBus(redis: infrastructure.redis, names: names)),
+            ]
         default: return []
         }
     }
@@ -70,6 +91,29 @@ enum ServiceCatalog {
         configuration.audience = settings.jwtAudience
         configuration.accessTokenTTL = TimeInterval(settings.accessTokenTTLSeconds)
         configuration.hasher = PasswordHasher(logN: settings.scryptLogN)
+        return configuration
+    }
+
+    /// The webhook service's settings; in production the key that seals signing secrets must be configured.
+    static func webhookConfiguration(_ settings: BillingSettings) throws -> WebhookConfiguration {
+        let sealingKey: SymmetricKey
+        if let configured = WebhookConfiguration.sealingKey(base64: settings.webhookSecretKey) {
+            sealingKey = configured
+        } else if settings.mode == .development {
+            sealingKey = WebhookConfiguration.developmentSealingKey
+        } else {
+            throw BillingSettings.Invalid(
+                variable: "BILLING_WEBHOOK_SECRET_KEY",
+                reason: "required in production mode (base64 of 32 random bytes: openssl rand -base64 32)")
+        }
+        var configuration = WebhookConfiguration(
+            names: names(settings), secretSealingKey: sealingKey, development: settings.mode == .development)
+        configuration.retry = RetrySchedule(
+            initialDelay: .milliseconds(settings.webhookRetryInitialMilliseconds),
+            maxDelay: .milliseconds(settings.webhookRetryMaxMilliseconds),
+            window: .seconds(settings.webhookRetryWindowSeconds))
+        configuration.lease = .milliseconds(settings.webhookLeaseMilliseconds)
+        configuration.pollInterval = .milliseconds(settings.webhookPollMilliseconds)
         return configuration
     }
 

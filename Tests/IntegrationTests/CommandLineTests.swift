@@ -157,7 +157,7 @@ struct CommandLineTests {
 
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
-        for arguments in [["worker", "test", "auth"], ["gateway", "--test-routes"]] {
+        for arguments in [["worker", "test", "auth", "webhook"], ["gateway", "--test-routes"]] {
             let process = Process()
             process.executableURL = try MessagingHarness.binary("billing")
             process.arguments = arguments

@@ -42,6 +42,9 @@ public final class WebhookDispatcher: Service, Sendable {
             redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10)),
             decompression: .disabled)
         configuration.dnsOverride = dnsOverride
+        // A refused connection is a failed attempt, logged at once; the retry schedule retries it.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
         return configuration
     }
 
@@ -147,7 +150,7 @@ public final class WebhookDispatcher: Service, Sendable {
             ])
         else {
             try await finish(
-                delivery, update: ["$set": ["status": "canceled", "updated_at": .datetime(now)], "$unset": ["next_attempt_at": ""]])
+                delivery, update: ["$set": ["status": "canceled", "updated_at": .datetime(now), "next_attempt_at": .null]])
             metrics.outcome("canceled").increment()
             return false
         }
@@ -253,15 +256,15 @@ public final class WebhookDispatcher: Service, Sendable {
                 update: [
                     "$set": [
                         "status": "succeeded", "attempt_count": .int64(Int64(attempts)), "first_attempt_at": .datetime(first),
-                        "updated_at": .datetime(now),
+                        "updated_at": .datetime(now), "next_attempt_at": .null,
                     ],
-                    "$unset": ["next_attempt_at": ""], "$push": ["attempts": attemptBSON],
+                    "$push": ["attempts": attemptBSON],
                 ])
             metrics.outcome("succeeded").increment()
             if endpoint.failingSince != nil {
                 _ = try await endpoints.updateOne(
                     ["_id": .string(endpoint.id), "failing_since": ["$ne": .null]],
-                    update: ["$unset": ["failing_since": ""], "$inc": ["version": 1]])
+                    update: ["$set": ["failing_since": .null], "$inc": ["version": 1]])
             }
             return
         }
@@ -293,23 +296,23 @@ public final class WebhookDispatcher: Service, Sendable {
             update: [
                 "$set": [
                     "status": "failed", "attempt_count": .int64(Int64(attempts)), "first_attempt_at": .datetime(first),
-                    "updated_at": .datetime(now),
+                    "updated_at": .datetime(now), "next_attempt_at": .null,
                 ],
-                "$unset": ["next_attempt_at": ""], "$push": ["attempts": attemptBSON],
+                "$push": ["attempts": attemptBSON],
             ])
         metrics.outcome("failed").increment()
         logger.warning(
             "webhook delivery gave up at the end of its window",
             metadata: ["delivery": "\(delivery.id)", "endpoint": "\(endpoint.id)", "attempts": "\(attempts)"])
+        // Failing all along: no success since this delivery's window began.
         guard let current = try await endpoints.findOne(["_id": .string(endpoint.id)]), current.status == "enabled",
-            let since = current.failingSince,
-            since <= attempt.at.addingTimeInterval(-RetrySchedule.seconds(configuration.retry.window) + 1)
+            let since = current.failingSince, since <= first.addingTimeInterval(0.001)
         else { return }
-        try await requestDisable(current, failingSince: since)
+        try await requestDisable(current, failingSince: since, windowStart: first)
     }
 
     /// The internal command that disables an endpoint (through the ledger, so its event is raised once).
-    private func requestDisable(_ endpoint: EndpointRecord, failingSince: Date) async throws {
+    private func requestDisable(_ endpoint: EndpointRecord, failingSince: Date, windowStart: Date) async throws {
         let digest = Array(SHA256.hash(data: Data("disable|\(endpoint.id)|\(failingSince.timeIntervalSince1970)".utf8)))
         var bytes = Array(digest.prefix(16))
         bytes[6] = 0x80 | (bytes[6] & 0x0F)
@@ -317,17 +320,21 @@ public final class WebhookDispatcher: Service, Sendable {
         let command = Envelope(
             id: MessageID.format(bytes), type: WebhookService.disableFailingType,
             principal: Principal(subject: "service:webhook", role: .system, tenant: endpoint.tenantID),
-            payload: .object(["endpoint_id": .string(endpoint.id)]), createdAt: clock.now())
+            payload: .object([
+                "endpoint_id": .string(endpoint.id),
+                "window_started_at": .string(MessageCoding.formatTimestamp(windowStart)),
+            ]), createdAt: clock.now())
         try await bus.send(command, to: WebhookService.name)
     }
 
     /// Applies `update` if this worker still holds the delivery's lease, and releases it.
     private func finish(_ delivery: DeliveryRecord, update: BSONDocument) async throws {
         var update = update
-        var unset = update["$unset"]?.documentValue ?? [:]
-        unset["lease_until"] = ""
-        unset["lease_owner"] = ""
-        update["$unset"] = .document(unset)
+        // Explicit nulls, not $unset: the claim's `lease_until: null` must match on every server.
+        var set = update["$set"]?.documentValue ?? [:]
+        set["lease_until"] = .null
+        set["lease_owner"] = .null
+        update["$set"] = .document(set)
         update["$inc"] = ["version": 1]
         let result = try await deliveries.updateOne(
             ["_id": .string(delivery.id), "lease_owner": .string(owner)], update: update)

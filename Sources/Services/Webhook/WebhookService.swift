@@ -171,8 +171,10 @@ public struct WebhookService: Sendable {
             _ = try endpoints.updateOne(
                 ["_id": .string(id)],
                 update: [
-                    "$set": ["status": "enabled", "updated_at": .datetime(now)],
-                    "$unset": ["disabled_reason": "", "failing_since": ""], "$inc": ["version": 1],
+                    "$set": [
+                        "status": "enabled", "updated_at": .datetime(now), "disabled_reason": .null, "failing_since": .null,
+                    ],
+                    "$inc": ["version": 1],
                 ])
             record.disabledReason = nil
             record.failingSince = nil
@@ -205,9 +207,10 @@ public struct WebhookService: Sendable {
         guard var record = try endpoints.findOne(["_id": .string(id)]) else {
             return HandlerResult(body: .object(["disabled": .bool(false)]))
         }
-        let window = RetrySchedule.seconds(configuration.retry.window)
-        guard record.status == "enabled", let since = record.failingSince,
-            since <= context.now.addingTimeInterval(-window + 1)
+        guard let windowStart = context.envelope.payload["window_started_at"]?.stringValue.flatMap(MessageCoding.parseTimestamp)
+        else { throw Problem.invalid("window_started_at", "is required") }
+        // Still failing since (at least) the start of the window that ran out: no success came between.
+        guard record.status == "enabled", let since = record.failingSince, since <= windowStart.addingTimeInterval(0.001)
         else { return HandlerResult(body: .object(["disabled": .bool(false)])) }
         let reason = "every delivery failed since \(MessageCoding.formatTimestamp(since)), for the whole retry window"
         _ = try endpoints.updateOne(
@@ -231,7 +234,7 @@ public struct WebhookService: Sendable {
         _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).updateMany(
             ["endpoint_id": .string(endpoint), "status": "pending"],
             update: [
-                "$set": ["status": "canceled", "updated_at": .datetime(context.now)], "$unset": ["next_attempt_at": ""],
+                "$set": ["status": "canceled", "updated_at": .datetime(context.now), "next_attempt_at": .null],
                 "$inc": ["version": 1],
             ])
     }
