@@ -234,7 +234,10 @@ struct CommandEndpoint: Sendable {
     // MARK: Pieces
 
     private func validatedQuery(_ request: Request, route: GatewayRoute) throws(GatewayError) -> [String: JSONValue] {
-        let pairs: [(String, String)] = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        // Keys arrive as sent (`created%5Bgte%5D` for `created[gte]`); values are already decoded.
+        let pairs: [(String, String)] = request.uri.queryParameters.map {
+            (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value))
+        }
         if let openAPI, openAPI.operation(method: route.method.rawValue, path: route.path) != nil {
             return try openAPI.validateQuery(pairs, method: route.method.rawValue, path: route.path)
         }
