@@ -78,6 +78,7 @@ let package = Package(
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway", "AuthService", "WebhookService",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
