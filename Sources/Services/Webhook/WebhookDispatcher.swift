@@ -101,7 +101,9 @@ public final class WebhookDispatcher: Service, Sendable {
         let now = clock.now()
         // Unsorted: the server would sort every due document to return a page (slow on SecantusDB);
         // what is due is sent within a poll or two either way.
-        let due = try await deliveries.find(Self.dueFilter(now), options: FindOptions(limit: configuration.concurrency * 4))
+        let due = try await deliveries.find(
+            Self.dueFilter(now), options: FindOptions(limit: configuration.concurrency * 4)
+        ).filter { $0.leaseUntil.map { $0 < now } ?? true }
         guard !due.isEmpty else { return 0 }
         var sent = 0
         await withTaskGroup(of: Bool.self) { group in
@@ -114,7 +116,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 inFlight += 1
                 group.addTask {
                     do {
-                        return try await self.claimAndSend(delivery.id)
+                        return try await self.claimAndSend(delivery)
                     } catch {
                         self.logger.warning(
                             "webhook delivery failed to run", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
@@ -127,31 +129,36 @@ public final class WebhookDispatcher: Service, Sendable {
         return sent
     }
 
+    /// Pending and due; whether a claim lapsed is checked on the documents (a `$or` here made the
+    /// server scan the collection).
     static func dueFilter(_ now: Date) -> BSONDocument {
-        [
-            "status": "pending", "next_attempt_at": ["$lte": .datetime(now)],
-            "$or": [["lease_until": .null], ["lease_until": ["$lt": .datetime(now)]]],
-        ]
+        ["status": "pending", "next_attempt_at": ["$lte": .datetime(now)]]
     }
 
-    /// The conditional update that makes this worker the only sender of this attempt.
-    func claim(_ id: String, now: Date) async throws -> DeliveryRecord? {
-        var filter = Self.dueFilter(now)
-        filter["_id"] = .string(id)
-        return try await deliveries.findOneAndUpdate(
-            filter,
+    /// The conditional update that makes this worker the only sender of this attempt: it applies
+    /// only to the version that was seen due and unclaimed. An `updateOne` on `_id` and `version`
+    /// (SecantusDB answered the same filter through findAndModify with a collection scan).
+    func claim(_ seen: DeliveryRecord, now: Date) async throws -> DeliveryRecord? {
+        guard seen.status == "pending", let due = seen.nextAttemptAt, due <= now,
+            seen.leaseUntil.map({ $0 < now }) ?? true
+        else { return nil }
+        let leaseUntil = now.addingTimeInterval(RetrySchedule.seconds(configuration.lease))
+        let claimed = try await deliveries.updateOne(
+            ["_id": .string(seen.id), "version": .int64(Int64(seen.version))],
             update: [
-                "$set": [
-                    "lease_until": .datetime(now.addingTimeInterval(RetrySchedule.seconds(configuration.lease))),
-                    "lease_owner": .string(owner),
-                ],
-                "$inc": ["version": 1],
+                "$set": ["lease_until": .datetime(leaseUntil), "lease_owner": .string(owner)], "$inc": ["version": 1],
             ])
+        guard claimed.modifiedCount == 1 else { return nil }
+        var delivery = seen
+        delivery.leaseUntil = leaseUntil
+        delivery.leaseOwner = owner
+        delivery.version += 1
+        return delivery
     }
 
-    private func claimAndSend(_ id: String) async throws -> Bool {
+    private func claimAndSend(_ seen: DeliveryRecord) async throws -> Bool {
         let now = clock.now()
-        guard let delivery = try await claim(id, now: now) else { return false }
+        guard let delivery = try await claim(seen, now: now) else { return false }
         guard let endpoint = try await endpoints.findOne(["_id": .string(delivery.endpointID)]), endpoint.status == "enabled",
             let event = try await database.collection(WebhookCollections.events, as: EventRecord.self).findOne([
                 "_id": .string(delivery.eventID)
