@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian: module maps only. Their calls stay in Redis/Hiredis and Mongo/Mongoc.
@@ -76,8 +77,9 @@ let package = Package(
             name: "billing",
             dependencies: [
                 "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway", "AuthService",
-                "CustomerService", "PlanService", "BillingService", "ServiceKit",
+                "CustomerService", "PlanService", "BillingService", "ServiceKit", "WebhookService",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,6 +131,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Services/Billing"),
+        .target(
+            name: "WebhookService",
+            dependencies: [
+                "Messaging", "Mongo", "Redis", "BillingDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/Webhook"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
@@ -160,6 +176,18 @@ let package = Package(
                 "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "Messaging", "Redis", "Mongo",
                 "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "WebhookTests",
+            dependencies: [
+                "WebhookService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

@@ -212,6 +212,7 @@ struct CommandEndpoint: Sendable {
         if preference.respondAsync {
             headers[GatewayHeaders.preferenceApplied] = "respond-async"
             answer = accepted(envelope.id, headers: headers)
+            await markAnsweredAsync(envelope)
         } else if let reply = await replies.wait(for: envelope.id, timeout: wait) {
             answer = Self.answer(for: reply, requestID: context.state.requestID, headers: headers, route: route)
             if reply.secretFields != nil {
@@ -222,6 +223,7 @@ struct CommandEndpoint: Sendable {
             metrics.replyTimedOut()
             context.state.replyTimedOut = true
             answer = accepted(envelope.id, headers: headers)
+            await markAnsweredAsync(envelope)
         }
         if let idempotencyRecordKey {
             await remember(
@@ -237,7 +239,10 @@ struct CommandEndpoint: Sendable {
     // MARK: Pieces
 
     private func validatedQuery(_ request: Request, route: GatewayRoute) throws(GatewayError) -> [String: JSONValue] {
-        let pairs: [(String, String)] = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        // Keys arrive as sent (`created%5Bgte%5D` for `created[gte]`); values are already decoded.
+        let pairs: [(String, String)] = request.uri.queryParameters.map {
+            (String($0.key).removingPercentEncoding ?? String($0.key), String($0.value))
+        }
         if let openAPI, openAPI.operation(method: route.method.rawValue, path: route.path) != nil {
             return try openAPI.validateQuery(pairs, method: route.method.rawValue, path: route.path)
         }
@@ -355,6 +360,39 @@ struct CommandEndpoint: Sendable {
                     condition: .ifNotExists))
         }
         _ = try await pending
+    }
+
+    // Marks an operation answered with 202 and returns its state: if the worker stored the result
+    // already, it missed the mark and the gateway raises `operation.completed` itself.
+    // KEYS: operation key, async marker. ARGV: marker TTL ms.
+    static let markAsync = RedisScript(
+        """
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+        return redis.call('GET', KEYS[1])
+        """)
+
+    /// See ``OperationCompleted``: one side of the mark-or-raise handshake with the worker.
+    private func markAnsweredAsync(_ envelope: Envelope) async {
+        do {
+            let state = try await redis.eval(
+                Self.markAsync,
+                keys: [
+                    OperationStore.key(configuration.names, envelope.id),
+                    OperationCompleted.asyncMarkerKey(configuration.names, envelope.id),
+                ],
+                arguments: [RedisArgument(IdempotencyStore.milliseconds(configuration.operationTTL))])
+            guard case .bulkString(let bytes) = state,
+                let record = try? MessageCoding.decode(OperationRecord.self, from: Data(bytes))
+            else { return }
+            try await bus.publish(
+                OperationCompleted.event(
+                    for: record.reply, subject: record.subject, tenant: record.tenant, customerID: record.customerID,
+                    createdAt: envelope.createdAt))
+        } catch {
+            logger.warning(
+                "operation not marked as answered asynchronously; operation.completed may not be raised",
+                metadata: ["operation": "\(envelope.id)", "error": "\(error)"])
+        }
     }
 
     private func accepted(_ id: String, headers: HTTPFields) -> Answer {

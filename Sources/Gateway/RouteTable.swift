@@ -131,8 +131,14 @@ public struct RouteTable: Sendable {
             .init(.post, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.create", access: auth(adminService, "webhooks:write"), requestSchema: "WebhookEndpointCreate"),
             .init(.get, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.list", access: auth(adminService, "webhooks:read")),
             .init(.delete, "/v1/webhook-endpoints/{id}", service: "webhook", type: "webhook_endpoint.delete", access: auth(adminService, "webhooks:write")),
-            .init(.get, "/v1/events", service: "webhook", type: "event.list", access: auth(adminService, "events:read")),
-            .init(.get, "/v1/events/{id}", service: "webhook", type: "event.get", access: auth(adminService, "events:read")),
+            .init(.get, "/v1/webhook-endpoints/{id}", service: "webhook", type: "webhook_endpoint.get", access: auth(adminService, "webhooks:read")),
+            .init(.post, "/v1/webhook-endpoints/{id}/disable", service: "webhook", type: "webhook_endpoint.disable", access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/webhook-endpoints/{id}/enable", service: "webhook", type: "webhook_endpoint.enable", access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/webhook-endpoints/{id}/redeliver", service: "webhook", type: "webhook_endpoint.redeliver", access: auth(adminService, "webhooks:write"), requestSchema: "WebhookRedeliver"),
+            .init(.get, "/v1/webhook-endpoints/{id}/deliveries", service: "webhook", type: "webhook_delivery.list", access: auth(adminService, "webhooks:read")),
+            // A customer sees the events about itself (the webhook service scopes them).
+            .init(.get, "/v1/events", service: "webhook", type: "event.list", access: auth(everyone, "events:read")),
+            .init(.get, "/v1/events/{id}", service: "webhook", type: "event.get", access: auth(everyone, "events:read")),
             // test clocks
             .init(.post, "/v1/test-clocks", service: "subscription", type: "test_clock.create", access: auth(admin), requestSchema: "TestClockCreate"),
             .init(.get, "/v1/test-clocks/{id}", service: "subscription", type: "test_clock.get", access: auth(admin)),

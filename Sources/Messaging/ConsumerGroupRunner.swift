@@ -22,6 +22,9 @@ public struct ConsumerSettings: Sendable {
     public var maxDeliveries: Int = 5
     /// Consumers of the group idle this long with nothing pending are removed.
     public var idleConsumerTimeout: Duration = .seconds(3600)
+    /// Whether answers are published (operation state, reply streams); an event consumer has no
+    /// one to answer, so it turns this off.
+    public var publishesReplies = true
 
     public init() {}
 }
@@ -239,7 +242,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 _ = try? await redis.send(HSET(names.lastErrors(group), fields: failures.map { ($0.0, RedisArgument($0.1)) }))
             }
             do {
-                try await replies.publish(answered.map { ($0.2, $0.1) })
+                if settings.publishesReplies { try await replies.publish(answered.map { ($0.2, $0.1) }) }
                 toAck += answered.map(\.0.id)
             } catch {
                 // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.

@@ -151,7 +151,7 @@ extension Reply {
 extension OperationRecord {
     /// The record around a reply already written as JSON (the worker writes each reply once, for
     /// the reply stream and for the operation's state).
-    static func data(replyJSON: Data, subject: String, tenant: String) -> Data {
+    static func data(replyJSON: Data, subject: String, tenant: String, customerID: String? = nil) -> Data {
         var out: [UInt8] = []
         out.reserveCapacity(replyJSON.count + subject.utf8.count + tenant.utf8.count + 40)
         out.append(contentsOf: #"{"reply":"#.utf8)
@@ -160,6 +160,10 @@ extension OperationRecord {
         JSONWriter.writeString(subject, into: &out)
         out.append(contentsOf: #","tenant":"#.utf8)
         JSONWriter.writeString(tenant, into: &out)
+        if let customerID {
+            out.append(contentsOf: #","customer_id":"#.utf8)
+            JSONWriter.writeString(customerID, into: &out)
+        }
         out.append(UInt8(ascii: "}"))
         return Data(out)
     }
@@ -169,7 +173,8 @@ extension MessageCoding {
     public static func encode(_ envelope: Envelope) throws -> Data { JSONWriter.data(envelope.jsonValue) }
     public static func encode(_ reply: Reply) throws -> Data { JSONWriter.data(reply.jsonValue) }
     public static func encode(_ record: OperationRecord) throws -> Data {
-        OperationRecord.data(replyJSON: try encode(record.reply), subject: record.subject, tenant: record.tenant)
+        OperationRecord.data(
+            replyJSON: try encode(record.reply), subject: record.subject, tenant: record.tenant, customerID: record.customerID)
     }
     public static func encode(_ value: JSONValue) throws -> Data { JSONWriter.data(value) }
 }

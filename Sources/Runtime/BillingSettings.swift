@@ -62,6 +62,18 @@ public struct BillingSettings: Sendable, Equatable {
     public var dunningMarkUncollectible: Bool = false
     /// Milliseconds between the scheduler's passes over due subscriptions and invoices.
     public var schedulerIntervalMilliseconds: Int = 1_000
+    /// Base64 of 32 bytes sealing webhook signing secrets at rest; required in production mode, a
+    /// fixed development key otherwise. Never logged.
+    public var webhookSecretKey: String = ""
+    /// Webhook retries: first delay, longest delay (ms), and the window after the first attempt (s)
+    /// past which a delivery has failed (3 days).
+    public var webhookRetryInitialMilliseconds: Int = 30_000
+    public var webhookRetryMaxMilliseconds: Int = 21_600_000
+    public var webhookRetryWindowSeconds: Int = 259_200
+    /// How long a worker's claim on a delivery lasts (longer than one attempt's 10 s limit).
+    public var webhookLeaseMilliseconds: Int = 30_000
+    /// How often the webhook dispatcher looks for due deliveries when nothing wakes it.
+    public var webhookPollMilliseconds: Int = 500
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -171,6 +183,20 @@ public struct BillingSettings: Sendable, Equatable {
         }
         self.dunningMarkUncollectible = uncollectible == "true"
         self.schedulerIntervalMilliseconds = try int("scheduler.interval.ms", d.schedulerIntervalMilliseconds, range: 10...3_600_000)
+        let webhookKey = string("webhook.secret.key", "", secret: true)
+        if !webhookKey.isEmpty,
+            Data(base64Encoded: webhookKey.trimmingCharacters(in: .whitespaces)).map({ $0.count == 32 }) != true
+        {
+            throw Invalid(variable: "BILLING_WEBHOOK_SECRET_KEY", reason: "expected base64 of 32 random bytes (openssl rand -base64 32)")
+        }
+        self.webhookSecretKey = webhookKey
+        self.webhookRetryInitialMilliseconds = try int(
+            "webhook.retry.initial.ms", d.webhookRetryInitialMilliseconds, range: 10...86_400_000)
+        self.webhookRetryMaxMilliseconds = try int("webhook.retry.max.ms", d.webhookRetryMaxMilliseconds, range: 10...86_400_000)
+        self.webhookRetryWindowSeconds = try int(
+            "webhook.retry.window.seconds", d.webhookRetryWindowSeconds, range: 1...30 * 86_400)
+        self.webhookLeaseMilliseconds = try int("webhook.lease.ms", d.webhookLeaseMilliseconds, range: 1_000...600_000)
+        self.webhookPollMilliseconds = try int("webhook.poll.ms", d.webhookPollMilliseconds, range: 10...60_000)
     }
 
     init(

@@ -6,7 +6,7 @@ import Runtime
 /// `billing bench …`: benchmarks that print figures next to the raw server rates of the same run.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that print figures beside raw server rates.", subcommands: [RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self])
+        abstract: "Benchmarks that print figures beside raw server rates.", subcommands: [RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self, BenchWebhooks.self])
 }
 
 struct RedisBench: AsyncParsableCommand {

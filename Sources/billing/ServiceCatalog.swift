@@ -12,6 +12,7 @@ import Redis
 import Runtime
 import ServiceLifecycle
 import TestService
+import WebhookService
 
 /// Which services this binary can run, and how one is assembled from its handlers.
 enum ServiceCatalog {
@@ -19,6 +20,7 @@ enum ServiceCatalog {
     /// invoice, webhook) add themselves here.
     static let production: [String] = [
         AuthService.name, CustomerService.name, PlanService.name, SubscriptionService.name, InvoiceService.name,
+        WebhookService.name,
     ]
 
     /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
@@ -37,6 +39,7 @@ enum ServiceCatalog {
         case PlanService.name: PlanService.registry()
         case SubscriptionService.name: SubscriptionService.registry(try engine(settings))
         case InvoiceService.name: InvoiceService.registry(try engine(settings))
+        case WebhookService.name: try WebhookService(configuration: webhookConfiguration(settings)).registry()
         default: nil
         }
     }
@@ -49,6 +52,8 @@ enum ServiceCatalog {
         case AuthService.name:
             let auth = try auth(settings, infrastructure: infrastructure)
             let names = names(settings)
+            var consumer = consumerSettings(settings)
+            consumer.publishesReplies = false
             let events = CommandProcessor(
                 group: AuthService.eventGroup, registry: auth.eventRegistry(), database: database(infrastructure),
                 redis: infrastructure.redis, logger: Logger(label: "billing.auth"))
@@ -57,8 +62,27 @@ enum ServiceCatalog {
                 ConsumerGroupRunner(
                     stream: names.events, group: AuthService.eventGroup,
                     deadLetterStream: names.deadLetters(AuthService.eventGroup), processor: events,
-                    redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
+                    redis: infrastructure.redis, names: names, settings: consumer,
                     logger: Logger(label: "billing.consumer")),
+            ]
+        case WebhookService.name:
+            // The event consumer (group `webhook` on billing:events) and the delivery dispatcher
+            // share one service, so a fan-out wakes the dispatcher at once.
+            let webhook = WebhookService(configuration: try webhookConfiguration(settings))
+            let names = names(settings)
+            var consumer = consumerSettings(settings)
+            consumer.publishesReplies = false
+            let processor = CommandProcessor(
+                group: WebhookService.eventLedger, registry: webhook.eventRegistry(), database: database(infrastructure),
+                redis: infrastructure.redis, logger: Logger(label: "billing.webhook"))
+            return [
+                ConsumerGroupRunner(
+                    stream: names.events, group: WebhookService.eventGroup,
+                    deadLetterStream: names.deadLetters(WebhookService.eventLedger), processor: processor,
+                    redis: infrastructure.redis, names: names, settings: consumer, logger: Logger(label: "billing.consumer")),
+                WebhookDispatcher(
+                    service: webhook, database: database(infrastructure),
+                    bus: CommandBus(redis: infrastructure.redis, names: names)),
             ]
         default: return []
         }
@@ -112,6 +136,29 @@ enum ServiceCatalog {
         configuration.audience = settings.jwtAudience
         configuration.accessTokenTTL = TimeInterval(settings.accessTokenTTLSeconds)
         configuration.hasher = PasswordHasher(logN: settings.scryptLogN)
+        return configuration
+    }
+
+    /// The webhook service's settings; in production the key that seals signing secrets must be configured.
+    static func webhookConfiguration(_ settings: BillingSettings) throws -> WebhookConfiguration {
+        let sealingKey: SymmetricKey
+        if let configured = WebhookConfiguration.sealingKey(base64: settings.webhookSecretKey) {
+            sealingKey = configured
+        } else if settings.mode == .development {
+            sealingKey = WebhookConfiguration.developmentSealingKey
+        } else {
+            throw BillingSettings.Invalid(
+                variable: "BILLING_WEBHOOK_SECRET_KEY",
+                reason: "required in production mode (base64 of 32 random bytes: openssl rand -base64 32)")
+        }
+        var configuration = WebhookConfiguration(
+            names: names(settings), secretSealingKey: sealingKey, development: settings.mode == .development)
+        configuration.retry = RetrySchedule(
+            initialDelay: .milliseconds(settings.webhookRetryInitialMilliseconds),
+            maxDelay: .milliseconds(settings.webhookRetryMaxMilliseconds),
+            window: .seconds(settings.webhookRetryWindowSeconds))
+        configuration.lease = .milliseconds(settings.webhookLeaseMilliseconds)
+        configuration.pollInterval = .milliseconds(settings.webhookPollMilliseconds)
         return configuration
     }
 

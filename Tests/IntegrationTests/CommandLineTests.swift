@@ -158,7 +158,7 @@ struct CommandLineTests {
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
         // /readyz also waits for a consumer of every production service.
-        for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice"], ["gateway", "--test-routes"]] {
+        for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice", "webhook"], ["gateway", "--test-routes"]] {
             let process = Process()
             process.executableURL = try MessagingHarness.binary("billing")
             process.arguments = arguments

@@ -1,0 +1,116 @@
+import Foundation
+import Messaging
+
+/// The collections of the webhook service (validators and indexes: schemas/collections/).
+public enum WebhookCollections {
+    public static let endpoints = "webhook_endpoints"
+    public static let deliveries = "webhook_deliveries"
+    public static let events = "events"
+}
+
+/// A subscriber: a URL, the event types it wants (or `*`), and its signing secret, sealed.
+struct EndpointRecord: Codable, Sendable {
+    var id: String
+    var tenantID: String
+    var url: String
+    var events: [String]
+    var description: String?
+    /// `enabled` or `disabled`.
+    var status: String
+    var disabledReason: String?
+    var sealedSecret: String
+    /// Since when every attempt to it has failed (nil after a success): an endpoint failing for a
+    /// whole retry window is disabled.
+    var failingSince: Date?
+    var createdAt: Date
+    var updatedAt: Date
+    var version: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case url, events, description, status, version
+        case tenantID = "tenant_id"
+        case disabledReason = "disabled_reason"
+        case sealedSecret = "sealed_secret"
+        case failingSince = "failing_since"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// One try to deliver: when, what came back, how long it took.
+struct DeliveryAttempt: Codable, Sendable {
+    var at: Date
+    /// HTTP status; nil when no response came (refused, timed out).
+    var statusCode: Int?
+    var latencyMilliseconds: Int
+    /// The first 1 KiB of the response body.
+    var response: String?
+    var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case at, response, error
+        case statusCode = "status_code"
+        case latencyMilliseconds = "latency_ms"
+    }
+}
+
+/// One event to one endpoint, with its attempts and when the next is due. Durable: the
+/// dispatcher finds due deliveries in MongoDB, so retries survive restarts.
+struct DeliveryRecord: Codable, Sendable {
+    var id: String
+    var tenantID: String
+    var endpointID: String
+    var eventID: String
+    var eventType: String
+    /// `pending`, `succeeded`, `failed` (its window ran out) or `canceled` (endpoint gone or disabled).
+    var status: String
+    var manual: Bool
+    var attemptCount: Int
+    var nextAttemptAt: Date?
+    var firstAttemptAt: Date?
+    /// A dispatcher's claim: until then no other worker sends it.
+    var leaseUntil: Date?
+    var leaseOwner: String?
+    var attempts: [DeliveryAttempt]
+    var createdAt: Date
+    var updatedAt: Date
+    var version: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case status, manual, attempts, version
+        case tenantID = "tenant_id"
+        case endpointID = "endpoint_id"
+        case eventID = "event_id"
+        case eventType = "event_type"
+        case attemptCount = "attempt_count"
+        case nextAttemptAt = "next_attempt_at"
+        case firstAttemptAt = "first_attempt_at"
+        case leaseUntil = "lease_until"
+        case leaseOwner = "lease_owner"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// An event as the Events API serves it and deliveries send it: `body` is the exact JSON posted
+/// (and signed), kept as text so every attempt sends the same bytes.
+struct EventRecord: Codable, Sendable {
+    var id: String
+    var tenantID: String
+    var type: String
+    /// The customer the event is about, if any: what a customer principal may see.
+    var customerID: String?
+    var body: String
+    var createdAt: Date
+    var version: Int = 1
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case type, body, version
+        case tenantID = "tenant_id"
+        case customerID = "customer_id"
+        case createdAt = "created_at"
+    }
+}

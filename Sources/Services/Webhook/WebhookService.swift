@@ -1,0 +1,442 @@
+import Crypto
+import Foundation
+import Logging
+import Messaging
+import Mongo
+import Redis
+import Synchronization
+
+/// The `webhook` worker: the endpoints API and the Events API on `billing:cmd:webhook`; the
+/// event consumer (group `webhook` on `billing:events`) that stores every event and fans it out
+/// into durable deliveries; the dispatcher that sends them (``WebhookDispatcher``).
+public struct WebhookService: Sendable {
+    public static let name = "webhook"
+    /// The consumer group on `billing:events`.
+    public static let eventGroup = "webhook"
+    /// The ledger name of the event consumer (apart from the command consumer's `webhook`).
+    public static let eventLedger = "webhook.events"
+    /// The internal command the dispatcher sends when an endpoint failed for its whole window.
+    static let disableFailingType = "webhook_endpoint.disable_failing"
+
+    public let configuration: WebhookConfiguration
+    let secrets: WebhookSecrets
+    let policy: EndpointURLPolicy
+    /// Wakes this process's dispatcher when new deliveries committed.
+    public let wake: WakeSignal
+
+    public init(configuration: WebhookConfiguration) {
+        self.configuration = configuration
+        self.secrets = WebhookSecrets(key: configuration.secretSealingKey)
+        self.policy = EndpointURLPolicy(development: configuration.development)
+        self.wake = WakeSignal()
+    }
+
+    /// Handlers of the command stream: endpoints, delivery log, redelivery, events.
+    public func registry() -> HandlerRegistry {
+        var registry = HandlerRegistry()
+        registry.write("webhook_endpoint.create") { context in try createEndpoint(context) }
+        registry.read("webhook_endpoint.list") { envelope, context in try await listEndpoints(envelope, context) }
+        registry.read("webhook_endpoint.get") { envelope, context in try await getEndpoint(envelope, context) }
+        registry.write("webhook_endpoint.delete") { context in try deleteEndpoint(context) }
+        registry.write("webhook_endpoint.disable") { context in try setEnabled(false, context) }
+        registry.write("webhook_endpoint.enable") { context in try setEnabled(true, context) }
+        registry.write("webhook_endpoint.redeliver") { context in try redeliver(context) }
+        registry.read("webhook_delivery.list") { envelope, context in try await listDeliveries(envelope, context) }
+        registry.write(Self.disableFailingType) { context in try disableFailing(context) }
+        registry.read("event.list") { envelope, context in try await listEvents(envelope, context) }
+        registry.read("event.get") { envelope, context in try await getEvent(envelope, context) }
+        return registry
+    }
+
+    /// The event consumer's one handler: every event type.
+    public func eventRegistry() -> HandlerRegistry {
+        var registry = HandlerRegistry()
+        registry.write("*") { context in try recordAndFanOut(context) }
+        return registry
+    }
+
+    // MARK: Events in: store, fan out
+
+    /// Stores the event (once per ID) and creates one pending delivery per matching enabled endpoint
+    /// of its tenant, in the transaction that records the event as processed.
+    func recordAndFanOut(_ context: CommandContext) throws -> HandlerResult {
+        let envelope = context.envelope
+        let id = WebhookIDs.event(envelope.id)
+        let tenant = envelope.principal.tenant
+        let events = context.transaction.collection(WebhookCollections.events, as: EventRecord.self)
+        if try events.findOne(["_id": .string(id)]) != nil {
+            return HandlerResult(body: .object(["event": .string(id), "duplicate": .bool(true)]))
+        }
+        let body = try Self.eventBody(envelope)
+        _ = try events.insertOne(
+            EventRecord(
+                id: id, tenantID: tenant, type: envelope.type, customerID: Self.customerID(of: envelope),
+                body: String(decoding: body, as: UTF8.self), createdAt: envelope.createdAt))
+        let endpoints = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).find([
+            "tenant_id": .string(tenant), "status": "enabled", "events": ["$in": [.string(envelope.type), "*"]],
+        ])
+        let now = context.now
+        let deliveries = endpoints.map { endpoint in
+            DeliveryRecord(
+                id: WebhookIDs.delivery(event: id, endpoint: endpoint.id), tenantID: tenant, endpointID: endpoint.id,
+                eventID: id, eventType: envelope.type, status: "pending", manual: false, attemptCount: 0,
+                nextAttemptAt: now, firstAttemptAt: nil, leaseUntil: nil, leaseOwner: nil, attempts: [], createdAt: now,
+                updatedAt: now, version: 1)
+        }
+        if !deliveries.isEmpty {
+            _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertMany(deliveries)
+            let wake = self.wake
+            context.afterCommit { _ in wake.signal() }
+        }
+        return HandlerResult(body: .object(["event": .string(id), "deliveries": .number(String(deliveries.count))]))
+    }
+
+    /// The JSON posted to endpoints and served by the Events API.
+    static func eventBody(_ envelope: Envelope) throws -> Data {
+        try MessageCoding.encode(
+            JSONValue.object([
+                "id": .string(WebhookIDs.event(envelope.id)), "object": .string("event"), "type": .string(envelope.type),
+                "created_at": .string(MessageCoding.formatTimestamp(envelope.createdAt)), "data": envelope.payload,
+                "request_id": .string(envelope.correlationID),
+            ]))
+    }
+
+    /// Whom an event is about: the payload's `customer_id`, the `id` of a `customer.*` event, or
+    /// the customer who acted.
+    static func customerID(of envelope: Envelope) -> String? {
+        if let id = envelope.payload["customer_id"]?.stringValue { return id }
+        if envelope.type.hasPrefix("customer."), let id = envelope.payload["id"]?.stringValue { return id }
+        return envelope.principal.role == .customer ? envelope.principal.customerID : nil
+    }
+
+    // MARK: Endpoints
+
+    func createEndpoint(_ context: CommandContext) throws -> HandlerResult {
+        let input = try WebhookInput(context.envelope)
+        let url = try policy.validate(try input.string("url", maxLength: 2048))
+        let types = try input.eventTypes("events")
+        let description = try input.optionalString("description", maxLength: 500)
+        let now = context.now
+        let secret = WebhookSecrets.generate()
+        let record = EndpointRecord(
+            id: WebhookIDs.make("we", at: now), tenantID: context.envelope.principal.tenant, url: url.absoluteString,
+            events: types, description: description, status: "enabled", disabledReason: nil,
+            sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
+        _ = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).insertOne(record)
+        context.emit("webhook_endpoint.created", payload: Self.endpointEventPayload(record))
+        guard case .object(var body) = Self.endpointJSON(record) else { return HandlerResult(body: .null) }
+        body["secret"] = .string(secret)
+        return HandlerResult(status: 201, body: .object(body), secretFields: ["secret"])
+    }
+
+    func listEndpoints(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try WebhookInput(envelope)
+        let limit = try input.limit()
+        var filter: BSONDocument = ["tenant_id": .string(envelope.principal.tenant)]
+        if let after = input.queryString("starting_after") { filter["_id"] = ["$lt": .string(after)] }
+        let records = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self).find(
+            filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
+        return Self.list(records.prefix(limit).map(Self.endpointJSON), hasMore: records.count > limit)
+    }
+
+    func getEndpoint(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let id = try WebhookInput(envelope).pathID()
+        guard
+            let record = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+                .findOne(["_id": .string(id), "tenant_id": .string(envelope.principal.tenant)])
+        else { throw Problem.notFound("webhook endpoint \(id)") }
+        return HandlerResult(body: Self.endpointJSON(record))
+    }
+
+    func deleteEndpoint(_ context: CommandContext) throws -> HandlerResult {
+        let id = try WebhookInput(context.envelope).pathID()
+        let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+        guard let record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
+        else { throw Problem.notFound("webhook endpoint \(id)") }
+        _ = try endpoints.deleteOne(["_id": .string(id)])
+        try cancelPending(endpoint: id, context, reason: "endpoint deleted")
+        context.emit("webhook_endpoint.deleted", payload: Self.endpointEventPayload(record))
+        return HandlerResult(status: 204, body: .null)
+    }
+
+    func setEnabled(_ enabled: Bool, _ context: CommandContext) throws -> HandlerResult {
+        let id = try WebhookInput(context.envelope).pathID()
+        let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+        guard var record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
+        else { throw Problem.notFound("webhook endpoint \(id)") }
+        let wanted = enabled ? "enabled" : "disabled"
+        guard record.status != wanted else { return HandlerResult(body: Self.endpointJSON(record)) }
+        let now = context.now
+        if enabled {
+            _ = try endpoints.updateOne(
+                ["_id": .string(id)],
+                update: [
+                    "$set": [
+                        "status": "enabled", "updated_at": .datetime(now), "disabled_reason": .null, "failing_since": .null,
+                    ],
+                    "$inc": ["version": 1],
+                ])
+            record.disabledReason = nil
+            record.failingSince = nil
+        } else {
+            _ = try endpoints.updateOne(
+                ["_id": .string(id)],
+                update: [
+                    "$set": ["status": "disabled", "disabled_reason": "disabled by request", "updated_at": .datetime(now)],
+                    "$inc": ["version": 1],
+                ])
+            record.disabledReason = "disabled by request"
+            try cancelPending(endpoint: id, context, reason: "endpoint disabled")
+        }
+        record.status = wanted
+        record.updatedAt = now
+        record.version += 1
+        var payload = Self.endpointEventPayload(record)
+        if !enabled { payload = Self.merging(payload, ["reason": .string("requested")]) }
+        context.emit(enabled ? "webhook_endpoint.enabled" : "webhook_endpoint.disabled", payload: payload)
+        return HandlerResult(body: Self.endpointJSON(record))
+    }
+
+    /// Sent by a dispatcher when a delivery ran out of its window: disables the endpoint if it has
+    /// been failing for the whole window (checked again here, in the transaction) and says so.
+    func disableFailing(_ context: CommandContext) throws -> HandlerResult {
+        guard let id = context.envelope.payload["endpoint_id"]?.stringValue else {
+            throw Problem.invalid("endpoint_id", "is required")
+        }
+        let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+        guard var record = try endpoints.findOne(["_id": .string(id)]) else {
+            return HandlerResult(body: .object(["disabled": .bool(false)]))
+        }
+        guard let windowStart = context.envelope.payload["window_started_at"]?.stringValue.flatMap(MessageCoding.parseTimestamp)
+        else { throw Problem.invalid("window_started_at", "is required") }
+        // Still failing since (at least) the start of the window that ran out: no success came between.
+        guard record.status == "enabled", let since = record.failingSince, since <= windowStart.addingTimeInterval(0.001)
+        else { return HandlerResult(body: .object(["disabled": .bool(false)])) }
+        let reason = "every delivery failed since \(MessageCoding.formatTimestamp(since)), for the whole retry window"
+        _ = try endpoints.updateOne(
+            ["_id": .string(id), "status": "enabled"],
+            update: [
+                "$set": ["status": "disabled", "disabled_reason": .string(reason), "updated_at": .datetime(context.now)],
+                "$inc": ["version": 1],
+            ])
+        try cancelPending(endpoint: id, context, reason: "endpoint disabled")
+        record.status = "disabled"
+        record.disabledReason = reason
+        context.emit(
+            "webhook_endpoint.disabled",
+            payload: Self.merging(
+                Self.endpointEventPayload(record),
+                ["reason": .string("failing"), "failing_since": .string(MessageCoding.formatTimestamp(since))]))
+        return HandlerResult(body: .object(["disabled": .bool(true)]))
+    }
+
+    private func cancelPending(endpoint: String, _ context: CommandContext, reason: String) throws {
+        _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).updateMany(
+            ["endpoint_id": .string(endpoint), "status": "pending"],
+            update: [
+                "$set": ["status": "canceled", "updated_at": .datetime(context.now), "next_attempt_at": .null],
+                "$inc": ["version": 1],
+            ])
+    }
+
+    // MARK: Delivery log and redelivery
+
+    /// `POST /v1/webhook-endpoints/{id}/redeliver` `{"event_id"}`: one more delivery of one event
+    /// to one endpoint, logged as its own delivery (`manual: true`).
+    func redeliver(_ context: CommandContext) throws -> HandlerResult {
+        let input = try WebhookInput(context.envelope)
+        let id = try input.pathID()
+        let eventID = try input.string("event_id", maxLength: 64)
+        let tenant = context.envelope.principal.tenant
+        guard
+            let endpoint = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+                .findOne(["_id": .string(id), "tenant_id": .string(tenant)])
+        else { throw Problem.notFound("webhook endpoint \(id)") }
+        guard endpoint.status == "enabled" else {
+            throw Problem(
+                status: 409, code: "endpoint_disabled", title: "Endpoint disabled",
+                detail: "webhook endpoint \(id) is disabled; enable it first", param: "id")
+        }
+        guard
+            let event = try context.transaction.collection(WebhookCollections.events, as: EventRecord.self).findOne([
+                "_id": .string(eventID), "tenant_id": .string(tenant),
+            ])
+        else {
+            throw Problem(
+                status: 404, code: "not_found", title: "Not found", detail: "event \(eventID) does not exist",
+                param: "event_id")
+        }
+        let now = context.now
+        let delivery = DeliveryRecord(
+            id: WebhookIDs.make("whd", at: now), tenantID: tenant, endpointID: id, eventID: event.id,
+            eventType: event.type, status: "pending", manual: true, attemptCount: 0, nextAttemptAt: now,
+            firstAttemptAt: nil, leaseUntil: nil, leaseOwner: nil, attempts: [], createdAt: now, updatedAt: now,
+            version: 1)
+        _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertOne(delivery)
+        let wake = self.wake
+        context.afterCommit { _ in wake.signal() }
+        return HandlerResult(status: 201, body: Self.deliveryJSON(delivery))
+    }
+
+    func listDeliveries(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try WebhookInput(envelope)
+        let id = try input.pathID()
+        let limit = try input.limit()
+        let tenant = envelope.principal.tenant
+        guard
+            try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self).findOne([
+                "_id": .string(id), "tenant_id": .string(tenant),
+            ]) != nil
+        else { throw Problem.notFound("webhook endpoint \(id)") }
+        let deliveries = context.database.collection(WebhookCollections.deliveries, as: DeliveryRecord.self)
+        var filter: BSONDocument = ["endpoint_id": .string(id), "tenant_id": .string(tenant)]
+        if let event = input.queryString("event_id") { filter["event_id"] = .string(event) }
+        if let after = input.queryString("starting_after") {
+            guard let cursor = try await deliveries.findOne(["_id": .string(after), "endpoint_id": .string(id)]) else {
+                throw Problem.invalid("starting_after", "no delivery \(after) of this endpoint")
+            }
+            filter["$or"] = [
+                ["created_at": ["$lt": .datetime(cursor.createdAt)]],
+                ["created_at": .datetime(cursor.createdAt), "_id": ["$lt": .string(after)]],
+            ]
+        }
+        let records = try await deliveries.find(filter, options: FindOptions(sort: ["created_at": -1, "_id": -1], limit: limit + 1))
+        return Self.list(records.prefix(limit).map(Self.deliveryJSON), hasMore: records.count > limit)
+    }
+
+    // MARK: Events API
+
+    func listEvents(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let input = try WebhookInput(envelope)
+        let limit = try input.limit()
+        var filter = try Self.visibility(envelope.principal)
+        if let type = input.queryString("type") { filter["type"] = .string(type) }
+        var created: BSONDocument = [:]
+        if let from = try input.queryTime("created[gte]") { created["$gte"] = .datetime(from) }
+        if let to = try input.queryTime("created[lte]") { created["$lte"] = .datetime(to) }
+        if !created.isEmpty { filter["created_at"] = .document(created) }
+        if let after = input.queryString("starting_after") { filter["_id"] = ["$lt": .string(after)] }
+        let records = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).find(
+            filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
+        return Self.list(try records.prefix(limit).map(Self.eventJSON), hasMore: records.count > limit)
+    }
+
+    func getEvent(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+        let id = try WebhookInput(envelope).pathID()
+        var filter = try Self.visibility(envelope.principal)
+        filter["_id"] = .string(id)
+        guard let record = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).findOne(filter)
+        else { throw Problem.notFound("event \(id)") }
+        return HandlerResult(body: try Self.eventJSON(record))
+    }
+
+    /// The events a principal may see: its tenant's; a customer only those about itself.
+    static func visibility(_ principal: Principal) throws -> BSONDocument {
+        var filter: BSONDocument = ["tenant_id": .string(principal.tenant)]
+        if principal.role == .customer {
+            guard let customer = principal.customerID else { throw Problem.notFound("event") }
+            filter["customer_id"] = .string(customer)
+        }
+        return filter
+    }
+
+    // MARK: JSON
+
+    static func list(_ items: [JSONValue], hasMore: Bool) -> HandlerResult {
+        HandlerResult(body: .object(["object": .string("list"), "data": .array(items), "has_more": .bool(hasMore)]))
+    }
+
+    static func merging(_ value: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
+        guard case .object(var members) = value else { return value }
+        members.merge(extra) { $1 }
+        return .object(members)
+    }
+
+    static func endpointJSON(_ record: EndpointRecord) -> JSONValue {
+        .object([
+            "id": .string(record.id), "object": .string("webhook_endpoint"), "url": .string(record.url),
+            "events": .array(record.events.map(JSONValue.string)),
+            "description": record.description.map(JSONValue.string) ?? .null, "status": .string(record.status),
+            "disabled_reason": record.disabledReason.map(JSONValue.string) ?? .null,
+            "created_at": .string(MessageCoding.formatTimestamp(record.createdAt)),
+        ])
+    }
+
+    static func endpointEventPayload(_ record: EndpointRecord) -> JSONValue {
+        .object([
+            "id": .string(record.id), "url": .string(record.url), "events": .array(record.events.map(JSONValue.string)),
+            "status": .string(record.status),
+        ])
+    }
+
+    static func deliveryJSON(_ record: DeliveryRecord) -> JSONValue {
+        func time(_ date: Date?) -> JSONValue { date.map { .string(MessageCoding.formatTimestamp($0)) } ?? .null }
+        return .object([
+            "id": .string(record.id), "object": .string("webhook_delivery"), "endpoint_id": .string(record.endpointID),
+            "event_id": .string(record.eventID), "event_type": .string(record.eventType), "status": .string(record.status),
+            "manual": .bool(record.manual), "attempt_count": .number(String(record.attemptCount)),
+            "next_attempt_at": time(record.nextAttemptAt), "created_at": time(record.createdAt),
+            "attempts": .array(
+                record.attempts.map { attempt in
+                    .object([
+                        "at": time(attempt.at), "status_code": attempt.statusCode.map { .number(String($0)) } ?? .null,
+                        "latency_ms": .number(String(attempt.latencyMilliseconds)),
+                        "response": attempt.response.map(JSONValue.string) ?? .null,
+                        "error": attempt.error.map(JSONValue.string) ?? .null,
+                    ])
+                }),
+        ])
+    }
+
+    static func eventJSON(_ record: EventRecord) throws -> JSONValue {
+        try MessageCoding.decode(JSONValue.self, from: record.body)
+    }
+}
+
+/// Wakes a waiting loop at once (coalescing signals that arrive while it works).
+public final class WakeSignal: Sendable {
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    public init() {}
+
+    public func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns after a signal or after `timeout`, whichever comes first.
+    public func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.pending {
+                            state.pending = false
+                            return true
+                        }
+                        state.waiter?.resume()
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            await group.next()
+            // Whichever finished, release the other.
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,391 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JWTKit
+import Logging
+import Messaging
+import Mongo
+import NIOCore
+import Redis
+import Runtime
+import Synchronization
+import Testing
+import WebhookService
+
+@testable import Gateway
+
+enum WebhookTestError: Error {
+    case missingServer(String)
+    case setup(String)
+}
+
+/// A real HTTP receiver on loopback: records every request; answers with the status `respond`
+/// gives for the request's number (1-based), after `delay`.
+final class Receiver: Sendable {
+    struct Received: Sendable {
+        var id: String
+        var timestamp: String
+        var signature: String
+        var body: [UInt8]
+        var at: Date
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
+        var type: String { json["type"] as? String ?? "" }
+    }
+
+    final class Log: Sendable {
+        let entries = Mutex<[Received]>([])
+    }
+
+    let log = Log()
+    let port: Int
+    let url: String
+    private let task: Task<Void, any Error>
+
+    init(delay: Duration = .zero, respond: @escaping @Sendable (Int) -> Int = { _ in 200 }) async throws {
+        let router = Router()
+        let received = self.log
+        router.post("/hook") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let count = received.entries.withLock { list in
+                list.append(
+                    Received(
+                        id: request.headers[HTTPField.Name("webhook-id")!] ?? "",
+                        timestamp: request.headers[HTTPField.Name("webhook-timestamp")!] ?? "",
+                        signature: request.headers[HTTPField.Name("webhook-signature")!] ?? "",
+                        body: Array(body.readableBytesView), at: Date()))
+                return list.count
+            }
+            if delay > .zero { try await Task.sleep(for: delay) }
+            let status = respond(count)
+            return Response(
+                status: .init(code: status), headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "receiver answered \(status) to #\(count)")))
+        }
+        let port = Mutex<Int?>(nil)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
+            logger: Logger(label: "test.receiver", factory: { _ in SwiftLogNoOpLogHandler() }))
+        task = Task { try await app.runService() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while port.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard let bound = port.withLock({ $0 }) else { throw WebhookTestError.setup("the receiver did not start") }
+        self.port = bound
+        self.url = "http://127.0.0.1:\(bound)/hook"
+    }
+
+    var all: [Received] { log.entries.withLock { $0 } }
+    func of(type: String) -> [Received] { all.filter { $0.type == type } }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// The test's own Standard Webhooks check: base64 HMAC-SHA256 over "id.timestamp.body" with the
+    /// secret's decoded bytes, compared with every `v1,` signature the header lists.
+    static func verify(_ delivery: Received, secret: String) -> Bool {
+        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))) else { return false }
+        let signed = Data("\(delivery.id).\(delivery.timestamp).".utf8) + Data(delivery.body)
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: key))).base64EncodedString()
+        let offered = delivery.signature.split(separator: " ").compactMap { part -> String? in
+            part.hasPrefix("v1,") ? String(part.dropFirst(3)) : nil
+        }
+        return offered.contains(expected)
+    }
+}
+
+/// The gateway (standard routes, real OpenAPI validation) with the real webhook worker behind it:
+/// command consumer, event consumer, dispatcher and outbox relay, on its own prefix and database.
+final class WebhookHarness: @unchecked Sendable {
+    let redis: RedisClient
+    let mongo: MongoClient
+    let database: MongoDatabase
+    let names: StreamNames
+    let replies: ReplyRouter
+    let bus: CommandBus
+    let service: WebhookService
+    var gatewayConfiguration: GatewayConfiguration
+    let signingKey = ES256PrivateKey()
+    let kid = "k-\(UUID().uuidString.prefix(6).lowercased())"
+    let keys = JWTKeyCollection()
+    private let tasks = Mutex<[Task<Void, any Error>]>([])
+    /// The in-process command consumers, so a test can stop them.
+    let commandRunners = Mutex<[ConsumerGroupRunner]>([])
+    private let processes = Mutex<[Process]>([])
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
+        contentsOf: root.appendingPathComponent("schemas/openapi.yaml").path)
+
+    static func url(_ variable: String) throws -> String {
+        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
+            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
+            throw WebhookTestError.missingServer(variable)
+        }
+        return url
+    }
+
+    static func quiet(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .error
+        return logger
+    }
+
+    init(
+        dispatchers: Int = 1, eventConsumer: Bool = true, configure: (inout WebhookConfiguration) -> Void = { _ in },
+        gateway: (inout GatewayConfiguration) -> Void = { _ in }
+    ) async throws {
+        var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
+        redisConfiguration.connectionCount = 2
+        redis = RedisClient(configuration: redisConfiguration)
+        mongo = try MongoClient(url: Self.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: Self.quiet("test.mongo"))
+        database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_wh_\(UUID().uuidString.prefix(8).lowercased())")
+        names = StreamNames(prefix: "tw\(UUID().uuidString.prefix(8).lowercased())")
+        replies = ReplyRouter(redis: redis, names: names, logger: Self.quiet("test.replies"))
+        bus = CommandBus(redis: redis, names: names)
+        var configuration = WebhookConfiguration(
+            names: names, secretSealingKey: WebhookConfiguration.developmentSealingKey, development: true)
+        configuration.pollInterval = .milliseconds(100)
+        configuration.gaugeInterval = .milliseconds(500)
+        configure(&configuration)
+        service = WebhookService(configuration: configuration)
+        var gatewayConfiguration = GatewayConfiguration()
+        gatewayConfiguration.names = names
+        gatewayConfiguration.requiredServices = [WebhookService.name]
+        gatewayConfiguration.defaultWait = .seconds(20)
+        gatewayConfiguration.principalLimit = RateLimitTier(rate: 10_000, burst: 10_000)
+        gateway(&gatewayConfiguration)
+        self.gatewayConfiguration = gatewayConfiguration
+        _ = try await CollectionMigrator(client: mongo, database: database.name).apply(
+            folder: Self.root.appendingPathComponent("schemas/collections").path, logger: Self.quiet("test.migrate"))
+        await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
+        try await publishJWKS()
+        let replies = self.replies
+        start { try await replies.run() }
+        startCommandConsumer()
+        if eventConsumer { startEventConsumer() }
+        for _ in 0..<dispatchers { startDispatcher() }
+        let relay = OutboxRelay(database: database, bus: bus, pollInterval: .milliseconds(50), logger: Self.quiet("test.outbox"))
+        start { try await relay.run() }
+    }
+
+    func start(_ body: @escaping @Sendable () async throws -> Void) {
+        tasks.withLock { $0.append(Task { try await body() }) }
+    }
+
+    func consumerSettings() -> ConsumerSettings {
+        var settings = ConsumerSettings()
+        settings.block = .milliseconds(100)
+        settings.claimMinIdle = .milliseconds(1000)
+        settings.claimInterval = .milliseconds(200)
+        return settings
+    }
+
+    func startCommandConsumer() {
+        let processor = CommandProcessor(
+            group: WebhookService.name, registry: service.registry(), database: database, redis: redis,
+            logger: Self.quiet("test.webhook"))
+        let runner = ConsumerGroupRunner(
+            service: WebhookService.name, processor: processor, redis: redis, names: names, settings: consumerSettings(),
+            logger: Self.quiet("test.consumer"))
+        commandRunners.withLock { $0.append(runner) }
+        start { try await runner.run() }
+    }
+
+    /// Stops reading commands (requests then wait, and the gateway answers 202).
+    func stopCommandConsumers() async throws {
+        for runner in commandRunners.withLock({ $0 }) { runner.stop() }
+        try await Task.sleep(for: .milliseconds(400))
+    }
+
+    func startEventConsumer() {
+        var settings = consumerSettings()
+        settings.publishesReplies = false
+        let processor = CommandProcessor(
+            group: WebhookService.eventLedger, registry: service.eventRegistry(), database: database, redis: redis,
+            logger: Self.quiet("test.webhook.events"))
+        let runner = ConsumerGroupRunner(
+            stream: names.events, group: WebhookService.eventGroup, deadLetterStream: names.deadLetters("webhook.events"),
+            processor: processor, redis: redis, names: names, settings: settings, logger: Self.quiet("test.consumer"))
+        start { try await runner.run() }
+    }
+
+    @discardableResult
+    func startDispatcher() -> WebhookDispatcher {
+        var dl = Logger(label: "test.dispatcher"); dl.logLevel = .warning; let dispatcher = WebhookDispatcher(service: service, database: database, bus: bus, logger: dl)
+        start { try await dispatcher.run() }
+        return dispatcher
+    }
+
+    // MARK: HTTP
+
+    func application() -> some ApplicationProtocol {
+        Gateway(
+            redis: redis, replies: replies, configuration: gatewayConfiguration, routes: .standard, openAPI: Self.openAPI,
+            logger: Self.quiet("test.gateway")
+        ).buildApplication()
+    }
+
+    func publishJWKS() async throws {
+        let parameters = signingKey.publicKey.parameters
+        let jwks = JWKS(keys: [
+            JWK.ecdsa(.es256, identifier: JWKIdentifier(string: kid), x: parameters?.x, y: parameters?.y, curve: .p256)
+        ])
+        _ = try await redis.send(SET("\(names.prefix):auth:jwks", value: RedisArgument(bytes: Array(try JSONEncoder().encode(jwks)))))
+    }
+
+    /// `Authorization` for an admin of `tenant`, or a customer when `customer` is given.
+    func auth(tenant: String = "default", customer: String? = nil) async throws -> HTTPFields {
+        let claims = AccessClaims(
+            iss: IssuerClaim(value: "billing"), aud: AudienceClaim(value: ["billing-api"]),
+            sub: SubjectClaim(value: customer.map { "usr_\($0)" } ?? "usr_admin"), tenant: tenant,
+            role: customer == nil ? "admin" : "customer", scope: nil, customerID: customer,
+            jti: IDClaim(value: UUID().uuidString), exp: ExpirationClaim(value: Date().addingTimeInterval(900)),
+            nbf: NotBeforeClaim(value: Date().addingTimeInterval(-60)), iat: IssuedAtClaim(value: Date()))
+        let token = try await keys.sign(claims, kid: JWKIdentifier(string: kid))
+        return [.authorization: "Bearer \(token)"]
+    }
+
+    // MARK: Events
+
+    /// Publishes a domain event on `billing:events`, as the outbox relay does after a commit.
+    @discardableResult
+    func publish(_ type: String, _ payload: [String: String] = [:], tenant: String = "default") async throws -> Envelope {
+        let event = Envelope(
+            type: type, principal: Principal(subject: "usr_test", role: .admin, tenant: tenant),
+            payload: .object(payload.mapValues(JSONValue.string)), createdAt: Date())
+        try await bus.publish(event)
+        return event
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+    func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    func documents(_ collection: String, _ filter: BSONDocument = [:]) async throws -> [BSONDocument] {
+        try await database.collection(collection, as: BSONDocument.self).find(filter)
+    }
+
+    // MARK: Worker processes
+
+    /// Starts `billing worker webhook` as a real process on this harness's prefix and database.
+    func startWorkerProcess(environment extra: [String: String]) async throws -> (Process, URL) {
+        let process = Process()
+        process.executableURL = try Self.binary("billing")
+        process.arguments = ["worker", WebhookService.name]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BILLING_REDIS_URL"] = try Self.url("BILLING_TEST_REDIS_URL")
+        environment["BILLING_MONGO_URL"] = try Self.mongoURL(database: database.name)
+        environment["BILLING_STREAM_PREFIX"] = names.prefix
+        environment["BILLING_LOG_LEVEL"] = "info"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-worker-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        processes.withLock { $0.append(process) }
+        let ready = await eventually(timeout: .seconds(30)) {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return text.contains("\"msg\":\"worker ready\"") || !process.isRunning
+        }
+        guard ready, process.isRunning else {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            throw WebhookTestError.setup("billing worker webhook did not start: \(text.suffix(2000))")
+        }
+        return (process, log)
+    }
+
+    static func binary(_ name: String) throws -> URL {
+        let env = ProcessInfo.processInfo.environment
+        var candidates: [URL] = []
+        if let dir = env["BILLING_TEST_BIN_DIR"] { candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(name)) }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        candidates.append(runner.appendingPathComponent(name))
+        candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
+        for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        throw WebhookTestError.setup("cannot find the \(name) binary; run the tests with scripts/test")
+    }
+
+    static func mongoURL(database: String) throws -> String {
+        let url = try Self.url("BILLING_TEST_MONGO_URL")
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let hostEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        return String(url[..<hostEnd]) + "/" + database + query
+    }
+
+    func shutdown() async {
+        for process in processes.withLock({ $0 }) where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let running = tasks.withLock { $0 }
+        for task in running { task.cancel() }
+        for task in running { _ = try? await task.value }
+        try? await database.drop()
+        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
+        await redis.shutdown()
+        try? await mongo.shutdown()
+    }
+}
+
+/// Runs `body` with a harness and its gateway's test client, and always shuts the harness down.
+func withWebhooks(
+    dispatchers: Int = 1, eventConsumer: Bool = true, configure: (inout WebhookConfiguration) -> Void = { _ in },
+    gateway: (inout GatewayConfiguration) -> Void = { _ in },
+    _ body: @escaping @Sendable (WebhookHarness, any TestClientProtocol) async throws -> Void
+) async throws {
+    let harness = try await WebhookHarness(
+        dispatchers: dispatchers, eventConsumer: eventConsumer, configure: configure, gateway: gateway)
+    do {
+        try await harness.application().test(.router) { client in try await body(harness, client) }
+    } catch {
+        await harness.shutdown()
+        throw error
+    }
+    await harness.shutdown()
+}
+
+let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
+    var result = lhs
+    result.append(contentsOf: rhs)
+    return result
+}
+
+extension TestClientProtocol {
+    @discardableResult
+    func post(_ uri: String, _ body: String = "{}", headers: HTTPFields) async throws -> (HTTPResponse.Status, [String: Any]) {
+        try await execute(uri: uri, method: .post, headers: jsonHeaders + headers, body: ByteBuffer(string: body)) {
+            ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    func get(_ uri: String, headers: HTTPFields) async throws -> (HTTPResponse.Status, [String: Any]) {
+        try await execute(uri: uri, method: .get, headers: headers) {
+            ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any]) ?? [:])
+        }
+    }
+
+    /// Creates an endpoint for `url` subscribed to `events`; returns (id, secret).
+    func createEndpoint(_ url: String, events: [String], headers: HTTPFields) async throws -> (id: String, secret: String) {
+        let list = events.map { "\"\($0)\"" }.joined(separator: ",")
+        let (status, body) = try await post("/v1/webhook-endpoints", #"{"url":"\#(url)","events":[\#(list)]}"#, headers: headers)
+        #expect(status == .created, "create answered \(status): \(body)")
+        return (body["id"] as? String ?? "", body["secret"] as? String ?? "")
+    }
+}
