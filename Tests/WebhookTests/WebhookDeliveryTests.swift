@@ -197,9 +197,12 @@ struct WebhookDeliveryTests {
             #expect(first.terminationReason == .uncaughtSignal)
             let before = Set(receiver.all.map(\.id))
             #expect(before.count < 30, "the worker should have been killed before it delivered everything")
-            let (second, _) = try await h.startWorkerProcess(environment: worker)
+            let (second, secondLog) = try await h.startWorkerProcess(environment: worker)
             let all = await h.eventually(timeout: .seconds(60)) { Set(receiver.all.map(\.id)).isSuperset(of: ids) }
-            #expect(all, "every event is delivered at least once: missing \(ids.subtracting(receiver.all.map(\.id)).count)")
+            #expect(
+                all,
+                "every event is delivered at least once: missing \(ids.subtracting(receiver.all.map(\.id)).count); worker log: \(((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").suffix(3000))"
+            )
             // Receivers dedupe by webhook-id: each event's copies carry the same id and body.
             let byID = Dictionary(grouping: receiver.all, by: \.id)
             #expect(byID.keys.count == 30)
