@@ -197,9 +197,22 @@ struct WebhookDeliveryTests {
             #expect(first.terminationReason == .uncaughtSignal)
             let before = Set(receiver.all.map(\.id))
             #expect(before.count < 30, "the worker should have been killed before it delivered everything")
-            let (second, _) = try await h.startWorkerProcess(environment: worker)
-            let all = await h.eventually(timeout: .seconds(60)) { Set(receiver.all.map(\.id)).isSuperset(of: ids) }
-            #expect(all, "every event is delivered at least once: missing \(ids.subtracting(receiver.all.map(\.id)).count)")
+            let (second, secondLog) = try await h.startWorkerProcess(environment: worker)
+            // A transaction the killed worker left open keeps its writes locked until the server
+            // expires it (60 s in MongoDB, transactionLifetimeLimitSeconds): allow for that.
+            let restarted = ContinuousClock.now
+            let all = await h.eventually(timeout: .seconds(120)) { Set(receiver.all.map(\.id)).isSuperset(of: ids) }
+            let took = ContinuousClock.now - restarted
+            let states = try await h.documents(WebhookCollections.deliveries).map {
+                "\($0["status"]?.stringValue ?? "?")/\($0["attempt_count"]?.intValue ?? -1)/\($0["lease_until"].map { "\($0)" } ?? "-")"
+            }
+            let stored = try await h.documents(WebhookCollections.events).count
+            let pending = try await h.redis.send(XPENDING_SUMMARY(h.names.events, group: WebhookService.eventGroup)).count
+            #expect(all, "after \(took): deliveries \(states.count): \(states.sorted()); events stored \(stored); events pending \(pending)")
+            #expect(
+                all,
+                "every event is delivered at least once: missing \(ids.subtracting(receiver.all.map(\.id)).count); worker log: \(((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").suffix(3000))"
+            )
             // Receivers dedupe by webhook-id: each event's copies carry the same id and body.
             let byID = Dictionary(grouping: receiver.all, by: \.id)
             #expect(byID.keys.count == 30)

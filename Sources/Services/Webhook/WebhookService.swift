@@ -393,50 +393,51 @@ public struct WebhookService: Sendable {
     }
 }
 
-/// Wakes a waiting loop at once (coalescing signals that arrive while it works).
+/// Wakes a waiting loop at once (a signal that comes while nobody waits is kept for the next wait).
 public final class WakeSignal: Sendable {
-    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private struct State {
+        var pending = false
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var next: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     public func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            if state.waiters.isEmpty {
+                state.pending = true
+                return []
             }
-            state.pending = true
-            return nil
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns after a signal or after `timeout`, whichever comes first.
+    /// Returns after a signal or after `timeout`, whichever comes first. Each waiter is resumed
+    /// exactly once: by whichever of the two takes it out of the table.
     public func wait(timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    let resumeNow = self.state.withLock { state -> Bool in
-                        if state.pending {
-                            state.pending = false
-                            return true
-                        }
-                        state.waiter?.resume()
-                        state.waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id = state.withLock { state -> UInt64? in
+                if state.pending {
+                    state.pending = false
+                    return nil
                 }
+                state.next += 1
+                state.waiters[state.next] = continuation
+                return state.next
             }
-            await group.next()
-            // Whichever finished, release the other.
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
+            guard let id else {
+                continuation.resume()
+                return
             }
-            waiter?.resume()
-            group.cancelAll()
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+            }
         }
     }
 }
