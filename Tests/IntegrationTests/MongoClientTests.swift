@@ -418,7 +418,8 @@ struct MongoClientTests {
             #expect([MongoError.Code.network, .timeout].contains(error.code), "got \(error)")
         }
         let elapsed = clock.now - start
-        #expect(elapsed < .seconds(5), "took \(elapsed)")
+        // Bounded by the 500 ms timeouts, not a hang; the margin is for a loaded machine (a bound, not a speed measurement).
+        #expect(elapsed < .seconds(30), "took \(elapsed)")
         try await client.shutdown()
     }
 
