@@ -15,7 +15,7 @@ public final class OutboxRelay: Service, Sendable {
     private let pollInterval: Duration
     private let batchSize: Int
     private let logger: Logger
-    private let wake = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let wake = WakeSignal()
     private let leaseKey: String
     private let owner = UUID().uuidString
     private let leaseTime: Duration
@@ -45,10 +45,7 @@ public final class OutboxRelay: Service, Sendable {
 
     /// Asks the relay to look now (a worker just committed events).
     public func nudge() {
-        wake.withLock { continuation in
-            continuation?.resume()
-            continuation = nil
-        }
+        wake.signal()
     }
 
     /// Publishes what the outbox holds now; returns how many events were published.
@@ -102,18 +99,11 @@ public final class OutboxRelay: Service, Sendable {
             == .integer(1)
     }
 
+    /// Until the poll interval passes or someone nudges. (A task group racing a sleep against a
+    /// continuation stored from a second child lost the wake-up when the sleep finished before the
+    /// child had stored its continuation, and then waited forever: the relay, and whatever awaited
+    /// it, hung on a loaded machine.)
     private func sleepOrNudge() async {
-        let interval = pollInterval
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: interval) }
-            group.addTask {
-                await withCheckedContinuation { continuation in
-                    self.wake.withLock { $0 = continuation }
-                }
-            }
-            await group.next()
-            self.nudge()
-            group.cancelAll()
-        }
+        await wake.wait(timeout: pollInterval)
     }
 }
