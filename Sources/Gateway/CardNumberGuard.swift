@@ -1,3 +1,4 @@
+import Foundation
 import Messaging
 
 /// Refuses card numbers before anything is queued: no primary account number may reach a stream,
@@ -25,25 +26,40 @@ enum CardNumberGuard {
         }
     }
 
-    /// Whether `text` holds a run of 13–19 digits (single spaces or dashes allowed between digits)
-    /// that passes the Luhn check. Whole runs only: a longer run of digits is not a card number.
+    /// Whether `text` holds a standalone run of 13–19 digits (single spaces or dashes allowed
+    /// between digits) that passes the Luhn check. Standalone: not glued to a letter, digit or `_`
+    /// on either side, so the hexadecimal part of an ID (`pm_0192…`), which now and then holds a
+    /// Luhn-valid stretch of decimal digits, is never mistaken for a card number.
     static func containsCardNumber(_ text: String) -> Bool {
+        func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "_" || (scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar)))
+                || (!scalar.isASCII && CharacterSet.letters.contains(scalar))
+        }
         var digits: [UInt8] = []
         var pendingSeparator = false
-        func runIsCardNumber() -> Bool { (13...19).contains(digits.count) && luhn(digits[...]) }
+        var gluedBefore = false
+        var previous: Unicode.Scalar?
+        func runIsCardNumber(gluedAfter: Bool) -> Bool {
+            !gluedBefore && !gluedAfter && (13...19).contains(digits.count) && luhn(digits[...])
+        }
         for scalar in text.unicodeScalars {
             if scalar.value >= 48 && scalar.value <= 57 {
+                if digits.isEmpty { gluedBefore = previous.map(isWordCharacter) ?? false }
                 digits.append(UInt8(scalar.value - 48))
                 pendingSeparator = false
             } else if (scalar == " " || scalar == "-") && !digits.isEmpty && !pendingSeparator {
                 pendingSeparator = true
             } else {
-                if runIsCardNumber() { return true }
+                if !digits.isEmpty {
+                    // A trailing separator ends the run; what follows it is not glued to the digits.
+                    if runIsCardNumber(gluedAfter: !pendingSeparator && isWordCharacter(scalar)) { return true }
+                }
                 digits.removeAll()
                 pendingSeparator = false
             }
+            previous = scalar
         }
-        return runIsCardNumber()
+        return !digits.isEmpty && runIsCardNumber(gluedAfter: false)
     }
 
     static func luhn(_ digits: ArraySlice<UInt8>) -> Bool {
