@@ -355,7 +355,12 @@ struct MongoClientTests {
                 attempts.first.add(1, ordering: .relaxed)
                 try txn.collection("counters", as: TestCounter.self).updateOne(["_id": "c"], update: ["$inc": ["value": 1]])
                 attempts.firstWrote.store(true, ordering: .relaxed)
-                Thread.sleep(forTimeInterval: 0.5)  // hold the document while the second transaction tries it
+                // Hold the document until the second transaction has met the conflict (however slow the
+                // machine), for at most 10 s.
+                let until = Date().addingTimeInterval(10)
+                while !attempts.sawWriteConflict.load(ordering: .relaxed), Date() < until {
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
             }
             while !attempts.firstWrote.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
             try await db.withTransaction { txn in
