@@ -47,8 +47,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let consumerPrefix: String
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    /// The consumers' blocking connections, closed on a graceful shutdown so no one waits out a BLOCK.
-    private let readers = Mutex<[RedisClient]>([])
     private let wallClock: any BillingClock
 
     private let lagGauge: Gauge
@@ -119,14 +117,10 @@ public final class ConsumerGroupRunner: Service, Sendable {
         logger.info("consumer group stopped", metadata: ["stream": "\(stream)"])
     }
 
-    /// Stops reading; in-flight batches finish and are acknowledged (acks use the shared client).
-    /// A read blocked in XREADGROUP is cut short by closing its connection: entries Redis delivered
-    /// in that instant stay pending for this consumer, drained at its restart or reclaimed by others.
-    public func stop() {
-        stopping.store(true, ordering: .relaxed)
-        let connections = readers.withLock { $0 }
-        Task { for connection in connections { await connection.shutdown() } }
-    }
+    /// Stops reading; in-flight batches finish and are acknowledged. A read blocked in XREADGROUP
+    /// ends within `block` (1 s by default); it is not cut short, since entries Redis delivered at
+    /// that instant would stay pending.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
 
     private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
@@ -142,9 +136,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     private func consume(as consumer: String) async {
         let connection = redis.makeDedicatedClient()
-        readers.withLock { $0.append(connection) }
         defer { Task { await connection.shutdown() } }
-        if isStopping { return }
         // First our own pending entries (a restart with the same name), then new ones.
         var cursor = "0"
         while !isStopping {
