@@ -55,7 +55,7 @@ final class MongocBSON {
         try body(pointer)
     }
 
-    func toDocument() throws -> BSONDocument {
+    func makeDocument() throws -> BSONDocument {
         try BSONReader.document(from: pointer)
     }
 
@@ -378,6 +378,6 @@ extension BSONDocument {
         var offset = 0
         let valid = owned.withUnsafeHandle { bson_validate($0, bson_validate_flags_t(BSON_VALIDATE_UTF8.rawValue | BSON_VALIDATE_UTF8_ALLOW_NULL.rawValue), &offset) }
         guard valid else { throw MongoError(.decoding, "invalid BSON at byte \(offset)") }
-        self = try owned.toDocument()
+        self = try owned.makeDocument()
     }
 }

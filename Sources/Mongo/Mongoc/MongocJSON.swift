@@ -12,7 +12,7 @@ extension BSONDocument {
         guard let parsed else {
             throw MongoError(.invalidArgument, "invalid JSON: \(MongoError.from(error).message)")
         }
-        self = try MongocBSON(adopting: parsed).toDocument()
+        self = try MongocBSON(adopting: parsed).makeDocument()
     }
 
     /// Relaxed Extended JSON (`{"amount": {"$numberDecimal": "19.99"}, "at": {"$date": "…"}}`), for logs and fixtures.
