@@ -248,6 +248,8 @@ public struct CommandProcessor: Sendable {
         }
     }
 
+    /// Records `reply` in the ledger on its own (no handler writes), unless the ledger already has
+    /// the message: then that stored reply is the answer.
     private func recordAnswer(_ envelope: Envelope, _ reply: Reply, wallNow: Date) async throws -> Outcome {
         let ledgerID = ledgerID(envelope)
         let group = self.group
@@ -262,17 +264,7 @@ public struct CommandProcessor: Sendable {
     }
 
     private func recordRefusal(_ envelope: Envelope, _ problem: Problem, now: Date, wallNow: Date) async throws -> Outcome {
-        let ledgerID = ledgerID(envelope)
-        let group = self.group
-        return try await database.withTransaction { txn in
-            let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
-            if let entry = try ledger.findOne(["_id": .string(ledgerID)]) {
-                return .alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply))
-            }
-            let reply = Reply.failure(to: envelope, problem, at: now)
-            _ = try ledger.insertOne(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
-            return .applied(reply)
-        }
+        try await recordAnswer(envelope, .failure(to: envelope, problem, at: now), wallNow: wallNow)
     }
 
     static func ledgerEntry(_ id: String, group: String, envelope: Envelope, reply: Reply, now: Date) throws
