@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "Redis", "Mongo", "BillingDomain",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -195,6 +196,7 @@ let package = Package(
             dependencies: [
                 "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],

@@ -79,16 +79,33 @@ public final class Authenticator: Sendable {
         return try await tokenPrincipal(credential)
     }
 
-    private struct StoredAPIKey: Decodable {
+    /// An API key's record as the auth service publishes it (`id`, `subject`, `role`, `scopes`,
+    /// `tenant`, `customer_id`), read on every request that carries a key.
+    private struct StoredAPIKey {
         var id: String?
         var subject: String
         var role: String
-        var scopes: [String]?
+        var scopes: [String]
         var tenant: String
         var customerID: String?
-        enum CodingKeys: String, CodingKey {
-            case id, subject, role, scopes, tenant
-            case customerID = "customer_id"
+
+        init?(json bytes: [UInt8]) {
+            guard case .object(let o)? = JSONReader.value(bytes), let subject = o["subject"]?.stringValue,
+                let role = o["role"]?.stringValue, let tenant = o["tenant"]?.stringValue
+            else { return nil }
+            self.id = o["id"]?.stringValue
+            self.subject = subject
+            self.role = role
+            self.tenant = tenant
+            self.customerID = o["customer_id"]?.stringValue
+            switch o["scopes"] {
+            case nil, .null?: self.scopes = []
+            case .array(let items)?:
+                let names = items.compactMap(\.stringValue)
+                guard names.count == items.count else { return nil }
+                self.scopes = names
+            default: return nil
+            }
         }
     }
 
@@ -118,12 +135,12 @@ public final class Authenticator: Sendable {
         } catch {
             throw .unavailable("cannot check the API key now; retry shortly")
         }
-        guard let stored, let record = try? JSONDecoder().decode(StoredAPIKey.self, from: Data(stored)),
+        guard let stored, let record = StoredAPIKey(json: stored),
             let role = Principal.Role(rawValue: record.role), role != .system
         else { throw .unauthorized("unknown or revoked API key") }
         if let id = record.id { await recordUse(ofKey: id) }
         return Principal(
-            subject: record.subject, role: role, scopes: record.scopes ?? [], tenant: record.tenant,
+            subject: record.subject, role: role, scopes: record.scopes, tenant: record.tenant,
             customerID: record.customerID)
     }
 

@@ -190,7 +190,7 @@ struct CommandEndpoint: Sendable {
             replyTo: preference.respondAsync ? "" : replies.stream,
             principal: principal, idempotencyKey: idempotencyKey,
             deadline: now.addingTimeInterval(Self.seconds(deadlineWait + configuration.deadlineMargin)),
-            payload: payload, createdAt: now)
+            payload: payload, createdAt: now, respondAsync: preference.respondAsync ? true : nil)
         let answer: Answer
         var stored: Answer?
         do {
@@ -211,8 +211,8 @@ struct CommandEndpoint: Sendable {
         }
         if preference.respondAsync {
             headers[GatewayHeaders.preferenceApplied] = "respond-async"
+            // The worker raises `operation.completed` itself (the envelope says so): no marker needed.
             answer = accepted(envelope.id, headers: headers)
-            await markAnsweredAsync(envelope)
         } else if let reply = await replies.wait(for: envelope.id, timeout: wait) {
             answer = Self.answer(for: reply, requestID: context.state.requestID, headers: headers, route: route)
             if reply.secretFields != nil {
@@ -295,7 +295,8 @@ struct CommandEndpoint: Sendable {
         }
         let body: JSONValue
         do {
-            body = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            // The fast reader first; JSONDecoder decides (and words the error) when it gives up.
+            body = try JSONReader.value(bytes) ?? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
             throw GatewayError(
                 status: 400, code: "malformed_json", title: "Malformed JSON",

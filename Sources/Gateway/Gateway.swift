@@ -63,7 +63,7 @@ public struct Gateway: Sendable {
     /// The Hummingbird application, to run as a `Service` (with the ``ReplyRouter`` beside it).
     public func buildApplication() -> some ApplicationProtocol {
         Application(
-            router: buildRouter(),
+            responder: LoopPinnedResponder(inner: buildRouter().buildResponder()),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "billing"),
             logger: logger)
     }

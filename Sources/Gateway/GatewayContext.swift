@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Messaging
 import NIOCore
+import Redis
 import Synchronization
 
 /// Per-request facts the outer middleware needs after inner layers ran (contexts are values, so
@@ -40,13 +41,29 @@ public final class RequestState: Sendable {
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The event loop of the request's connection: the request is handled there (``LoopPinnedResponder``).
+    public let eventLoop: any EventLoop
     public let state = RequestState()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.eventLoop = source.channel.eventLoop
     }
 
     /// Bodies are read by the gateway itself, against its own limit.
     public var maxUploadSize: Int { Int.max }
+}
+
+/// Handles each request on its connection's event loop (see `EventLoopTaskExecutor`): Redis
+/// commands then go out on the connection that lives there and resume there, instead of crossing
+/// between the cooperative pool and the loops at every command.
+struct LoopPinnedResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == GatewayContext {
+    let inner: Inner
+
+    func respond(to request: Request, context: GatewayContext) async throws -> Response {
+        try await withTaskExecutorPreference(EventLoopTaskExecutor.on(context.eventLoop)) {
+            try await inner.respond(to: request, context: context)
+        }
+    }
 }

@@ -2,6 +2,7 @@ import BillingDomain
 import Foundation
 import Logging
 import Metrics
+import NIOCore
 import Redis
 import ServiceLifecycle
 import Synchronization
@@ -134,8 +135,17 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     // MARK: Reading
 
+    /// One consumer: on an event loop of its own choosing, with its blocking connection (and the
+    /// shared client's connection it picks) on that loop, so a batch never changes thread for Redis.
     private func consume(as consumer: String) async {
-        let connection = redis.makeDedicatedClient()
+        let executor = EventLoopTaskExecutor.next()
+        await withTaskExecutorPreference(executor) {
+            await self.consume(as: consumer, on: executor.loop)
+        }
+    }
+
+    private func consume(as consumer: String, on loop: any EventLoop) async {
+        let connection = redis.makeDedicatedClient(on: loop)
         defer { Task { await connection.shutdown() } }
         // First our own pending entries (a restart with the same name), then new ones.
         var cursor = "0"
@@ -233,15 +243,29 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 // Remembered for the dead letter, should the entry come back too often.
                 _ = try? await redis.send(HSET(names.lastErrors(group), fields: failures.map { ($0.0, RedisArgument($0.1)) }))
             }
-            do {
-                if settings.publishesReplies { try await replies.publish(answered.map { ($0.2, $0.1) }) }
-                toAck += answered.map(\.0.id)
-            } catch {
-                // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
-                logger.warning("replies failed", metadata: ["count": "\(answered.count)", "error": "\(error)"])
+            if settings.publishesReplies {
+                do {
+                    // The answers and the acknowledgement of every entry settled here, in one script.
+                    let acknowledged = toAck + answered.map(\.0.id)
+                    try await replies.publish(
+                        answered.map { ($0.2, $0.1) },
+                        acknowledging: .init(stream: stream, group: group, ids: acknowledged))
+                    if !fresh { await forgetErrors(acknowledged) }
+                } catch {
+                    // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
+                    logger.warning("replies failed", metadata: ["count": "\(answered.count)", "error": "\(error)"])
+                }
+                return
             }
+            toAck += answered.map(\.0.id)
         }
         await acknowledge(toAck, mayHaveErrors: !fresh)
+    }
+
+    /// Drops the remembered errors of entries that are now acknowledged.
+    private func forgetErrors(_ ids: [String]) async {
+        guard !ids.isEmpty else { return }
+        _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
     }
 
     /// XACK, and forget remembered errors (a first delivery has none, so that round trip is skipped).
@@ -249,9 +273,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         guard !ids.isEmpty else { return }
         do {
             try await redis.send(XACK(stream, group: group, ids: ids))
-            if mayHaveErrors {
-                _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
-            }
+            if mayHaveErrors { await forgetErrors(ids) }
         } catch {
             // Unacked entries are redelivered; the ledger makes that harmless.
             logger.warning("XACK failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
@@ -365,3 +387,4 @@ public final class ConsumerGroupRunner: Service, Sendable {
         }
     }
 }
+

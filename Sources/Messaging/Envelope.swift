@@ -50,11 +50,14 @@ public struct Envelope: Sendable, Hashable, Codable {
     public var traceparent: String?
     public var payload: JSONValue
     public var createdAt: Date
+    /// True when the gateway answered the client 202 at once (`Prefer: respond-async`): the worker
+    /// then raises `operation.completed` itself. Absent otherwise.
+    public var respondAsync: Bool?
 
     public init(
         id: String = MessageID.make(), type: String, correlationID: String? = nil, causationID: String? = nil,
         replyTo: String = "", principal: Principal, idempotencyKey: String? = nil, deadline: Date? = nil,
-        traceparent: String? = nil, payload: JSONValue, createdAt: Date
+        traceparent: String? = nil, payload: JSONValue, createdAt: Date, respondAsync: Bool? = nil
     ) {
         self.id = id
         self.type = type
@@ -67,6 +70,7 @@ public struct Envelope: Sendable, Hashable, Codable {
         self.traceparent = traceparent
         self.payload = payload
         self.createdAt = createdAt
+        self.respondAsync = respondAsync
     }
 
     enum CodingKeys: String, CodingKey {
@@ -76,5 +80,6 @@ public struct Envelope: Sendable, Hashable, Codable {
         case replyTo = "reply_to"
         case idempotencyKey = "idempotency_key"
         case createdAt = "created_at"
+        case respondAsync = "respond_async"
     }
 }

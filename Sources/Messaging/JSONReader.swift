@@ -209,6 +209,14 @@ private func optionalString(_ o: [String: JSONValue], _ key: String) -> String??
     }
 }
 
+private func optionalBool(_ o: [String: JSONValue], _ key: String) -> Bool?? {
+    switch o[key] {
+    case nil, .null?: .some(nil)
+    case .bool(let b)?: .some(b)
+    default: nil
+    }
+}
+
 private func optionalDate(_ o: [String: JSONValue], _ key: String) -> Date?? {
     switch o[key] {
     case nil, .null?: return .some(nil)
@@ -226,12 +234,13 @@ extension Envelope {
             let principal = o["principal"].flatMap(Principal.init(json:)), let payload = o["payload"],
             let createdText = o["created_at"]?.stringValue, let createdAt = MessageCoding.parseTimestamp(createdText),
             let causationID = optionalString(o, "causation_id"), let idempotencyKey = optionalString(o, "idempotency_key"),
-            let traceparent = optionalString(o, "traceparent"), let deadline = optionalDate(o, "deadline")
+            let traceparent = optionalString(o, "traceparent"), let deadline = optionalDate(o, "deadline"),
+            let respondAsync = optionalBool(o, "respond_async")
         else { return nil }
         self.init(
             id: id, type: type, correlationID: correlationID, causationID: causationID, replyTo: replyTo,
             principal: principal, idempotencyKey: idempotencyKey, deadline: deadline, traceparent: traceparent,
-            payload: payload, createdAt: createdAt)
+            payload: payload, createdAt: createdAt, respondAsync: respondAsync)
     }
 }
 

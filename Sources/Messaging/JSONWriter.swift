@@ -120,6 +120,7 @@ extension Envelope {
         if let idempotencyKey { o["idempotency_key"] = .string(idempotencyKey) }
         if let deadline { o["deadline"] = .string(MessageCoding.formatTimestamp(deadline)) }
         if let traceparent { o["traceparent"] = .string(traceparent) }
+        if let respondAsync { o["respond_async"] = .bool(respondAsync) }
         return .object(o)
     }
 }

@@ -24,21 +24,34 @@ public struct ReplyPublisher: Sendable {
     public func operationKey(_ id: String) -> String { "\(names.prefix):op:\(id)" }
 
     // One round trip for a whole batch: per reply, store the operation state and (when a gateway
-    // waits) append to its reply stream, bound the stream and (re)arm its expiry; and report which
-    // operations the gateway answered with 202 (their marker exists), for `operation.completed`.
-    // KEYS: op key, reply stream (the op key again when nobody waits) and async marker per reply.
-    // ARGV: max length, stream TTL ms, operation TTL ms, then per reply: state, reply JSON, waits (1/0).
+    // waits) append to its reply stream; bound each reply stream and (re)arm its expiry once; report
+    // which operations the gateway answered with 202 (their marker exists), for
+    // `operation.completed`; then XACK the batch's entries, so they are acknowledged exactly when
+    // their answers exist (one round trip less per batch than a separate XACK).
+    // KEYS: command stream, then per reply: op key, reply stream (the op key again when nobody
+    // waits), async marker.
+    // ARGV: max length, stream TTL ms, operation TTL ms, group, number of replies, then per reply:
+    // state, reply JSON, how it is answered (1: a gateway waits; 2: the client got 202 at once;
+    // 0: nobody waits, a 202 is known by its marker); then the entry IDs to acknowledge.
     static let appendReplies = RedisScript(
         """
         local async = {}
-        for i = 1, #KEYS, 3 do
-          local a = 4 + 3 * ((i - 1) / 3)
-          redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[3])
+        local streams = {}
+        local count = tonumber(ARGV[5])
+        for r = 0, count - 1 do
+          local k = 2 + 3 * r
+          local a = 6 + 3 * r
+          redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[3])
           if ARGV[a + 2] == '1' then
-            redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[a + 1])
-            redis.call('PEXPIRE', KEYS[i + 1], ARGV[2])
+            redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[a + 1])
+            streams[KEYS[k + 1]] = true
           end
-          if redis.call('EXISTS', KEYS[i + 2]) == 1 then async[#async + 1] = (i - 1) / 3 end
+          if ARGV[a + 2] == '2' or redis.call('EXISTS', KEYS[k + 2]) == 1 then async[#async + 1] = r end
+        end
+        for stream in pairs(streams) do redis.call('PEXPIRE', stream, ARGV[2]) end
+        local first = 6 + 3 * count
+        for i = first, #ARGV, 1000 do
+          redis.call('XACK', KEYS[1], ARGV[4], unpack(ARGV, i, math.min(i + 999, #ARGV)))
         end
         return async
         """)
@@ -48,16 +61,31 @@ public struct ReplyPublisher: Sendable {
         try await publish([(reply, command)])
     }
 
-    /// Delivers a batch of replies in one round trip (all or none: on error, none is known delivered).
-    public func publish(_ batch: [(Reply, Envelope)]) async throws {
-        guard !batch.isEmpty else { return }
-        var keys: [String] = []
+    /// The stream entries a batch's answers acknowledge: XACKed in the same script, after the answers.
+    public struct Acknowledgement: Sendable {
+        public var stream: String
+        public var group: String
+        public var ids: [String]
+
+        public init(stream: String, group: String, ids: [String]) {
+            self.stream = stream
+            self.group = group
+            self.ids = ids
+        }
+    }
+
+    /// Delivers a batch of replies in one round trip (all or none: on error, none is known
+    /// delivered), acknowledging `acknowledging`'s entries in the same script.
+    public func publish(_ batch: [(Reply, Envelope)], acknowledging: Acknowledgement? = nil) async throws {
+        guard !batch.isEmpty || !(acknowledging?.ids.isEmpty ?? true) else { return }
+        var keys: [String] = [acknowledging?.stream ?? ""]
         var arguments: [RedisArgument] = [
             RedisArgument(retention.replyMaxLength), RedisArgument(retention.replyStreamTTL.components.seconds * 1000),
-            RedisArgument(operationTTL.components.seconds * 1000),
+            RedisArgument(operationTTL.components.seconds * 1000), RedisArgument(acknowledging?.group ?? ""),
+            RedisArgument(batch.count),
         ]
-        keys.reserveCapacity(batch.count * 3)
-        arguments.reserveCapacity(3 + batch.count * 3)
+        keys.reserveCapacity(1 + batch.count * 3)
+        arguments.reserveCapacity(5 + batch.count * 3 + (acknowledging?.ids.count ?? 0))
         for (reply, command) in batch {
             let key = operationKey(reply.id)
             keys.append(key)
@@ -70,8 +98,9 @@ public struct ReplyPublisher: Sendable {
                 customerID: command.principal.customerID)
             arguments.append(RedisArgument(bytes: Array(state)))
             arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : Array(replyJSON)))
-            arguments.append(RedisArgument(command.replyTo.isEmpty ? "0" : "1"))
+            arguments.append(RedisArgument(!command.replyTo.isEmpty ? "1" : command.respondAsync == true ? "2" : "0"))
         }
+        for id in acknowledging?.ids ?? [] { arguments.append(RedisArgument(id)) }
         let answeredAsync = try await redis.eval(Self.appendReplies, keys: keys, arguments: arguments)
         // Answered with 202: the client is told by an `operation.completed` event. Its ID comes from
         // the operation's, so should the gateway raise it too (a race it settles), consumers dedupe.

@@ -11,6 +11,8 @@ public final class ReplyRouter: Service, Sendable {
     public let instance: String
     public let stream: String
     private let redis: RedisClient
+    /// The reply loop runs on its connection's event loop.
+    private let executor: EventLoopTaskExecutor
     private let retention: StreamRetention
     private let logger: Logger
     private let slots = Mutex<[String: Slot]>([:])
@@ -30,7 +32,8 @@ public final class ReplyRouter: Service, Sendable {
         redis: RedisClient, names: StreamNames = StreamNames(), instance: String = ReplyRouter.makeInstanceName(),
         retention: StreamRetention = StreamRetention(), logger: Logger = Logger(label: "billing.replies")
     ) {
-        self.redis = redis.makeDedicatedClient()
+        self.executor = EventLoopTaskExecutor.next()
+        self.redis = redis.makeDedicatedClient(on: executor.loop)
         self.instance = instance
         self.stream = names.replies(instance)
         self.retention = retention
@@ -120,6 +123,10 @@ public final class ReplyRouter: Service, Sendable {
     }
 
     public func run() async throws {
+        await withTaskExecutorPreference(executor) { await self.readReplies() }
+    }
+
+    private func readReplies() async {
         var lastID = "0-0"  // a fresh instance name: nothing older can be ours
         var lastExpire = ContinuousClock.now - .seconds(3600)
         // Every 20 ms, time out the waits that are due (timeouts are honoured within that).

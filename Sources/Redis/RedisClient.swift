@@ -24,14 +24,16 @@ public final class RedisClient: Sendable, Service {
         self.configuration = configuration
         self.group = eventLoopGroup
         self.logger = logger
-        self.slots = (0..<configuration.connectionCount).map { _ in ConnectionSlot() }
+        // Each connection lives on one loop, spread over the group: a caller on a loop finds one there.
+        self.slots = (0..<configuration.connectionCount).map { _ in ConnectionSlot(loop: eventLoopGroup.next()) }
     }
 
-    /// A client with one connection of its own, for a blocking read loop.
-    public func makeDedicatedClient() -> RedisClient {
+    /// A client with one connection of its own, for a blocking read loop; on `loop` when given
+    /// (the loop the reading task runs on, see ``EventLoopTaskExecutor``).
+    public func makeDedicatedClient(on loop: (any EventLoop)? = nil) -> RedisClient {
         var single = configuration
         single.connectionCount = 1
-        return RedisClient(configuration: single, eventLoopGroup: group, logger: logger)
+        return RedisClient(configuration: single, eventLoopGroup: loop ?? group, logger: logger)
     }
 
     /// Sends a typed command and decodes its reply.
@@ -79,10 +81,19 @@ public final class RedisClient: Sendable, Service {
         await shutdown()
     }
 
+    /// A connection on the caller's event loop when it runs on one that has some (see
+    /// ``EventLoopTaskExecutor``: the command and its reply then never change thread); otherwise
+    /// the next one round-robin.
     private func connection() async throws(RedisError) -> RedisConnection {
         if closed.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client was shut down") }
-        let index = next.add(1, ordering: .relaxed).oldValue % slots.count
-        return try await slots[index].connection(client: self)
+        let turn = Int(UInt(bitPattern: next.add(1, ordering: .relaxed).oldValue) % UInt(slots.count))
+        if slots.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop {
+            for step in 0..<slots.count {
+                let slot = slots[(turn + step) % slots.count]
+                if slot.loop === current { return try await slot.connection(client: self) }
+            }
+        }
+        return try await slots[turn].connection(client: self)
     }
 
     fileprivate func backoff(afterFailures failures: Int) -> Duration {
@@ -99,6 +110,11 @@ public struct RedisScript: Sendable, Hashable {
 
 /// One pipelined connection of a client, with its reconnect state.
 private final class ConnectionSlot: Sendable {
+    /// The event loop this slot's connections live on.
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
+
     private enum State {
         case idle
         case connecting(Task<RedisConnection, any Error>)
@@ -135,7 +151,7 @@ private final class ConnectionSlot: Sendable {
             }
             let task = Task<RedisConnection, any Error> { [self] in
                 do {
-                    let connection = try await RedisConnection.connect(client.configuration, group: client.group)
+                    let connection = try await RedisConnection.connect(client.configuration, group: self.loop)
                     let keep = self.state.withLock { state -> Bool in
                         if case .closed = state { return false }
                         state = .connected(connection)

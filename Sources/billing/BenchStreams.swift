@@ -68,14 +68,15 @@ struct BenchStreams: AsyncParsableCommand {
             }
         }
 
-        _ = try await measure(total: 500, concurrency: concurrency) { _ in try await roundTrip("test.echo", .null) }
-        let noop = try await measure(total: noopRequests, concurrency: concurrency) { _ in
+        // Callers spread over the event loops, as the gateway's requests are (on their connection's loop).
+        _ = try await measure(total: 500, concurrency: concurrency, onEventLoops: true) { _ in try await roundTrip("test.echo", .null) }
+        let noop = try await measure(total: noopRequests, concurrency: concurrency, onEventLoops: true) { _ in
             try await roundTrip("test.echo", .null)
         }
-        let insert = try await measure(total: insertRequests, concurrency: concurrency) { i in
+        let insert = try await measure(total: insertRequests, concurrency: concurrency, onEventLoops: true) { i in
             try await roundTrip("test.insert", .object(["key": .string("i\(i)")]))
         }
-        let insertSerial = try await measure(total: 300, concurrency: 1) { i in
+        let insertSerial = try await measure(total: 300, concurrency: 1, onEventLoops: true) { i in
             try await roundTrip("test.insert", .object(["key": .string("s\(i)")]))
         }
 
@@ -102,13 +103,15 @@ struct Measurement {
     var p99: Double
 }
 
-func measure(total: Int, concurrency: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async throws
-    -> Measurement
-{
+/// With `onEventLoops`, caller `n` runs on event loop `n` modulo their number (see `EventLoopTaskExecutor`).
+func measure(
+    total: Int, concurrency: Int, onEventLoops: Bool = false, _ call: @escaping @Sendable (Int) async throws -> Void
+) async throws -> Measurement {
     let started = ContinuousClock.now
     let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
         for worker in 0..<concurrency {
-            group.addTask {
+            let executors = EventLoopTaskExecutor.shared
+            group.addTask(executorPreference: onEventLoops ? executors[worker % executors.count] : nil) {
                 var mine: [Double] = []
                 var i = worker
                 while i < total {

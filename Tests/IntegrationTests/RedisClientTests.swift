@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Redis
 import Testing
 
@@ -180,6 +181,40 @@ struct RedisClientTests {
         }
         #expect(results.count == 1000)
         #expect(results.allSatisfy { $0.value == "v\($0.key)" })
+    }
+
+    @Test func tasksOnAnEventLoopUseTheConnectionThereAndResumeThere() async throws {
+        let redis = try RedisTestEnvironment.client(connections: max(2, EventLoopTaskExecutor.shared.count))
+        defer { Task { await redis.shutdown() } }
+        let p = RedisTestEnvironment.prefix()
+        // Many tasks per loop, each checking after every await that it is still on its loop.
+        let stayed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                let executor = EventLoopTaskExecutor.shared[i % EventLoopTaskExecutor.shared.count]
+                group.addTask(executorPreference: executor) {
+                    var onLoop = MultiThreadedEventLoopGroup.currentEventLoop === executor.loop
+                    try await redis.send(SET(p + "\(i)", value: RedisArgument("v\(i)")))
+                    onLoop = onLoop && MultiThreadedEventLoopGroup.currentEventLoop === executor.loop
+                    let value = try await redis.send(GET(p + "\(i)"))
+                    onLoop = onLoop && MultiThreadedEventLoopGroup.currentEventLoop === executor.loop
+                    return onLoop && value.map { String(decoding: $0, as: UTF8.self) } == "v\(i)"
+                }
+            }
+            var all: [Bool] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(stayed.count == 200)
+        #expect(stayed.allSatisfy { $0 })
+        // A dedicated client made on a loop connects there.
+        let executor = EventLoopTaskExecutor.next()
+        let dedicated = redis.makeDedicatedClient(on: executor.loop)
+        defer { Task { await dedicated.shutdown() } }
+        let pong = try await withTaskExecutorPreference(executor) {
+            let reply = try await dedicated.send(PING())
+            return (reply, MultiThreadedEventLoopGroup.currentEventLoop === executor.loop)
+        }
+        #expect(pong.1)
     }
 
     @Test func deleteKeysRemovesExactlyThePrefixedKeys() async throws {

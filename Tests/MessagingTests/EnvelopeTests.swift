@@ -121,6 +121,9 @@ struct EnvelopeTests {
                 type: "t", correlationID: "c", replyTo: "r", principal: principal, idempotencyKey: "k",
                 deadline: Date(timeIntervalSince1970: 5), payload: .object(["a": .array([.number("1.50"), .null])]),
                 createdAt: Date(timeIntervalSince1970: 1))), as: UTF8.self),
+            String(decoding: try MessageCoding.encode(Envelope(
+                type: "t", principal: principal, payload: .null, createdAt: Date(timeIntervalSince1970: 1),
+                respondAsync: true)), as: UTF8.self),
             #"{ "id" : "i", "type":"t","correlation_id":"c","reply_to":"","created_at":"2026-01-01T00:00:00Z","#
                 + #""principal":{"subject":"s","role":"admin","scopes":[],"tenant":"d","customer_id":null},"#
                 + #""payload":{"n":[0,-0,10,-7,1e2,1.5E-3,12345678901234567890123,0.1000],"s":"\u00e9\ud83c\udf89\n\/\"","b":[true,false],"o":{}},"#
@@ -131,6 +134,11 @@ struct EnvelopeTests {
             let fastValue = JSONReader.value(Array(text.utf8)).flatMap(Envelope.init(json:))
             #expect(generic != nil && fastValue == generic, "\(text)")
         }
+        // `respond_async` is written only when set, and read back either way.
+        #expect(texts[1].contains(#""respond_async":true"#) && !texts[0].contains("respond_async"))
+        #expect(try MessageCoding.decode(Envelope.self, from: texts[1]).respondAsync == true)
+        #expect(try MessageCoding.decode(Envelope.self, from: texts[0]).respondAsync == nil)
+        #expect(JSONReader.value(Array(texts[1].replacingOccurrences(of: "true", with: #""yes""#).utf8)).flatMap(Envelope.init(json:)) == nil)
         // Anything unusual: the reader gives up and JSONDecoder answers (with its error).
         let refused = [
             #"{"a":1,}"#, #"[1 2]"#, #"{"a":"\ud800"}"#, "{\"a\":\"tab\u{9}here\"}", #"{"a":01}"#, #"{"a":1e999999}"#,

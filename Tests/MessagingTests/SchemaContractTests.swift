@@ -27,7 +27,7 @@ struct SchemaContractTests {
             type: "customer.create", causationID: "c", replyTo: "r",
             principal: Principal(subject: "s", role: .customer, tenant: "t", customerID: "cus_1"), idempotencyKey: "k",
             deadline: Date(), traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-            payload: .object([:]), createdAt: Date())
+            payload: .object([:]), createdAt: Date(), respondAsync: true)
         let minimal = Envelope(
             type: "invoice.paid", principal: Principal(subject: "s", role: .system, tenant: "t"), payload: .null,
             createdAt: Date())
