@@ -68,15 +68,24 @@ public final class Authenticator: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
             throw .unauthorized("the Authorization header must be 'Bearer <token>'")
         }
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        // Spaces and tabs around the token (not Foundation's trimming: it bridges through NSString).
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let bytes = parts[1].utf8
+        guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) })
+        else { throw .unauthorized("the Authorization header must be 'Bearer <token>'") }
+        return String(parts[1][first...last])
     }
 
     /// Verifies a credential; throws a 401 ``GatewayError`` saying why it was refused, 503 when Redis is down.
-    public func principal(for credential: String) async throws(GatewayError) -> Principal {
+    /// With `checkingDenyList: false` a token's deny-list entry is left to the caller, who must check
+    /// ``denyKey(_:)`` of the principal's `tokenID` (the gateway does it with the rate limit, in one round trip).
+    public func principal(for credential: String, checkingDenyList: Bool = true) async throws(GatewayError)
+        -> Principal
+    {
         if credential.hasPrefix("sk_live_") || credential.hasPrefix("sk_test_") {
             return try await apiKeyPrincipal(credential)
         }
-        return try await tokenPrincipal(credential)
+        return try await tokenPrincipal(credential, checkingDenyList: checkingDenyList)
     }
 
     /// An API key's record as the auth service publishes it (`id`, `subject`, `role`, `scopes`,
@@ -150,8 +159,34 @@ public final class Authenticator: Sendable {
     }
 
     static let acceptedAlgorithms: Set<String> = ["ES256", "RS256"]
+    static let revoked = GatewayError.unauthorized("the token was revoked")
 
-    private func tokenPrincipal(_ token: String) async throws(GatewayError) -> Principal {
+    /// Tokens whose signature was verified, kept for at most ``verifiedTokenLifetime`` (a client
+    /// sends the same token with every request; an ECDSA verification is most of a request's CPU).
+    /// Times, audience, issuer and the deny-list are still checked on every request.
+    private let verifiedTokens = Mutex<[String: (claims: AccessClaims, until: ContinuousClock.Instant)]>([:])
+    static let verifiedTokenLifetime: Duration = .seconds(60)
+    static let verifiedTokenCapacity = 10_000
+
+    private func tokenPrincipal(_ token: String, checkingDenyList: Bool) async throws(GatewayError) -> Principal {
+        let clock = ContinuousClock.now
+        let remembered = verifiedTokens.withLock { tokens -> AccessClaims? in
+            guard let entry = tokens[token] else { return nil }
+            if entry.until > clock { return entry.claims }
+            tokens[token] = nil
+            return nil
+        }
+        if let remembered { return try await principal(from: remembered, checkingDenyList: checkingDenyList) }
+        let claims = try await verifiedClaims(token)
+        verifiedTokens.withLock { tokens in
+            if tokens.count >= Self.verifiedTokenCapacity { tokens.removeAll(keepingCapacity: true) }
+            tokens[token] = (claims, clock + Self.verifiedTokenLifetime)
+        }
+        return try await principal(from: claims, checkingDenyList: checkingDenyList)
+    }
+
+    /// Checks the token's header and signature against the published keys.
+    private func verifiedClaims(_ token: String) async throws(GatewayError) -> AccessClaims {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerData = Data(base64URL: String(parts[0])),
             let header = try? JSONDecoder().decode(Header.self, from: headerData)
@@ -167,12 +202,15 @@ public final class Authenticator: Sendable {
             throw .unavailable("cannot read the signing keys now; retry shortly")
         }
         guard let keys else { throw .unauthorized("the token was signed with an unknown key") }
-        let claims: AccessClaims
         do {
-            claims = try await keys.verify(token, as: AccessClaims.self)
+            return try await keys.verify(token, as: AccessClaims.self)
         } catch {
             throw .unauthorized("the token's signature or claims are invalid")
         }
+    }
+
+    /// The principal of verified claims: times, audience, issuer, role and the deny-list checked now.
+    private func principal(from claims: AccessClaims, checkingDenyList: Bool) async throws(GatewayError) -> Principal {
         let now = Date()
         do {
             try claims.exp.verifyNotExpired(currentDate: now.addingTimeInterval(-configuration.clockSkew))
@@ -185,13 +223,15 @@ public final class Authenticator: Sendable {
         guard let role = Principal.Role(rawValue: claims.role), role != .system else {
             throw .unauthorized("the token's role is not known")
         }
-        let denied: Int
-        do {
-            denied = try await redis.send(EXISTS(denyKey(claims.jti.value)))
-        } catch {
-            throw .unavailable("cannot check the token now; retry shortly")
+        if checkingDenyList {
+            let denied: Int
+            do {
+                denied = try await redis.send(EXISTS(denyKey(claims.jti.value)))
+            } catch {
+                throw .unavailable("cannot check the token now; retry shortly")
+            }
+            guard denied == 0 else { throw Self.revoked }
         }
-        guard denied == 0 else { throw .unauthorized("the token was revoked") }
         let scopes = (claims.scope ?? "").split(separator: " ").map(String.init)
         return Principal(
             subject: claims.sub.value, role: role, scopes: scopes, tenant: claims.tenant, customerID: claims.customerID,

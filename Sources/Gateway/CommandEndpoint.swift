@@ -35,41 +35,49 @@ struct CommandEndpoint: Sendable {
         return context.remoteAddress?.ipAddress ?? "local"
     }
 
-    /// The verified principal of a request, or nil when it carries no credential.
-    func authenticate(_ request: Request, context: GatewayContext) async throws(GatewayError) -> Principal? {
+    /// The verified principal of a request, or nil when it carries no credential. A token's
+    /// deny-list entry is not checked here: ``admit(_:context:rateClass:required:ip:)`` checks it
+    /// with the rate limit.
+    private func authenticate(_ request: Request, context: GatewayContext) async throws(GatewayError) -> Principal? {
         guard
             let credential = try Authenticator.credential(
                 authorization: request.headers[.authorization], apiKey: request.headers[GatewayHeaders.apiKey])
         else { return nil }
-        let principal = try await authenticator.principal(for: credential)
+        let principal = try await authenticator.principal(for: credential, checkingDenyList: false)
         context.state.principal = principal
         return principal
     }
 
-    /// ``authenticate(_:context:)`` for a route: a refused credential, or none where one is `required`,
-    /// is first counted against the client's IP in the route's tier, so guessing tokens or API keys
-    /// meets a 429 like any other flood (the 401 carries the `RateLimit-*` headers).
-    func authenticate(
-        _ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String
-    ) async throws(GatewayError) -> Principal? {
+    /// Authenticates and rate-limits a request: the principal (nil when it carries no credential)
+    /// and the `RateLimit-*` headers. A refused credential (a revoked token too), or none where one
+    /// is `required`, is counted against the client's IP in the route's tier, so guessing tokens or
+    /// API keys meets a 429 like any other flood (the 401 carries the `RateLimit-*` headers). A
+    /// token's deny-list entry is checked in the rate limit's round trip.
+    func admit(_ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String)
+        async throws(GatewayError) -> (Principal?, HTTPFields)
+    {
         do throws(GatewayError) {
             let principal = try await authenticate(request, context: context)
             if required, principal == nil {
                 throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
             }
-            return principal
+            return (principal, try await rateLimit(rateClass, principal: principal, ip: ip))
         } catch where error.problem.status == 401 {
+            context.state.principal = nil
             var refused = error
             refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, ip: ip))
             throw refused
         }
     }
 
-    /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over.
-    /// Without Redis: the auth tier fails closed (503), the standard tier fails open (logged).
+    /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over. A
+    /// principal from a token is refused (401) when the token is on the deny-list.
+    /// Without Redis: the auth tier fails closed (503), the standard tier fails open (logged), except
+    /// that a token cannot be accepted without its deny-list check (503).
     func rateLimit(_ rateClass: GatewayRoute.RateClass, principal: Principal?, ip: String) async throws(GatewayError)
         -> HTTPFields
     {
+        let denyKey = principal?.tokenID.map(authenticator.denyKey)
         let (tier, identity, limit): (String, String, RateLimitTier)
         switch (rateClass, principal) {
         case (.auth, _): (tier, identity, limit) = ("auth", ip, configuration.authLimit)
@@ -78,12 +86,14 @@ struct CommandEndpoint: Sendable {
         }
         let decision: RateLimitDecision
         do {
-            decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit)
+            decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit, denyKey: denyKey)
         } catch {
             if rateClass == .auth { throw .unavailable("rate limiting is unavailable; sign-in is paused for safety") }
+            if denyKey != nil { throw .unavailable("cannot check the token now; retry shortly") }
             logger.warning("rate limit unavailable, allowing", metadata: ["tier": "\(tier)", "error": "\(error)"])
             return [:]
         }
+        if decision.denied { throw Authenticator.revoked }
         var headers: HTTPFields = [
             GatewayHeaders.rateLimitLimit: String(decision.limit),
             GatewayHeaders.rateLimitRemaining: String(decision.remaining),
@@ -117,12 +127,15 @@ struct CommandEndpoint: Sendable {
         context.state.route = route.label
         let ip = clientIP(request, context: context)
         // On a token endpoint `Authorization` holds the client's credentials, read with the body.
-        let verified =
-            route.oauthTokenEndpoint
-            ? nil
-            : try await authenticate(
+        let verified: Principal?
+        var headers: HTTPFields
+        if route.oauthTokenEndpoint {
+            verified = nil
+            headers = try await rateLimit(route.rateClass, principal: nil, ip: ip)
+        } else {
+            (verified, headers) = try await admit(
                 request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
-        var headers = try await rateLimit(route.rateClass, principal: verified, ip: ip)
+        }
         let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
         if let verified, !route.permits(verified) {
             throw GatewayError.forbidden("the \(verified.role.rawValue) role, with its scopes, may not call \(route.label)")
@@ -345,11 +358,10 @@ struct CommandEndpoint: Sendable {
         let record = PendingOperation(
             id: envelope.id, type: envelope.type, subject: envelope.principal.subject, tenant: envelope.principal.tenant,
             createdAt: envelope.createdAt)
-        let json = try MessageCoding.encode(record)
         let expiry = SET.Expiry.milliseconds(IdempotencyStore.milliseconds(configuration.operationTTL))
         async let pending = redis.send(
             SET(
-                OperationStore.key(configuration.names, envelope.id), value: RedisArgument(bytes: Array(json)),
+                OperationStore.key(configuration.names, envelope.id), value: RedisArgument(bytes: record.json),
                 expiry: expiry, condition: .ifNotExists))
         if MessageID.timestamp(of: envelope.id) == nil {
             // An Idempotency-Key's command ID carries no time, and the worker's record replaces this
@@ -492,3 +504,4 @@ struct Preference {
         }
     }
 }
+

@@ -73,11 +73,11 @@ public struct Gateway: Sendable {
         router.get("/v1/operations/{id}") { request, context -> Response in
             context.state.route = "GET /v1/operations/{id}"
             let ip = endpoint.clientIP(request, context: context)
-            guard
-                let principal = try await endpoint.authenticate(
-                    request, context: context, rateClass: .standard, required: true, ip: ip)
-            else { throw GatewayError.unauthorized("this route needs a Bearer token or an API key") }
-            let headers = try await endpoint.rateLimit(.standard, principal: principal, ip: ip)
+            let (verified, headers) = try await endpoint.admit(
+                request, context: context, rateClass: .standard, required: true, ip: ip)
+            guard let principal = verified else {
+                throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
+            }
             let id = context.parameters.get("id") ?? ""
             let operation: JSONValue?
             do {

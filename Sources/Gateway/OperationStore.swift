@@ -24,6 +24,16 @@ struct PendingOperation: Codable, Sendable {
         case id, status, type, subject, tenant
         case createdAt = "created_at"
     }
+
+    /// The JSON written to Redis for every command (the JSON writer, not JSONEncoder: this is per request).
+    var json: [UInt8] {
+        Array(
+            JSONWriter.data(
+                .object([
+                    "id": .string(id), "status": .string(status), "type": .string(type), "subject": .string(subject),
+                    "tenant": .string(tenant), "created_at": .string(MessageCoding.formatTimestamp(createdAt)),
+                ])))
+    }
 }
 
 /// Reads operation state for `GET /v1/operations/{id}`.

@@ -23,6 +23,8 @@ import Redis
 
 /// The outcome of one rate-limit check, with what the `RateLimit-*` headers say.
 public struct RateLimitDecision: Sendable, Hashable {
+    /// The deny-list key given with the check exists (a logged-out token): nothing was counted.
+    public var denied = false
     public var allowed: Bool
     public var limit: Int
     public var remaining: Int
@@ -45,9 +47,12 @@ public struct RateLimiter: Sendable {
         self.prefix = prefix
     }
 
-    // ARGV: emission interval (ms per request), burst. Returns {allowed, remaining, retry_ms, reset_ms}.
+    // KEYS: the bucket, optionally a deny-list key (checked first: a revoked token is not counted).
+    // ARGV: emission interval (ms per request), burst. Returns {allowed, remaining, retry_ms, reset_ms},
+    // allowed -1 when the deny-list key exists.
     static let script = RedisScript(
         """
+        if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
         local interval = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local t = redis.call('TIME')
@@ -65,18 +70,20 @@ public struct RateLimiter: Sendable {
         return {1, remaining, 0, math.ceil(new_tat - now)}
         """)
 
-    /// Counts one request against `identity` in `tier`.
-    public func check(tier name: String, identity: String, limit tier: RateLimitTier) async throws(RedisError)
-        -> RateLimitDecision
+    /// Counts one request against `identity` in `tier`; with `denyKey`, first checks that key is
+    /// absent (the token's deny-list entry), in the same round trip.
+    public func check(tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String? = nil)
+        async throws(RedisError) -> RateLimitDecision
     {
         let interval = 1000.0 / max(tier.rate, 0.001)
         let key = "\(prefix):rl:{\(name):\(identity)}"
         let reply = try await redis.eval(
-            Self.script, keys: [key], arguments: [RedisArgument(String(interval)), RedisArgument(tier.burst)])
+            Self.script, keys: [key] + (denyKey.map { [$0] } ?? []),
+            arguments: [RedisArgument(String(interval)), RedisArgument(tier.burst)])
         let values = reply.array?.compactMap(\.int) ?? []
         guard values.count == 4 else { throw RedisError(.unexpectedReply, "rate-limit script returned \(reply)") }
         return RateLimitDecision(
-            allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
+            denied: values[0] == -1, allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
             resetSeconds: Int((Double(values[3]) / 1000).rounded(.up)),
             retryAfterSeconds: Int((Double(values[2]) / 1000).rounded(.up)))
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// A task executor that runs async work on one NIO event loop.
@@ -42,5 +43,36 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     /// which runs nothing by itself): work there keeps the default executor.
     public static func on(_ loop: any EventLoop) -> EventLoopTaskExecutor? {
         shared.first { $0.loop === loop }
+    }
+}
+
+/// A task executor over all of NIO's shared loops that keeps a job on the loop that woke it: a
+/// job enqueued from an event-loop thread (a channel read, a Redis reply) runs on that loop; one
+/// enqueued from elsewhere goes to the next loop. An HTTP server run under it handles each
+/// connection on the connection's own loop, without a thread switch per read and write.
+public final class StickyEventLoopExecutor: TaskExecutor {
+    private let group: any EventLoopGroup
+
+    private init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    public static let shared = StickyEventLoopExecutor(group: MultiThreadedEventLoopGroup.singleton)
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// Runs a service, and every task it starts, under ``StickyEventLoopExecutor``.
+public struct OnEventLoops<Inner: Service>: Service {
+    public let inner: Inner
+
+    public init(_ inner: Inner) { self.inner = inner }
+
+    public func run() async throws {
+        try await withTaskExecutorPreference(StickyEventLoopExecutor.shared) { try await inner.run() }
     }
 }

@@ -92,11 +92,20 @@ struct BenchGateway: AsyncParsableCommand {
         let getScript = request(method: "GET", body: nil, headers: ["Authorization": "Bearer \(token)"])
         let sync = try runWrk(url: base + "/v1/test/echo", connections: connections, work: work, name: "sync", script: getScript)
         let halfRate = max(1, sync.rate / 2)
-        let paced = max(1, Int((halfRate * 0.004).rounded(.up)))  // connections for a ~4 ms interval each
-        let delay = max(0, Int((1000 * Double(paced) / halfRate).rounded()) - Int(sync.p50.rounded()))
+        let paced = max(1, Int((halfRate * 0.010).rounded(.up)))  // connections for a ~10 ms interval each
+        // Each connection waits `delay` ms between answers; the latency at half load is not known
+        // before, so a short calibration run measures the rate a first guess gives and the delay
+        // is corrected once (rate ∝ 1 / (delay + latency)).
+        let interval = 1000 * Double(paced) / halfRate
+        var delay = max(0, interval - 1)
+        let calibration = try runWrk(
+            url: base + "/v1/test/echo", connections: paced, work: work, name: "calibrate",
+            script: getScript + Self.delayFunction(delay), seconds: 3)
+        let latency = max(0, 1000 * Double(paced) / max(1, calibration.rate) - delay)
+        delay = max(0, interval - latency)
         let half = try runWrk(
             url: base + "/v1/test/echo", connections: paced, work: work, name: "half",
-            script: getScript + "\nfunction delay()\n  return \(delay)\nend\n")
+            script: getScript + Self.delayFunction(delay))
         let (rss, peak) = Self.memory(of: gateway.processIdentifier)
         var statuses: [String: Int] = [:]
         if requestLog, let log = try? String(contentsOf: work.appendingPathComponent("gateway.log"), encoding: .utf8) {
@@ -118,6 +127,11 @@ struct BenchGateway: AsyncParsableCommand {
         if requestLog {
             print("  answers by status: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
+    }
+
+    /// wrk's per-request delay hook, in whole milliseconds (wrk's unit) when at least 1; below that, 0.
+    static func delayFunction(_ milliseconds: Double) -> String {
+        "\nfunction delay()\n  return \(Int(milliseconds.rounded()))\nend\n"
     }
 
     /// A wrk Lua script sending one fixed request.
@@ -144,13 +158,15 @@ struct BenchGateway: AsyncParsableCommand {
         }
     }
 
-    func runWrk(url: String, connections: Int, work: URL, name: String, script: String) throws -> WrkResult {
+    func runWrk(url: String, connections: Int, work: URL, name: String, script: String, seconds: Int? = nil) throws
+        -> WrkResult
+    {
         let scriptURL = work.appendingPathComponent("\(name).lua")
         try script.write(to: scriptURL, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: wrk)
         process.arguments = [
-            "-t", "\(min(2, connections))", "-c", "\(connections)", "-d", "\(seconds)s", "--latency", "-s", scriptURL.path, url,
+            "-t", "\(min(2, connections))", "-c", "\(connections)", "-d", "\(seconds ?? self.seconds)s", "--latency", "-s", scriptURL.path, url,
         ]
         let output = Pipe()
         process.standardOutput = output

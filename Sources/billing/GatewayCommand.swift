@@ -108,6 +108,6 @@ enum GatewayAssembly {
             redis: redis, replies: replies, configuration: configuration,
             routes: testRoutes ? withTestRoutes(.standard) : .standard, openAPI: try openAPIDocument(settings),
             logger: logger)
-        return [replies, gateway.buildApplication()]
+        return [replies, OnEventLoops(gateway.buildApplication())]
     }
 }

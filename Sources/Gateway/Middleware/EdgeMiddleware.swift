@@ -21,7 +21,7 @@ struct EdgeMiddleware: RouterMiddleware {
         {
             return header
         }
-        return "req_" + MessageID.make().replacingOccurrences(of: "-", with: "")
+        return "req_" + String(decoding: MessageID.make().utf8.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
