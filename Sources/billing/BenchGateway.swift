@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Hummingbird
 import Logging
 import Messaging
 import Redis
 import Runtime
+import ServiceLifecycle
 
 /// `billing bench gateway`: wrk against a real `billing gateway --test-routes` process and a real
 /// `billing worker test` (no-op handler), beside redis-benchmark's XADD rate in the same run.
@@ -56,6 +58,12 @@ struct BenchGateway: AsyncParsableCommand {
         let rawXADD = try RedisBench.redisBenchmarkRate(
             redisBenchmark, redis.configuration, concurrency: 50, requests: 100_000, stream: prefix + ":raw")
 
+        // The HTTP ceiling of this machine: a bare Hummingbird app answering the same POST with 202,
+        // with no middleware and no Redis, saturated by the same wrk.
+        let acceptRequest = request(
+            method: "POST", body: #"{"n":1}"#, headers: ["Authorization": "Bearer \(apiKey)", "Prefer": "respond-async"])
+        let bare = try await bareHTTPCeiling(work: work, script: acceptRequest)
+
         // The gateway and a no-op worker as real processes.
         var environment = ProcessInfo.processInfo.environment
         environment["BILLING_STREAM_PREFIX"] = prefix
@@ -86,8 +94,7 @@ struct BenchGateway: AsyncParsableCommand {
 
         // The 202 accept path (API key, as a third party ingesting would), saturated.
         let accept = try runWrk(
-            url: base + "/v1/test/echo", connections: connections, work: work, name: "accept",
-            script: request(method: "POST", body: #"{"n":1}"#, headers: ["Authorization": "Bearer \(apiKey)", "Prefer": "respond-async"]))
+            url: base + "/v1/test/echo", connections: connections, work: work, name: "accept", script: acceptRequest)
         // A GET answered synchronously by the worker (JWT), saturated, then at about half that rate.
         let getScript = request(method: "GET", body: nil, headers: ["Authorization": "Bearer \(token)"])
         let sync = try runWrk(url: base + "/v1/test/echo", connections: connections, work: work, name: "sync", script: getScript)
@@ -120,6 +127,7 @@ struct BenchGateway: AsyncParsableCommand {
 
         print("billing bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")
         print(String(format: "  raw XADD (redis-benchmark -c 50)   %9.0f /s", rawXADD))
+        print(bare.line("bare Hummingbird POST → 202") + String(format: "   %.2fx raw XADD (no middleware, no Redis)", bare.rate / rawXADD))
         print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx raw XADD (target ≥ 0.50)", accept.rate / rawXADD))
         print(sync.line("GET sync no-op (JWT), max"))
         print(half.line(String(format: "GET sync at ~half max (%d conn)", paced)) + "   (target p50 ≤ 2 ms)")
@@ -127,6 +135,32 @@ struct BenchGateway: AsyncParsableCommand {
         if requestLog {
             print("  answers by status: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
+    }
+
+    /// A Hummingbird application with one route that reads the body and answers 202, in this
+    /// process on a free port, driven by wrk like the gateway: what HTTP alone costs on this machine.
+    func bareHTTPCeiling(work: URL, script: String) async throws -> WrkResult {
+        let router = Router()
+        router.post("/v1/test/echo") { request, _ -> Response in
+            _ = try await request.body.collect(upTo: 1 << 20)
+            return Response(status: .accepted)
+        }
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
+            logger: Logger(label: "bench.bare", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(services: [app], logger: Logger(label: "bench.bare"))
+        let server = Task { try await group.run() }
+        defer { server.cancel() }
+        var ports = portStream.makeAsyncIterator()
+        guard let port = await ports.next(), port > 0 else { throw ValidationError("the bare HTTP server did not start") }
+        let result = try runWrk(
+            url: "http://127.0.0.1:\(port)/v1/test/echo", connections: connections, work: work, name: "bare",
+            script: script)
+        await group.triggerGracefulShutdown()
+        _ = try? await server.value
+        return result
     }
 
     /// wrk's per-request delay hook, in whole milliseconds (wrk's unit) when at least 1; below that, 0.
