@@ -67,9 +67,9 @@ public struct StreamAdmin: Sendable {
         try await redis.send(XPENDING(names.commands(service), group: service, count: count))
     }
 
-    /// Dead letters of a service, oldest first.
-    public func deadLetters(service: String, count: Int = 100) async throws -> [DeadLetter] {
-        try await redis.send(XRANGE(names.deadLetters(service), count: count)).map {
+    /// Dead letters of a service, oldest first (from entry ID `from`, inclusive, when given).
+    public func deadLetters(service: String, from: String = "-", count: Int = 100) async throws -> [DeadLetter] {
+        try await redis.send(XRANGE(names.deadLetters(service), start: from, count: count)).map {
             DeadLetter(id: $0.id, fields: $0.fields)
         }
     }

@@ -159,6 +159,7 @@ enum ServiceCatalog {
             window: .seconds(settings.webhookRetryWindowSeconds))
         configuration.lease = .milliseconds(settings.webhookLeaseMilliseconds)
         configuration.pollInterval = .milliseconds(settings.webhookPollMilliseconds)
+        configuration.adminServices = production
         return configuration
     }
 

@@ -20,6 +20,8 @@ public struct WebhookConfiguration: Sendable {
     public var concurrency = 16
     /// How often the metric gauges (retries pending, disabled endpoints) are sampled.
     public var gaugeInterval: Duration = .seconds(15)
+    /// The services whose streams and dead letters the admin routes show (this worker serves them).
+    public var adminServices = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
 
     public init(names: StreamNames, secretSealingKey: SymmetricKey, development: Bool) {
         self.names = names

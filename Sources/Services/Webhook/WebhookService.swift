@@ -42,6 +42,8 @@ public struct WebhookService: Sendable {
         registry.write("webhook_endpoint.enable") { context in try setEnabled(true, context) }
         registry.write("webhook_endpoint.redeliver") { context in try redeliver(context) }
         registry.read("webhook_delivery.list") { envelope, context in try await listDeliveries(envelope, context) }
+        // The admin routes over the streams (DESIGN §5) are served here too.
+        StreamAdminHandlers(names: configuration.names, services: configuration.adminServices).register(into: &registry)
         registry.write(Self.disableFailingType) { context in try disableFailing(context) }
         registry.read("event.list") { envelope, context in try await listEvents(envelope, context) }
         registry.read("event.get") { envelope, context in try await getEvent(envelope, context) }

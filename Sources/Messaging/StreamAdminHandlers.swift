@@ -1,0 +1,115 @@
+import Foundation
+
+/// The admin routes over ``StreamAdmin`` (DESIGN §5): `GET /v1/admin/streams`,
+/// `GET /v1/admin/dead-letters`, `POST /v1/admin/dead-letters/{id}/retry`. The gateway lets only
+/// admins through; a worker registers these handlers (the `webhook` worker serves them).
+///
+/// Stream status is operational and global (counts, groups, consumers). Dead letters hold other
+/// tenants' commands, so an admin sees and retries only those whose envelope names its tenant;
+/// entries whose envelope cannot be read (no tenant to tell) are shown to the `default` tenant's
+/// admins, the operator. The envelope text itself is never returned (a dead-lettered sign-in holds
+/// a password): its type and the error are.
+public struct StreamAdminHandlers: Sendable {
+    public let names: StreamNames
+    /// The services whose command streams and dead letters are shown.
+    public let services: [String]
+    /// The tenant whose admins also see unreadable dead letters.
+    public static let operatorTenant = "default"
+
+    public init(names: StreamNames, services: [String]) {
+        self.names = names
+        self.services = services
+    }
+
+    public func register(into registry: inout HandlerRegistry) {
+        registry.read("admin.streams") { _, context in try await streams(admin(context)) }
+        registry.read("admin.dead_letters") { envelope, context in
+            try await deadLetters(admin(context), for: envelope.principal)
+        }
+        registry.read("admin.dead_letter_retry") { envelope, context in try await retry(admin(context), envelope) }
+    }
+
+    private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names) }
+
+    func streams(_ admin: StreamAdmin) async throws -> HandlerResult {
+        let status = try await admin.status(services: services)
+        let data: [JSONValue] = status.map { stream in
+            .object([
+                "stream": .string(stream.stream), "length": .number(String(stream.length)),
+                "dead_letters": .number(String(stream.deadLetters)),
+                "groups": .array(
+                    stream.groups.map { group in
+                        .object([
+                            "name": .string(group.name), "lag": group.lag.map { .number(String($0)) } ?? .null,
+                            "pending": .number(String(group.pending)),
+                            "oldest_pending_ms": group.oldestPendingAge.map {
+                                .number(String($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000))
+                            } ?? .null,
+                            "consumers": .array(
+                                group.consumers.map {
+                                    .object([
+                                        "name": .string($0.name), "pending": .number(String($0.pending)),
+                                        "idle_ms": .number(String($0.idleMilliseconds)),
+                                    ])
+                                }),
+                        ])
+                    }),
+            ])
+        }
+        return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
+    }
+
+    /// `<service>:<entry id>`: a dead letter's ID in the API (entry IDs are per stream).
+    static func publicID(service: String, entry: String) -> String { "\(service):\(entry)" }
+
+    /// `<ms>-<seq>`, the only shape Redis takes as an entry ID here (anything else would be a Redis error).
+    static func isEntryID(_ text: String) -> Bool {
+        let halves = text.split(separator: "-", omittingEmptySubsequences: false)
+        return halves.count == 2
+            && halves.allSatisfy { !$0.isEmpty && $0.count <= 20 && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
+    }
+
+    /// The tenant a dead letter's envelope names; nil when the envelope cannot be read.
+    static func tenant(of letter: DeadLetter) -> (tenant: String, type: String)? {
+        guard let envelope = try? MessageCoding.decode(Envelope.self, from: letter.envelope) else { return nil }
+        return (envelope.principal.tenant, envelope.type)
+    }
+
+    static func visible(_ letter: DeadLetter, to principal: Principal) -> Bool {
+        (tenant(of: letter)?.tenant ?? operatorTenant) == principal.tenant
+    }
+
+    func deadLetters(_ admin: StreamAdmin, for principal: Principal) async throws -> HandlerResult {
+        var data: [JSONValue] = []
+        for service in services {
+            for letter in try await admin.deadLetters(service: service) where Self.visible(letter, to: principal) {
+                data.append(
+                    .object([
+                        "id": .string(Self.publicID(service: service, entry: letter.id)), "service": .string(service),
+                        "original_id": .string(letter.originalID),
+                        "type": Self.tenant(of: letter).map { .string($0.type) } ?? .null,
+                        "error": .string(letter.error), "deliveries": .number(String(letter.deliveries)),
+                        "dead_lettered_at": letter.deadLetteredAt.map { .string(MessageCoding.formatTimestamp($0)) } ?? .null,
+                    ]))
+            }
+        }
+        return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
+    }
+
+    func retry(_ admin: StreamAdmin, _ envelope: Envelope) async throws -> HandlerResult {
+        let id = envelope.payload["path"]?["id"]?.stringValue ?? ""
+        let parts = id.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, services.contains(parts[0]), Self.isEntryID(parts[1]) else {
+            throw Problem.notFound("dead letter \(id)")
+        }
+        let (service, entry) = (parts[0], parts[1])
+        guard
+            let letter = try await admin.deadLetters(service: service, from: entry, count: 1).first,
+            letter.id == entry, Self.visible(letter, to: envelope.principal)
+        else { throw Problem.notFound("dead letter \(id)") }
+        let retried = try await admin.retryDeadLetters(service: service, ids: [entry])
+        guard retried == 1 else { throw Problem.notFound("dead letter \(id)") }
+        return HandlerResult(
+            body: .object(["id": .string(id), "service": .string(service), "retried": .bool(true)]))
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Messaging
+import Redis
+import Testing
+import WebhookService
+
+/// `GET /v1/admin/streams`, `GET /v1/admin/dead-letters`, `POST /v1/admin/dead-letters/{id}/retry`,
+/// served by the webhook worker over the real streams.
+@Suite("Admin routes over the streams")
+struct AdminRoutesTests {
+    /// A dead letter as the runtime writes one, with an envelope naming `tenant` (or unreadable text).
+    func deadLetter(_ h: WebhookHarness, service: String, tenant: String?, type: String = "customer.create") async throws
+        -> String
+    {
+        let envelope: String
+        if let tenant {
+            envelope = String(
+                decoding: try MessageCoding.encode(
+                    Envelope(
+                        type: type, principal: Principal(subject: "usr_1", role: .admin, tenant: tenant),
+                        payload: .object(["body": .object(["password": .string("do-not-show-me")])]), createdAt: Date())),
+                as: UTF8.self)
+        } else {
+            envelope = "not json at all"
+        }
+        return try await h.redis.send(
+            XADD(
+                h.names.deadLetters(service),
+                fields: [
+                    ("original_id", "1-1"), ("envelope", RedisArgument(envelope)), ("error", "handler kept failing"),
+                    ("deliveries", "5"), ("dead_lettered_at", RedisArgument(MessageCoding.formatTimestamp(Date()))),
+                ])) ?? ""
+    }
+
+    @Test func adminsSeeStreamsAndTheirTenantsDeadLettersAndRetryThem() async throws {
+        try await withWebhooks { h, client in
+            let admin = try await h.auth()
+            let ours = try await deadLetter(h, service: "customer", tenant: "default")
+            let theirs = try await deadLetter(h, service: "customer", tenant: "other")
+            let unreadable = try await deadLetter(h, service: "plan", tenant: nil)
+
+            let (streamsStatus, streams) = try await client.get("/v1/admin/streams", headers: admin)
+            #expect(streamsStatus == .ok)
+            let rows = try #require(streams["data"] as? [[String: Any]])
+            let customerRow = try #require(rows.first { $0["stream"] as? String == h.names.commands("customer") })
+            #expect(customerRow["dead_letters"] as? Int == 2)
+            #expect(rows.contains { $0["stream"] as? String == h.names.events })
+            // The webhook worker's own group is there, with its consumer.
+            let webhookRow = try #require(rows.first { $0["stream"] as? String == h.names.commands("webhook") })
+            let groups = try #require(webhookRow["groups"] as? [[String: Any]])
+            #expect(groups.contains { ($0["consumers"] as? [[String: Any]])?.isEmpty == false })
+
+            let (listStatus, list) = try await client.get("/v1/admin/dead-letters", headers: admin)
+            #expect(listStatus == .ok)
+            let letters = try #require(list["data"] as? [[String: Any]])
+            let ids = Set(letters.compactMap { $0["id"] as? String })
+            #expect(ids == ["customer:\(ours)", "plan:\(unreadable)"])
+            let first = try #require(letters.first { $0["id"] as? String == "customer:\(ours)" })
+            #expect(first["type"] as? String == "customer.create" && first["deliveries"] as? Int == 5)
+            #expect(first["error"] as? String == "handler kept failing" && first["envelope"] == nil)
+            #expect(!String(decoding: try JSONSerialization.data(withJSONObject: list), as: UTF8.self).contains("do-not-show-me"))
+
+            // Another tenant's admin sees only its own (and not the unreadable one).
+            let other = try await h.auth(tenant: "other")
+            let (_, theirList) = try await client.get("/v1/admin/dead-letters", headers: other)
+            #expect((theirList["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["customer:\(theirs)"])
+
+            // Retry: back on the command stream, gone from the dead letters.
+            let (retried, answer) = try await client.post("/v1/admin/dead-letters/customer:\(ours)/retry", headers: admin)
+            #expect(retried == .ok && answer["retried"] as? Bool == true)
+            let back = try await h.redis.send(XRANGE(h.names.commands("customer")))
+            #expect(back.contains { $0.fields["retry_of"] == ours })
+            #expect(try await h.redis.send(XLEN(h.names.deadLetters("customer"))) == 1)
+            // Again, another tenant's, a malformed ID and an unknown service: 404, nothing moved.
+            for id in ["customer:\(ours)", "customer:\(theirs)", "customer:not-an-id", "nowhere:\(theirs)", "x"] {
+                let (status, problem) = try await client.post("/v1/admin/dead-letters/\(id)/retry", headers: admin)
+                #expect(status == .notFound, "\(id)")
+                #expect(problem["code"] as? String == "not_found", "\(id)")
+            }
+            #expect(try await h.redis.send(XLEN(h.names.deadLetters("customer"))) == 1)
+
+            // Customers may not call them.
+            let customer = try await h.auth(customer: "cus_1")
+            let (forbidden, _) = try await client.get("/v1/admin/streams", headers: customer)
+            #expect(forbidden == .forbidden)
+        }
+    }
+}
+
+@Suite("Webhook worker schemas")
+struct WebhookCommandSchemaTests {
+    @Test func everyCommandTypeOfTheWebhookWorkerHasASchema() throws {
+        let service = WebhookService(
+            configuration: WebhookConfiguration(
+                names: StreamNames(), secretSealingKey: WebhookConfiguration.developmentSealingKey, development: true))
+        let folder = WebhookHarness.root.appendingPathComponent("schemas/commands")
+        for type in service.registry().types {
+            let data = try Data(contentsOf: folder.appendingPathComponent("\(type).json"))
+            let schema = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(type)")
+            #expect(schema["title"] as? String == type)
+            // Commands from the API carry path, query and body; the dispatcher's internal one its own fields.
+            let expected = type == "webhook_endpoint.disable_failing" ? ["endpoint_id", "window_started_at"] : ["body", "path", "query"]
+            #expect((schema["properties"] as? [String: Any])?.keys.sorted() == expected, "\(type)")
+        }
+    }
+}
