@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The gateway's Prometheus series, on a registry of its own (served at `/metrics`).
 public final class GatewayMetrics: Sendable {
@@ -24,16 +25,33 @@ public final class GatewayMetrics: Sendable {
 
     func started() { inFlight.increment() }
 
+    /// Series handles by route (and route + status), made once: the registry's lookup builds its
+    /// label key on every call, which showed up in profiles. Routes come from the route table, so
+    /// the set is bounded.
+    private let requestCounters = Mutex<[String: Counter]>([:])
+    private let durationHistograms = Mutex<[String: DurationHistogram]>([:])
+
     func finished(route: String, status: Int, duration: Duration) {
         inFlight.decrement()
-        registry.makeCounter(
-            descriptor: Self.name("requests", "total", "HTTP requests by route and status"),
-            labels: [("route", route), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("request_duration", "seconds", "HTTP request latency by route"), labels: [("route", route)],
-            buckets: Self.buckets
-        ).record(duration)
+        let counterKey = "\(route) \(status)"
+        let counter = requestCounters.withLock { counters in
+            if let known = counters[counterKey] { return known }
+            let made = registry.makeCounter(
+                descriptor: Self.name("requests", "total", "HTTP requests by route and status"),
+                labels: [("route", route), ("status", String(status))])
+            counters[counterKey] = made
+            return made
+        }
+        counter.increment()
+        let histogram = durationHistograms.withLock { histograms in
+            if let known = histograms[route] { return known }
+            let made = registry.makeDurationHistogram(
+                descriptor: Self.name("request_duration", "seconds", "HTTP request latency by route"),
+                labels: [("route", route)], buckets: Self.buckets)
+            histograms[route] = made
+            return made
+        }
+        histogram.record(duration)
     }
 
     func rateLimited(tier: String) {
