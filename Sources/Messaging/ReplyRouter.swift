@@ -1,25 +1,40 @@
 import Foundation
 import Logging
+import NIOPosix
 import Redis
 import ServiceLifecycle
 import Synchronization
 
-/// The gateway side of request/reply: one `XREAD BLOCK` loop on this instance's reply stream,
-/// and a correlation map that is filled *before* a command is sent, so no reply can be missed.
+/// The gateway side of request/reply: `XREAD BLOCK` loops on this instance's reply streams, and
+/// a correlation map that is filled *before* a command is sent, so no reply can be missed.
 /// Replies that arrive after their caller stopped waiting are dropped (the operation keeps them).
+///
+/// One reply stream and reading loop per event loop: a caller on an event loop names that loop's
+/// stream (``stream``), so its reply is read, and its wait resumed, on its own thread.
 public final class ReplyRouter: Service, Sendable {
     public let instance: String
-    public let stream: String
-    private let redis: RedisClient
-    /// The reply loop runs on its connection's event loop.
-    private let executor: EventLoopTaskExecutor
+    /// Every reply stream of this instance: `<prefix>:reply:<instance>`, then `…-1`, `…-2` per loop.
+    public let streams: [String]
+    private let readers: [Reader]
     private let retention: StreamRetention
     private let logger: Logger
     private let slots = Mutex<[String: Slot]>([:])
     private let dropped = Atomic<Int>(0)
-    /// Wall-clock milliseconds of the reply loop's last completed read (a BLOCK read returns at least
-    /// every second); 0 before the first.
-    private let lastRead = Atomic<Int64>(0)
+
+    /// One reading loop: its stream, its event loop, a blocking connection there, and the wall-clock
+    /// milliseconds of its last completed read (a BLOCK read returns at least every second; 0 before the first).
+    private final class Reader: Sendable {
+        let stream: String
+        let executor: EventLoopTaskExecutor
+        let redis: RedisClient
+        let lastRead = Atomic<Int64>(0)
+
+        init(stream: String, executor: EventLoopTaskExecutor, redis: RedisClient) {
+            self.stream = stream
+            self.executor = executor
+            self.redis = redis
+        }
+    }
 
     private enum Slot {
         case registered
@@ -32,12 +47,27 @@ public final class ReplyRouter: Service, Sendable {
         redis: RedisClient, names: StreamNames = StreamNames(), instance: String = ReplyRouter.makeInstanceName(),
         retention: StreamRetention = StreamRetention(), logger: Logger = Logger(label: "billing.replies")
     ) {
-        self.executor = EventLoopTaskExecutor.next()
-        self.redis = redis.makeDedicatedClient(on: executor.loop)
+        let base = names.replies(instance)
+        self.readers = EventLoopTaskExecutor.shared.enumerated().map { index, executor in
+            Reader(
+                stream: index == 0 ? base : "\(base)-\(index)", executor: executor,
+                redis: redis.makeDedicatedClient(on: executor.loop))
+        }
+        self.streams = readers.map(\.stream)
         self.instance = instance
-        self.stream = names.replies(instance)
         self.retention = retention
         self.logger = logger
+    }
+
+    /// The reply stream a command sent from here should name: the one read on the caller's event
+    /// loop, or the first when the caller is not on one.
+    public var stream: String {
+        if readers.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            let reader = readers.first(where: { $0.executor.loop === current })
+        {
+            return reader.stream
+        }
+        return readers[0].stream
     }
 
     public static func makeInstanceName() -> String {
@@ -45,12 +75,14 @@ public final class ReplyRouter: Service, Sendable {
         return "\(host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// True while the reply loop is reading: its last read finished within `within` (a read blocks
+    /// True while every reply loop is reading: its last read finished within `within` (a read blocks
     /// for at most a second, so a healthy loop reads more often than that).
     public func isReading(within: Duration = .seconds(5)) -> Bool {
-        let last = lastRead.load(ordering: .relaxed)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        return last > 0 && now - last <= within.components.seconds * 1000
+        return readers.allSatisfy { reader in
+            let last = reader.lastRead.load(ordering: .relaxed)
+            return last > 0 && now - last <= within.components.seconds * 1000
+        }
     }
 
     /// Late replies dropped so far.
@@ -123,12 +155,6 @@ public final class ReplyRouter: Service, Sendable {
     }
 
     public func run() async throws {
-        await withTaskExecutorPreference(executor) { await self.readReplies() }
-    }
-
-    private func readReplies() async {
-        var lastID = "0-0"  // a fresh instance name: nothing older can be ours
-        var lastExpire = ContinuousClock.now - .seconds(3600)
         // Every 20 ms, time out the waits that are due (timeouts are honoured within that).
         let sweeper = Task { [weak self] in
             while !Task.isCancelled {
@@ -137,6 +163,28 @@ public final class ReplyRouter: Service, Sendable {
             }
         }
         defer { sweeper.cancel() }
+        await withTaskGroup(of: Void.self) { group in
+            for reader in readers {
+                group.addTask(executorPreference: reader.executor) { await self.readReplies(reader) }
+            }
+        }
+        // Wake every waiter: no reply will come through this instance any more.
+        let waiting = slots.withLock { slots -> [CheckedContinuation<Reply?, Never>] in
+            let all = slots.values.compactMap { slot -> CheckedContinuation<Reply?, Never>? in
+                if case .waiting(let c, _) = slot { return c }
+                return nil
+            }
+            slots.removeAll()
+            return all
+        }
+        for continuation in waiting { continuation.resume(returning: nil) }
+    }
+
+    /// One reply stream's loop, on its event loop, until shutdown.
+    private func readReplies(_ reader: Reader) async {
+        let (redis, stream) = (reader.redis, reader.stream)
+        var lastID = "0-0"  // a fresh instance name: nothing older can be ours
+        var lastExpire = ContinuousClock.now - .seconds(3600)
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
@@ -146,7 +194,7 @@ public final class ReplyRouter: Service, Sendable {
                         lastExpire = ContinuousClock.now
                     }
                     let read = try await redis.send(XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
-                    lastRead.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
+                    reader.lastRead.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
                     for entry in read.first?.entries ?? [] {
                         lastID = entry.id
                         guard let json = entry.fields[CommandBus.envelopeField] else { continue }
@@ -165,15 +213,5 @@ public final class ReplyRouter: Service, Sendable {
             }
         } onGracefulShutdown: {}
         await redis.shutdown()
-        // Wake every waiter: no reply will come through this instance any more.
-        let waiting = slots.withLock { slots -> [CheckedContinuation<Reply?, Never>] in
-            let all = slots.values.compactMap { slot -> CheckedContinuation<Reply?, Never>? in
-                if case .waiting(let c, _) = slot { return c }
-                return nil
-            }
-            slots.removeAll()
-            return all
-        }
-        for continuation in waiting { continuation.resume(returning: nil) }
     }
 }
