@@ -56,12 +56,34 @@ struct CommandEndpoint: Sendable {
     func admit(_ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String)
         async throws(GatewayError) -> (Principal?, HTTPFields)
     {
-        do throws(GatewayError) {
+        let principal = try await authenticate(request, context: context, rateClass: rateClass, required: required, ip: ip)
+        return (principal, try await countingRefusal(rateClass, ip: ip, context: context) { () async throws(GatewayError) in
+            try await rateLimit(rateClass, principal: principal, ip: ip)
+        })
+    }
+
+    /// ``authenticate(_:context:)`` for a route, without counting an accepted credential yet: a
+    /// refused one, or none where one is `required`, is counted against the client's IP.
+    private func authenticate(
+        _ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String
+    ) async throws(GatewayError) -> Principal? {
+        try await countingRefusal(rateClass, ip: ip, context: context) { () async throws(GatewayError) in
             let principal = try await authenticate(request, context: context)
             if required, principal == nil {
                 throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
             }
-            return (principal, try await rateLimit(rateClass, principal: principal, ip: ip))
+            return principal
+        }
+    }
+
+    /// Runs `body`; a 401 it throws (a refused credential, a revoked token) is first counted against
+    /// the client's IP in the route's tier, so guessing tokens or API keys meets a 429 like any other
+    /// flood (the 401 carries the `RateLimit-*` headers).
+    private func countingRefusal<T>(
+        _ rateClass: GatewayRoute.RateClass, ip: String, context: GatewayContext, _ body: () async throws(GatewayError) -> T
+    ) async throws(GatewayError) -> T {
+        do throws(GatewayError) {
+            return try await body()
         } catch where error.problem.status == 401 {
             context.state.principal = nil
             var refused = error
@@ -78,12 +100,7 @@ struct CommandEndpoint: Sendable {
         -> HTTPFields
     {
         let denyKey = principal?.tokenID.map(authenticator.denyKey)
-        let (tier, identity, limit): (String, String, RateLimitTier)
-        switch (rateClass, principal) {
-        case (.auth, _): (tier, identity, limit) = ("auth", ip, configuration.authLimit)
-        case (.standard, let principal?): (tier, identity, limit) = ("principal", "\(principal.tenant):\(principal.subject)", configuration.principalLimit)
-        case (.standard, nil): (tier, identity, limit) = ("ip", ip, configuration.ipLimit)
-        }
+        let (tier, identity, limit) = bucket(rateClass, principal: principal, ip: ip)
         let decision: RateLimitDecision
         do {
             decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit, denyKey: denyKey)
@@ -93,6 +110,24 @@ struct CommandEndpoint: Sendable {
             logger.warning("rate limit unavailable, allowing", metadata: ["tier": "\(tier)", "error": "\(error)"])
             return [:]
         }
+        return try headers(for: decision, tier: tier, limit: limit)
+    }
+
+    /// The tier, identity and limit a request counts against.
+    private func bucket(_ rateClass: GatewayRoute.RateClass, principal: Principal?, ip: String)
+        -> (tier: String, identity: String, limit: RateLimitTier)
+    {
+        switch (rateClass, principal) {
+        case (.auth, _): ("auth", ip, configuration.authLimit)
+        case (.standard, let principal?): ("principal", "\(principal.tenant):\(principal.subject)", configuration.principalLimit)
+        case (.standard, nil): ("ip", ip, configuration.ipLimit)
+        }
+    }
+
+    /// The `RateLimit-*` headers of an allowed request; a revoked token's 401 or a 429 otherwise.
+    private func headers(for decision: RateLimitDecision, tier: String, limit: RateLimitTier) throws(GatewayError)
+        -> HTTPFields
+    {
         if decision.denied { throw Authenticator.revoked }
         var headers: HTTPFields = [
             GatewayHeaders.rateLimitLimit: String(decision.limit),
@@ -121,46 +156,48 @@ struct CommandEndpoint: Sendable {
         }
     }
 
-    private func handleCommand(_ route: GatewayRoute, _ request: Request, context: GatewayContext) async throws
+    private func handleCommand(_ route: GatewayRoute, _ incoming: Request, context: GatewayContext) async throws
         -> Response
     {
+        var request = incoming
         context.state.route = route.label
         let ip = clientIP(request, context: context)
-        // On a token endpoint `Authorization` holds the client's credentials, read with the body.
+        let idempotencyKey = request.headers[GatewayHeaders.idempotencyKey]
+        // Most requests are counted against their rate limit in the script that sends them (one
+        // round trip for both). A token endpoint (its `Authorization` holds the client's credentials,
+        // read with the body) and an idempotent POST (its key is claimed before sending) are
+        // counted first, on their own.
+        let countedAtSend = !route.oauthTokenEndpoint && !(request.method == .post && idempotencyKey != nil)
         let verified: Principal?
-        var headers: HTTPFields
+        var headers: HTTPFields = [:]
         if route.oauthTokenEndpoint {
             verified = nil
             headers = try await rateLimit(route.rateClass, principal: nil, ip: ip)
+        } else if countedAtSend {
+            verified = try await authenticate(
+                request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
         } else {
             (verified, headers) = try await admit(
                 request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
         }
         let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
-        if let verified, !route.permits(verified) {
-            throw GatewayError.forbidden("the \(verified.role.rawValue) role, with its scopes, may not call \(route.label)")
+        let (payload, bodyBytes, readRequest): (JSONValue, [UInt8], Request)
+        do {
+            (payload, bodyBytes, readRequest) = try await input(request, route: route, verified: verified, ip: ip, context: context)
+        } catch let refusal as GatewayError where countedAtSend {
+            // Refused before anything was sent: still counted (a flood of bad requests meets a 429 too).
+            var refused = refusal
+            refused.headers.append(
+                contentsOf: try await countingRefusal(route.rateClass, ip: ip, context: context) { () async throws(GatewayError) in
+                    try await rateLimit(route.rateClass, principal: verified, ip: ip)
+                })
+            throw refused
         }
-
-        // Input: path, query, body.
-        var pathParameters: [String: JSONValue] = [:]
-        for (key, value) in context.parameters { pathParameters[String(key)] = .string(String(value)) }
-        let query = try validatedQuery(request, route: route)
-        if let field = CardNumberGuard.firstCardNumber(in: .object(query.merging(pathParameters) { a, _ in a })) {
-            throw GatewayError(
-                status: 422, code: "card_number_refused", title: "Card numbers are not accepted",
-                detail: "a card number was found in '\(field)'; card numbers are never accepted or stored", param: field)
-        }
-        var request = request
-        let (bodyBytes, body) = try await readBody(&request, route: route)
-        var members: [String: JSONValue] = ["path": .object(pathParameters), "query": .object(query), "body": body]
-        // Sign-in routes: the worker throttles failures per client IP as well as per account.
-        if route.rateClass == .auth { members["client"] = .object(["ip": .string(ip)]) }
-        let payload = JSONValue.object(members)
+        request = readRequest
 
         // Idempotency (POST only).
         var idempotencyRecordKey: String?
         var commandID = MessageID.make()
-        let idempotencyKey = request.headers[GatewayHeaders.idempotencyKey]
         if request.method == .post, let key = idempotencyKey {
             guard !key.isEmpty, key.count <= 255 else {
                 throw GatewayError.badRequest("Idempotency-Key must be 1 to 255 characters", param: "Idempotency-Key")
@@ -206,19 +243,20 @@ struct CommandEndpoint: Sendable {
             payload: payload, createdAt: now, respondAsync: preference.respondAsync ? true : nil)
         let answer: Answer
         var stored: Answer?
+        if !preference.respondAsync { replies.expect(envelope.id) }
         do {
-            if !preference.respondAsync { replies.expect(envelope.id) }
-            // Both at once: the pending record is SET NX, so a worker's result written first is kept.
-            do {
+            if countedAtSend {
+                headers = try await admitAndSend(envelope, route: route, principal: verified, ip: ip, context: context)
+            } else {
+                // Both at once: the pending record is SET NX, so a worker's result written first is kept.
                 async let pending: Void = writePending(envelope)
                 try await bus.send(envelope, to: route.service)
                 try await pending
-            } catch {
-                replies.forget(envelope.id)
-                throw error
             }
         } catch {
+            replies.forget(envelope.id)
             if let idempotencyRecordKey { await idempotency.release(idempotencyRecordKey) }
+            if let refusal = error as? GatewayError { throw refusal }
             logger.error("command not sent", metadata: ["request_id": "\(context.state.requestID)", "error": "\(error)"])
             throw GatewayError.unavailable("the command could not be queued; nothing was done, retry shortly")
         }
@@ -243,6 +281,32 @@ struct CommandEndpoint: Sendable {
                 stored ?? answer, operationID: envelope.id, key: idempotencyRecordKey, request: request, bodyBytes: bodyBytes)
         }
         return answer.response
+    }
+
+
+    /// The command's payload (`path`, `query`, `body`), checked: the principal may call the route,
+    /// the query and body meet the schema, no card number anywhere. Also the body's bytes, and the
+    /// request with its body read.
+    private func input(_ request: Request, route: GatewayRoute, verified: Principal?, ip: String, context: GatewayContext)
+        async throws -> (JSONValue, [UInt8], Request)
+    {
+        if let verified, !route.permits(verified) {
+            throw GatewayError.forbidden("the \(verified.role.rawValue) role, with its scopes, may not call \(route.label)")
+        }
+        var pathParameters: [String: JSONValue] = [:]
+        for (key, value) in context.parameters { pathParameters[String(key)] = .string(String(value)) }
+        let query = try validatedQuery(request, route: route)
+        if let field = CardNumberGuard.firstCardNumber(in: .object(query.merging(pathParameters) { a, _ in a })) {
+            throw GatewayError(
+                status: 422, code: "card_number_refused", title: "Card numbers are not accepted",
+                detail: "a card number was found in '\(field)'; card numbers are never accepted or stored", param: field)
+        }
+        var request = request
+        let (bodyBytes, body) = try await readBody(&request, route: route)
+        var members: [String: JSONValue] = ["path": .object(pathParameters), "query": .object(query), "body": body]
+        // Sign-in routes: the worker throttles failures per client IP as well as per account.
+        if route.rateClass == .auth { members["client"] = .object(["ip": .string(ip)]) }
+        return (.object(members), bodyBytes, request)
     }
 
     static func seconds(_ d: Duration) -> TimeInterval {
@@ -354,10 +418,42 @@ struct CommandEndpoint: Sendable {
 
     /// The pending operation record, written before the command is sent (SET NX: a fast worker's
     /// completed record is never overwritten).
-    private func writePending(_ envelope: Envelope) async throws {
-        let record = PendingOperation(
+    /// Counts the request against its tier and, when it is allowed, writes its pending operation and
+    /// sends its command, in one script (one round trip): a refused request sends nothing. A revoked
+    /// token's 401 is counted against the client IP, as any refused credential.
+    private func admitAndSend(
+        _ envelope: Envelope, route: GatewayRoute, principal: Principal?, ip: String, context: GatewayContext
+    ) async throws -> HTTPFields {
+        let (tier, identity, limit) = bucket(route.rateClass, principal: principal, ip: ip)
+        let entry = try bus.commandEntry(envelope, to: route.service)
+        let pending = (
+            key: OperationStore.key(configuration.names, envelope.id), json: Self.pendingRecord(envelope).json,
+            ttlMilliseconds: Int64(IdempotencyStore.milliseconds(configuration.operationTTL))
+        )
+        return try await countingRefusal(route.rateClass, ip: ip, context: context) { () async throws(GatewayError) in
+            let decision: RateLimitDecision
+            do {
+                decision = try await rateLimiter.checkAndAppend(
+                    tier: tier, identity: identity, limit: limit, denyKey: principal?.tokenID.map(authenticator.denyKey),
+                    pending: pending, entry: entry)
+            } catch {
+                logger.error("command not sent", metadata: ["request_id": "\(context.state.requestID)", "error": "\(error)"])
+                throw route.rateClass == .auth
+                    ? .unavailable("rate limiting is unavailable; sign-in is paused for safety")
+                    : .unavailable("the command could not be queued; nothing was done, retry shortly")
+            }
+            return try headers(for: decision, tier: tier, limit: limit)
+        }
+    }
+
+    static func pendingRecord(_ envelope: Envelope) -> PendingOperation {
+        PendingOperation(
             id: envelope.id, type: envelope.type, subject: envelope.principal.subject, tenant: envelope.principal.tenant,
             createdAt: envelope.createdAt)
+    }
+
+    private func writePending(_ envelope: Envelope) async throws {
+        let record = Self.pendingRecord(envelope)
         let expiry = SET.Expiry.milliseconds(IdempotencyStore.milliseconds(configuration.operationTTL))
         async let pending = redis.send(
             SET(

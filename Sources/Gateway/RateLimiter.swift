@@ -9,14 +9,15 @@
 // - standard class, routes that need a principal: 503 `unavailable`, because verifying the credential
 //   needs Redis (API keys are looked up there; a JWT needs the deny-list, and the JWKS when not cached).
 //   A request with no or a malformed credential still gets its 401.
-// - standard class, public routes (GET /v1/plans): the limiter fails open (a warning is logged), then
-//   the command cannot be queued (pending operation record, XADD): 503 `unavailable`, nothing done.
+// - standard class, public routes (GET /v1/plans): the limit, the pending operation record and the
+//   XADD are one script (``RateLimiter/admitScript``): 503 `unavailable`, nothing done.
 // - any POST with an Idempotency-Key: 503 before anything is sent (the key cannot be claimed).
 // - the gateway's own routes: GET /v1/operations/{id} and GET /.well-known/jwks.json answer 503;
 //   /healthz 200, /readyz 503 (`redis: unreachable`), /metrics and /openapi.json 200.
 //
-// So fail-open only matters when Redis is partly failing (the script errors, other commands work):
-// requests are then let through unlimited on standard routes rather than refused.
+// Fail-open remains only where the limit is checked on its own for a standard route without a token
+// (an idempotent POST without credentials, GET /v1/operations/{id} …) while Redis is partly failing
+// (the script errors, other commands work): such requests are let through unlimited, not refused.
 
 import Foundation
 import Redis
@@ -47,12 +48,10 @@ public struct RateLimiter: Sendable {
         self.prefix = prefix
     }
 
-    // KEYS: the bucket, optionally a deny-list key (checked first: a revoked token is not counted).
-    // ARGV: emission interval (ms per request), burst. Returns {allowed, remaining, retry_ms, reset_ms},
-    // allowed -1 when the deny-list key exists.
-    static let script = RedisScript(
-        """
-        if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+    // GCRA on KEYS[1] with ARGV[1] (emission interval, ms per request) and ARGV[2] (burst): returns
+    // {0, 0, retry_ms, reset_ms} when over the limit; otherwise counts the request and leaves
+    // `remaining` and `reset` set for what follows it.
+    static let gcra = """
         local interval = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
         local t = redis.call('TIME')
@@ -67,24 +66,84 @@ public struct RateLimiter: Sendable {
         end
         redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(new_tat - now)))
         local remaining = math.floor((tolerance - (new_tat - now)) / interval)
-        return {1, remaining, 0, math.ceil(new_tat - now)}
+        local reset = math.ceil(new_tat - now)
+        """
+
+    // KEYS: the bucket, optionally a deny-list key (checked first: a revoked token is not counted).
+    // ARGV: emission interval, burst. Returns {allowed, remaining, retry_ms, reset_ms}, allowed -1
+    // when the deny-list key exists.
+    static let script = RedisScript(
+        """
+        if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+        """
+            + "\n" + gcra + "\n"
+            + """
+        return {1, remaining, 0, reset}
         """)
+
+    // The same check, and when the request is allowed, in the same atomic step: its pending operation
+    // record (SET NX: a result stored first is kept) and its command entry (XADD, MINID-trimmed).
+    // KEYS: bucket, deny-list key (or the bucket again), pending-operation key, command stream.
+    // ARGV: interval, burst, check the deny-list (1/0), pending JSON, pending TTL ms, envelope JSON,
+    // type, MINID. Returns {allowed, remaining, retry_ms, reset_ms[, entry id]}.
+    static let admitScript = RedisScript(
+        """
+        if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+        """
+            + "\n" + gcra + "\n"
+            + """
+        redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5], 'NX')
+        local id = redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[8], '*', 'envelope', ARGV[6], 'type', ARGV[7])
+        return {1, remaining, 0, reset, id}
+        """)
+
+    func bucket(_ tier: String, _ identity: String) -> String { "\(prefix):rl:{\(tier):\(identity)}" }
+
+    static func interval(_ tier: RateLimitTier) -> String { String(1000.0 / max(tier.rate, 0.001)) }
+
+    static func decision(_ reply: RESPValue, limit tier: RateLimitTier) throws(RedisError) -> RateLimitDecision {
+        let values = reply.array?.prefix(4).compactMap(\.int) ?? []
+        guard values.count == 4 else { throw RedisError(.unexpectedReply, "rate-limit script returned \(reply)") }
+        return RateLimitDecision(
+            denied: values[0] == -1, allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
+            resetSeconds: Int((Double(values[3]) / 1000).rounded(.up)),
+            retryAfterSeconds: Int((Double(values[2]) / 1000).rounded(.up)))
+    }
+
+    /// Counts one request against `identity` in `tier` and, when it is allowed, writes its pending
+    /// operation record and appends its command entry, all in one script: nothing is sent for a
+    /// refused request, and an admitted one costs one round trip.
+    public func checkAndAppend(
+        tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String?,
+        pending: (key: String, json: [UInt8], ttlMilliseconds: Int64),
+        entry: (stream: String, fields: [(String, RedisArgument)], minID: String)
+    ) async throws(RedisError) -> RateLimitDecision {
+        let bucket = bucket(name, identity)
+        guard let envelope = entry.fields.first(where: { $0.0 == "envelope" })?.1,
+            let type = entry.fields.first(where: { $0.0 == "type" })?.1
+        else { throw RedisError(.unexpectedReply, "a command entry needs its envelope and type fields") }
+        let reply = try await redis.eval(
+            Self.admitScript, keys: [bucket, denyKey ?? bucket, pending.key, entry.stream],
+            arguments: [
+                RedisArgument(Self.interval(tier)), RedisArgument(tier.burst), RedisArgument(denyKey == nil ? "0" : "1"),
+                RedisArgument(bytes: pending.json), RedisArgument(pending.ttlMilliseconds), envelope, type,
+                RedisArgument(entry.minID),
+            ])
+        let decision = try Self.decision(reply, limit: tier)
+        if decision.allowed, reply.array?.count != 5 {
+            throw RedisError(.unexpectedReply, "the admission script returned no entry ID: \(reply)")
+        }
+        return decision
+    }
 
     /// Counts one request against `identity` in `tier`; with `denyKey`, first checks that key is
     /// absent (the token's deny-list entry), in the same round trip.
     public func check(tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String? = nil)
         async throws(RedisError) -> RateLimitDecision
     {
-        let interval = 1000.0 / max(tier.rate, 0.001)
-        let key = "\(prefix):rl:{\(name):\(identity)}"
         let reply = try await redis.eval(
-            Self.script, keys: [key] + (denyKey.map { [$0] } ?? []),
-            arguments: [RedisArgument(String(interval)), RedisArgument(tier.burst)])
-        let values = reply.array?.compactMap(\.int) ?? []
-        guard values.count == 4 else { throw RedisError(.unexpectedReply, "rate-limit script returned \(reply)") }
-        return RateLimitDecision(
-            denied: values[0] == -1, allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
-            resetSeconds: Int((Double(values[3]) / 1000).rounded(.up)),
-            retryAfterSeconds: Int((Double(values[2]) / 1000).rounded(.up)))
+            Self.script, keys: [bucket(name, identity)] + (denyKey.map { [$0] } ?? []),
+            arguments: [RedisArgument(Self.interval(tier)), RedisArgument(tier.burst)])
+        return try Self.decision(reply, limit: tier)
     }
 }

@@ -36,12 +36,29 @@ public struct CommandBus: Sendable {
         try await append(event, to: names.events, keeping: retention.events)
     }
 
+    /// What XADD puts on a service's command stream for `envelope`: the stream, the entry's fields
+    /// and the `MINID` below which entries are trimmed. For callers that add the entry themselves
+    /// (the gateway adds it in the script that also admits the request).
+    public func commandEntry(_ envelope: Envelope, to service: String) throws
+        -> (stream: String, fields: [(String, RedisArgument)], minID: String)
+    {
+        try entry(envelope, to: names.commands(service), keeping: retention.commands)
+    }
+
+    private func entry(_ envelope: Envelope, to stream: String, keeping: Duration) throws
+        -> (stream: String, fields: [(String, RedisArgument)], minID: String)
+    {
+        let json = try MessageCoding.encode(envelope)
+        return (
+            stream, [(Self.envelopeField, RedisArgument(bytes: Array(json))), ("type", RedisArgument(envelope.type))],
+            Self.minID(before: wallClock.now(), keeping: keeping)
+        )
+    }
+
     /// XADD with the envelope JSON, trimming entries older than `keeping`.
     func append(_ envelope: Envelope, to stream: String, keeping: Duration) async throws -> String {
-        let json = try MessageCoding.encode(envelope)
-        let command = XADD(
-            stream, fields: [(Self.envelopeField, RedisArgument(bytes: Array(json))), ("type", RedisArgument(envelope.type))],
-            trim: .minID(Self.minID(before: wallClock.now(), keeping: keeping)))
+        let entry = try entry(envelope, to: stream, keeping: keeping)
+        let command = XADD(stream, fields: entry.fields, trim: .minID(entry.minID))
         guard let id = try await redis.send(command) else {
             throw RedisError(.unexpectedReply, "XADD to \(stream) returned no ID")
         }

@@ -318,6 +318,36 @@ struct GatewayEdgeTests {
         }
     }
 
+    @Test func refusedInputIsCountedAndARefusedRequestSendsNothing() async throws {
+        // The rate limit of an ordinary request is counted in the script that sends it; a request
+        // refused before that (bad body here) is still counted, and an over-limit one sends nothing.
+        try await withHarness(configure: { $0.principalLimit = RateLimitTier(rate: 0.01, burst: 3) }) { h in
+            let auth = try await h.bearer()
+            let json: HTTPFields = auth + [.contentType: "application/json"]
+            try await h.application().test(.router) { client in
+                try await client.execute(
+                    uri: "/v1/test/customers", method: .post, headers: json, body: ByteBuffer(string: #"{"name":1}"#)
+                ) { response in
+                    #expect(response.status == .badRequest || response.status == .unprocessableContent)
+                    #expect(response.headers[GatewayHeaders.rateLimitRemaining] == "2")
+                }
+                try await client.execute(uri: "/v1/test/echo", method: .get, headers: auth) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[GatewayHeaders.rateLimitRemaining] == "1")
+                }
+                try await client.execute(uri: "/v1/test/items", method: .post, headers: json, body: ByteBuffer(string: "{")) {
+                    #expect($0.status == .badRequest)
+                    #expect($0.headers[GatewayHeaders.rateLimitRemaining] == "0")
+                }
+                let sent = try await h.redis.send(XLEN(h.names.commands(TestHandlers.name)))
+                try await client.execute(
+                    uri: "/v1/test/items", method: .post, headers: json, body: ByteBuffer(string: #"{"key":"k"}"#)
+                ) { #expect($0.status == .tooManyRequests) }
+                #expect(try await h.redis.send(XLEN(h.names.commands(TestHandlers.name))) == sent)
+            }
+        }
+    }
+
     @Test func authRoutesUseTheStricterPerIPTier() async throws {
         try await withHarness(configure: { $0.authLimit = RateLimitTier(rate: 0.1, burst: 2) }) { h in
             try await h.application().test(.router) { client in
