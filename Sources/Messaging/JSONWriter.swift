@@ -40,6 +40,12 @@ public enum JSONWriter {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings (IDs, types, times) need no escaping: copied whole.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -96,35 +102,141 @@ public enum JSONWriter {
     }
 }
 
-// The hot-path types as JSON trees, with the keys and omissions their `Codable` conformances use.
+/// Writes an object's members in the order they are given (the hot types give them sorted, as
+/// the tree writer sorts them), without building a `JSONValue` tree first.
+struct JSONObjectWriter {
+    private(set) var out: [UInt8]
+    private var empty = true
+
+    init(capacity: Int = 256) {
+        out = []
+        out.reserveCapacity(capacity)
+        out.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func key(_ name: StaticString) {
+        if !empty { out.append(UInt8(ascii: ",")) }
+        empty = false
+        out.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    mutating func string(_ name: StaticString, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        JSONWriter.writeString(value, into: &out)
+    }
+
+    mutating func time(_ name: StaticString, _ value: Date?) {
+        string(name, value.map(MessageCoding.formatTimestamp))
+    }
+
+    mutating func int(_ name: StaticString, _ value: Int) {
+        key(name)
+        out.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func bool(_ name: StaticString, _ value: Bool?) {
+        guard let value else { return }
+        key(name)
+        out.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    mutating func strings(_ name: StaticString, _ values: [String]?) {
+        guard let values else { return }
+        key(name)
+        out.append(UInt8(ascii: "["))
+        for (i, value) in values.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(value, into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    mutating func value(_ name: StaticString, _ value: JSONValue?) {
+        guard let value else { return }
+        key(name)
+        JSONWriter.write(value, into: &out)
+    }
+
+    mutating func object(_ name: StaticString, _ bytes: [UInt8]?) {
+        guard let bytes else { return }
+        key(name)
+        out.append(contentsOf: bytes)
+    }
+
+    mutating func finish() -> [UInt8] {
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
 extension Principal {
-    var jsonValue: JSONValue {
-        var o: [String: JSONValue] = [
-            "subject": .string(subject), "role": .string(role.rawValue), "scopes": .array(scopes.map(JSONValue.string)),
-            "tenant": .string(tenant),
-        ]
-        if let customerID { o["customer_id"] = .string(customerID) }
-        if let tokenID { o["token_id"] = .string(tokenID) }
-        return .object(o)
+    /// Keys sorted: customer_id, role, scopes, subject, tenant, token_id.
+    var jsonBytes: [UInt8] {
+        var w = JSONObjectWriter(capacity: 128)
+        w.string("customer_id", customerID)
+        w.string("role", role.rawValue)
+        w.strings("scopes", scopes)
+        w.string("subject", subject)
+        w.string("tenant", tenant)
+        w.string("token_id", tokenID)
+        return w.finish()
     }
 }
 
 extension Envelope {
-    var jsonValue: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "type": .string(type), "correlation_id": .string(correlationID),
-            "reply_to": .string(replyTo), "principal": principal.jsonValue, "payload": payload,
-            "created_at": .string(MessageCoding.formatTimestamp(createdAt)),
-        ]
-        if let causationID { o["causation_id"] = .string(causationID) }
-        if let idempotencyKey { o["idempotency_key"] = .string(idempotencyKey) }
-        if let deadline { o["deadline"] = .string(MessageCoding.formatTimestamp(deadline)) }
-        if let traceparent { o["traceparent"] = .string(traceparent) }
-        if let respondAsync { o["respond_async"] = .bool(respondAsync) }
-        return .object(o)
+    /// Keys sorted, optional ones omitted when nil (as the `Codable` conformance does).
+    var jsonBytes: [UInt8] {
+        var w = JSONObjectWriter(capacity: 512)
+        w.string("causation_id", causationID)
+        w.string("correlation_id", correlationID)
+        w.time("created_at", createdAt)
+        w.time("deadline", deadline)
+        w.string("id", id)
+        w.string("idempotency_key", idempotencyKey)
+        w.value("payload", payload)
+        w.object("principal", principal.jsonBytes)
+        w.string("reply_to", replyTo)
+        w.bool("respond_async", respondAsync)
+        w.string("traceparent", traceparent)
+        w.string("type", type)
+        return w.finish()
     }
 }
 
+extension Problem {
+    /// Keys sorted: code, detail, param, status, title, type.
+    var jsonBytes: [UInt8] {
+        var w = JSONObjectWriter(capacity: 256)
+        w.string("code", code)
+        w.string("detail", detail)
+        w.string("param", param)
+        w.int("status", status)
+        w.string("title", title)
+        w.string("type", type)
+        return w.finish()
+    }
+}
+
+extension Reply {
+    /// Keys sorted: completed_at, correlation_id, error, http_status, id, result, secret_fields, status.
+    var jsonBytes: [UInt8] {
+        var w = JSONObjectWriter(capacity: 512)
+        w.time("completed_at", completedAt)
+        w.string("correlation_id", correlationID)
+        w.object("error", error?.jsonBytes)
+        w.int("http_status", httpStatus)
+        w.string("id", id)
+        w.value("result", result)
+        w.strings("secret_fields", secretFields)
+        w.string("status", status.rawValue)
+        return w.finish()
+    }
+}
+
+// Problem as a JSON tree too: `operation.completed` embeds it in a payload.
 extension Problem {
     var jsonValue: JSONValue {
         var o: [String: JSONValue] = [
@@ -132,19 +244,6 @@ extension Problem {
             "code": .string(code),
         ]
         if let param { o["param"] = .string(param) }
-        return .object(o)
-    }
-}
-
-extension Reply {
-    var jsonValue: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "correlation_id": .string(correlationID), "status": .string(status.rawValue),
-            "http_status": .number(String(httpStatus)), "completed_at": .string(MessageCoding.formatTimestamp(completedAt)),
-        ]
-        if let result { o["result"] = result }
-        if let error { o["error"] = error.jsonValue }
-        if let secretFields { o["secret_fields"] = .array(secretFields.map(JSONValue.string)) }
         return .object(o)
     }
 }
@@ -171,8 +270,8 @@ extension OperationRecord {
 }
 
 extension MessageCoding {
-    public static func encode(_ envelope: Envelope) throws -> Data { JSONWriter.data(envelope.jsonValue) }
-    public static func encode(_ reply: Reply) throws -> Data { JSONWriter.data(reply.jsonValue) }
+    public static func encode(_ envelope: Envelope) throws -> Data { Data(envelope.jsonBytes) }
+    public static func encode(_ reply: Reply) throws -> Data { Data(reply.jsonBytes) }
     public static func encode(_ record: OperationRecord) throws -> Data {
         OperationRecord.data(
             replyJSON: try encode(record.reply), subject: record.subject, tenant: record.tenant, customerID: record.customerID)
