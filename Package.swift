@@ -149,6 +149,9 @@ let package = Package(
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
+        // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
@@ -156,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Messaging", "Redis", "Mongo", "TestService",
+                "TestSupport", "Gateway", "Messaging", "Redis", "Mongo", "TestService",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -165,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "AuthService", "CustomerService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "TestSupport", "AuthService", "CustomerService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -174,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "Messaging", "Redis", "Mongo",
+                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "Messaging", "Redis", "Mongo",
                 "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -182,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "WebhookTests",
             dependencies: [
-                "WebhookService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "TestSupport", "WebhookService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -194,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService", "Gateway",
+                "TestSupport", "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -6,6 +6,7 @@ import Messaging
 import Mongo
 import NIOCore
 import Redis
+import TestSupport
 import Testing
 
 @Suite("OAuth clients, API keys, secrets shown once")
@@ -212,11 +213,6 @@ extension AuthHarness {
     }
 
     func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await TestServers.eventually(timeout: timeout, condition)
     }
 }

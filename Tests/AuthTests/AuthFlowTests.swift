@@ -7,6 +7,7 @@ import Messaging
 import Mongo
 import NIOCore
 import Redis
+import TestSupport
 import Testing
 
 @Suite("Auth service through the gateway, against real Redis and SecantusDB")
@@ -302,8 +303,7 @@ struct AuthCustomerTests {
 
 @Suite("Auth schemas")
 struct AuthSchemaTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repository = TestServers.repository
 
     @Test func everyAuthCommandAndEventHasASchema() async throws {
         // Events raised in a signup, login failure, verification, refresh reuse and logout flow.

@@ -12,11 +12,8 @@ import NIOCore
 import Redis
 import Runtime
 import Synchronization
+import TestSupport
 import Testing
-
-enum AuthTestSetupError: Error {
-    case missingServer(String)
-}
 
 /// Every log line the harness's components write, to check that no secret reaches a log.
 final class LogCapture: Sendable {
@@ -68,21 +65,13 @@ final class AuthHarness: @unchecked Sendable {
         contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml").path)
 
-    static func url(_ variable: String) throws -> String {
-        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
-            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
-            throw AuthTestSetupError.missingServer(variable)
-        }
-        return url
-    }
-
     init(withCustomers: Bool = false, configure: (inout AuthConfiguration) -> Void = { _ in }) async throws {
-        var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
+        var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
         var mongoLogger = Logger(label: "test.mongo")
         mongoLogger.logLevel = .warning
-        mongo = try MongoClient(url: Self.url("BILLING_TEST_MONGO_URL"), poolSize: 4, logger: mongoLogger)
+        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 4, logger: mongoLogger)
         database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_auth_\(UUID().uuidString.prefix(8).lowercased())")
         names = StreamNames(prefix: "ta\(UUID().uuidString.prefix(8).lowercased())")
         replies = ReplyRouter(redis: redis, names: names, logger: logs.logger("test.replies"))

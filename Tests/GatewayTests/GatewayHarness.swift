@@ -9,24 +9,10 @@ import Mongo
 import NIOCore
 import Redis
 import TestService
+import TestSupport
 import Testing
 
 @testable import Gateway
-
-enum GatewayTestSetupError: Error {
-    case missingServer(String)
-}
-
-/// Server URLs from the environment: a test fails (not skips) when they are missing.
-enum TestServers {
-    static func url(_ variable: String) throws -> String {
-        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
-            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
-            throw GatewayTestSetupError.missingServer(variable)
-        }
-        return url
-    }
-}
 
 /// One isolated gateway setup: its own stream prefix and database, the test service's handlers run by
 /// an in-process consumer group, a reply router, an ES256 signing key published as the JWKS.

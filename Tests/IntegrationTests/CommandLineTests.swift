@@ -4,6 +4,7 @@ import Messaging
 import Mongo
 import Redis
 import TestService
+import TestSupport
 import Testing
 
 /// The `billing` binary as an operator runs it.
@@ -17,7 +18,7 @@ struct CommandLineTests {
 
     static func billing(_ arguments: [String], environment extra: [String: String]) async throws -> Run {
         let process = Process()
-        process.executableURL = try MessagingHarness.binary("billing")
+        process.executableURL = try TestServers.binary("billing")
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extra { environment[key] = value }
@@ -39,7 +40,7 @@ struct CommandLineTests {
     static func environment(_ h: MessagingHarness) throws -> [String: String] {
         [
             "BILLING_REDIS_URL": try RedisTestEnvironment.url(),
-            "BILLING_MONGO_URL": try MessagingHarness.mongoURL(database: h.database.name),
+            "BILLING_MONGO_URL": try TestServers.mongoURL(database: h.database.name),
             "BILLING_STREAM_PREFIX": h.names.prefix,
         ]
     }
@@ -101,7 +102,7 @@ struct CommandLineTests {
         let h = try MessagingHarness()
         defer { Task { await h.shutdown() } }
         let process = Process()
-        process.executableURL = try MessagingHarness.binary("billing")
+        process.executableURL = try TestServers.binary("billing")
         process.arguments = ["all"]
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in try Self.environment(h) { environment[key] = value }
@@ -160,7 +161,7 @@ struct CommandLineTests {
         // /readyz also waits for a consumer of every production service.
         for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice", "webhook"], ["gateway", "--test-routes"]] {
             let process = Process()
-            process.executableURL = try MessagingHarness.binary("billing")
+            process.executableURL = try TestServers.binary("billing")
             process.arguments = arguments
             var merged = ProcessInfo.processInfo.environment
             for (k, v) in environment { merged[k] = v }

@@ -6,6 +6,7 @@ import Mongo
 import Redis
 import ServiceLifecycle
 import TestService
+import TestSupport
 import Testing
 
 /// One isolated messaging setup for a test: its own stream prefix, its own database, the test
@@ -86,70 +87,24 @@ final class MessagingHarness: @unchecked Sendable {
 
     /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await TestServers.eventually(timeout: timeout, condition)
     }
 
     // MARK: Worker processes
 
     /// Starts `billing worker test` as a real process; returns once it logs that it is ready.
     func startWorkerProcess(environment extra: [String: String] = [:]) async throws -> Process {
-        let process = Process()
-        process.executableURL = try Self.binary("billing")
-        process.arguments = ["worker", TestHandlers.name]
-        var environment = ProcessInfo.processInfo.environment
-        environment["BILLING_REDIS_URL"] = try RedisTestEnvironment.url()
-        environment["BILLING_MONGO_URL"] = try Self.mongoURL(database: database.name)
-        environment["BILLING_STREAM_PREFIX"] = names.prefix
-        environment["BILLING_LOG_LEVEL"] = "info"
-        environment["BILLING_CLAIM_INTERVAL_MS"] = "250"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let (process, log) = try await TestServers.startWorker(
+            [TestHandlers.name], prefix: names.prefix, database: database.name,
+            environment: ["BILLING_CLAIM_INTERVAL_MS": "250"].merging(extra) { $1 })
         processes.append(process)
         logs.append(log)
-        let ready = await eventually(timeout: .seconds(30)) {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            return text.contains("\"msg\":\"worker ready\"") || !process.isRunning
-        }
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        guard ready, process.isRunning else {
-            throw TestSetupError.processFailed("billing worker did not start: \(text.suffix(2000))")
-        }
         return process
     }
 
     /// What the worker processes logged so far.
     func workerLogs() -> String {
         logs.compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
-    }
-
-    static func binary(_ name: String) throws -> URL {
-        let env = ProcessInfo.processInfo.environment
-        var candidates: [URL] = []
-        if let dir = env["BILLING_TEST_BIN_DIR"] { candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(name)) }
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        candidates.append(runner.appendingPathComponent(name))
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
-        for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        throw TestSetupError.processFailed("cannot find the \(name) binary; run the tests with scripts/test")
-    }
-
-    static func mongoURL(database: String) throws -> String {
-        let url = try MongoTestEnvironment.url()
-        guard let schemeEnd = url.range(of: "://") else { return url }
-        let rest = url[schemeEnd.upperBound...]
-        let hostEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
-        return String(url[..<hostEnd]) + "/" + database + query
     }
 
     func shutdown() async {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Mongo
+import TestSupport
 import Testing
 
 /// The MongoDB-protocol server scripts/test started, and a fresh database per test.
@@ -9,13 +10,7 @@ enum MongoTestEnvironment {
 
     /// Fails the test (it does not skip it) when the server URL is missing.
     static func url() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment[urlVariable], !url.isEmpty else {
-            Issue.record(
-                "\(urlVariable) is not set: run the tests with scripts/test, which starts the MongoDB-protocol server (e.g. mongodb://127.0.0.1:27117/billing_test)"
-            )
-            throw MongoTestSetupError.missingServer(urlVariable)
-        }
-        return url
+        try TestServers.url(urlVariable, hint: " (the MongoDB-protocol server, e.g. mongodb://127.0.0.1:27117/billing_test)")
     }
 
     static func makeClient(poolSize: Int = 4) throws -> MongoClient {
@@ -68,7 +63,6 @@ enum MongoTestEnvironment {
 }
 
 enum MongoTestSetupError: Error {
-    case missingServer(String)
     case noPort
 }
 

@@ -1,16 +1,11 @@
 import Foundation
 import Redis
+import TestSupport
 import Testing
 
 /// The Redis that scripts/test started, and helpers to isolate each test by key prefix.
 enum RedisTestEnvironment {
-    static func url() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["BILLING_TEST_REDIS_URL"], !url.isEmpty else {
-            Issue.record("BILLING_TEST_REDIS_URL is not set: run the tests with scripts/test, which starts Redis")
-            throw TestSetupError.missingServer("BILLING_TEST_REDIS_URL")
-        }
-        return url
-    }
+    static func url() throws -> String { try TestServers.url("BILLING_TEST_REDIS_URL") }
 
     static func client(connections: Int = 2, commandTimeout: Duration = .seconds(5)) throws -> RedisClient {
         var configuration = try RedisConfiguration(url: url())
@@ -26,7 +21,6 @@ enum RedisTestEnvironment {
 }
 
 enum TestSetupError: Error {
-    case missingServer(String)
     case processFailed(String)
 }
 

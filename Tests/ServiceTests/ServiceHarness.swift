@@ -10,13 +10,10 @@ import NIOCore
 import PlanService
 import Redis
 import Runtime
+import TestSupport
 import Testing
 
 @testable import Gateway
-
-enum ServiceTestSetupError: Error {
-    case missingServer(String)
-}
 
 /// The real gateway (standard route table, schemas/openapi.yaml) in front of the real `customer` and
 /// `plan` workers, on the servers `scripts/test` starts: its own key prefix and database per test,
@@ -32,26 +29,17 @@ final class ServiceHarness: @unchecked Sendable {
     var configuration: GatewayConfiguration
     private var tasks: [Task<Void, any Error>] = []
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let repository = TestServers.repository
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
         contentsOf: repository.appendingPathComponent("schemas/openapi.yaml").path)
 
-    static func url(_ variable: String) throws -> String {
-        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
-            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
-            throw ServiceTestSetupError.missingServer(variable)
-        }
-        return url
-    }
-
     init(cacheTTL: Duration? = .seconds(30), extra: [(String, HandlerRegistry)] = []) async throws {
-        var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
+        var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
         var quiet = Logger(label: "test.services")
         quiet.logLevel = .error
-        mongo = try MongoClient(url: Self.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: quiet)
+        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: quiet)
         let suffix = UUID().uuidString.prefix(8).lowercased()
         database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_svc_\(suffix)")
         names = StreamNames(prefix: "ts\(suffix)")

@@ -11,13 +11,13 @@ import NIOCore
 import Redis
 import Runtime
 import Synchronization
+import TestSupport
 import Testing
 import WebhookService
 
 @testable import Gateway
 
 enum WebhookTestError: Error {
-    case missingServer(String)
     case setup(String)
 }
 
@@ -116,18 +116,9 @@ final class WebhookHarness: @unchecked Sendable {
     let commandRunners = Mutex<[ConsumerGroupRunner]>([])
     private let processes = Mutex<[Process]>([])
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = TestServers.repository
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
         contentsOf: root.appendingPathComponent("schemas/openapi.yaml").path)
-
-    static func url(_ variable: String) throws -> String {
-        guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
-            Issue.record("\(variable) is not set: run the tests with scripts/test, which starts the servers")
-            throw WebhookTestError.missingServer(variable)
-        }
-        return url
-    }
 
     static func quiet(_ label: String) -> Logger {
         var logger = Logger(label: label)
@@ -139,10 +130,10 @@ final class WebhookHarness: @unchecked Sendable {
         dispatchers: Int = 1, eventConsumer: Bool = true, configure: (inout WebhookConfiguration) -> Void = { _ in },
         gateway: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws {
-        var redisConfiguration = try RedisConfiguration(url: Self.url("BILLING_TEST_REDIS_URL"))
+        var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
-        mongo = try MongoClient(url: Self.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: Self.quiet("test.mongo"))
+        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: Self.quiet("test.mongo"))
         database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_wh_\(UUID().uuidString.prefix(8).lowercased())")
         names = StreamNames(prefix: "tw\(UUID().uuidString.prefix(8).lowercased())")
         replies = ReplyRouter(redis: redis, names: names, logger: Self.quiet("test.replies"))
@@ -264,12 +255,7 @@ final class WebhookHarness: @unchecked Sendable {
 
     /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
     func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let end = ContinuousClock.now + timeout
-        while ContinuousClock.now < end {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
+        try await TestServers.eventually(timeout: timeout, condition)
     }
 
     func documents(_ collection: String, _ filter: BSONDocument = [:]) async throws -> [BSONDocument] {
@@ -280,51 +266,10 @@ final class WebhookHarness: @unchecked Sendable {
 
     /// Starts `billing worker webhook` as a real process on this harness's prefix and database.
     func startWorkerProcess(environment extra: [String: String]) async throws -> (Process, URL) {
-        let process = Process()
-        process.executableURL = try Self.binary("billing")
-        process.arguments = ["worker", WebhookService.name]
-        var environment = ProcessInfo.processInfo.environment
-        environment["BILLING_REDIS_URL"] = try Self.url("BILLING_TEST_REDIS_URL")
-        environment["BILLING_MONGO_URL"] = try Self.mongoURL(database: database.name)
-        environment["BILLING_STREAM_PREFIX"] = names.prefix
-        environment["BILLING_LOG_LEVEL"] = "info"
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("webhook-worker-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let (process, log) = try await TestServers.startWorker(
+            [WebhookService.name], prefix: names.prefix, database: database.name, environment: extra)
         processes.withLock { $0.append(process) }
-        let ready = await eventually(timeout: .seconds(30)) {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            return text.contains("\"msg\":\"worker ready\"") || !process.isRunning
-        }
-        guard ready, process.isRunning else {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            throw WebhookTestError.setup("billing worker webhook did not start: \(text.suffix(2000))")
-        }
         return (process, log)
-    }
-
-    static func binary(_ name: String) throws -> URL {
-        let env = ProcessInfo.processInfo.environment
-        var candidates: [URL] = []
-        if let dir = env["BILLING_TEST_BIN_DIR"] { candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(name)) }
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        candidates.append(runner.appendingPathComponent(name))
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent(name))
-        for url in candidates where FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        throw WebhookTestError.setup("cannot find the \(name) binary; run the tests with scripts/test")
-    }
-
-    static func mongoURL(database: String) throws -> String {
-        let url = try Self.url("BILLING_TEST_MONGO_URL")
-        guard let schemeEnd = url.range(of: "://") else { return url }
-        let rest = url[schemeEnd.upperBound...]
-        let hostEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
-        return String(url[..<hostEnd]) + "/" + database + query
     }
 
     func shutdown() async {
