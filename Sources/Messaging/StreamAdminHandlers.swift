@@ -59,14 +59,26 @@ public struct StreamAdminHandlers: Sendable {
         return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
     }
 
-    /// `<service>:<entry id>`: a dead letter's ID in the API (entry IDs are per stream).
-    static func publicID(service: String, entry: String) -> String { "\(service):\(entry)" }
+    /// A dead letter's ID in the API: `<service>:<entry time in hex>_<sequence>` (entry IDs are per
+    /// stream). Not the entry ID's own `<ms>-<seq>`: its digits, dash included, are a 14-digit run
+    /// that passes the Luhn check about one time in ten, and the gateway refuses card-number-shaped
+    /// paths; here no run of decimal digits is standalone or longer than 11.
+    public static func publicID(service: String, entry: String) -> String {
+        let parts = entry.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return "\(service):\(entry)" }
+        return "\(service):\(String(ms, radix: 16))_\(seq)"
+    }
 
-    /// `<ms>-<seq>`, the only shape Redis takes as an entry ID here (anything else would be a Redis error).
-    static func isEntryID(_ text: String) -> Bool {
-        let halves = text.split(separator: "-", omittingEmptySubsequences: false)
-        return halves.count == 2
-            && halves.allSatisfy { !$0.isEmpty && $0.count <= 20 && $0.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }
+    /// The service and stream entry ID of a public dead-letter ID; nil when it is not one.
+    static func entry(ofPublicID id: String) -> (service: String, entry: String)? {
+        let parts = id.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let halves = parts[1].split(separator: "_", omittingEmptySubsequences: false)
+        guard halves.count == 2, halves[0].count <= 16, halves[1].count <= 20,
+            halves[0].allSatisfy(\.isHexDigit), halves[1].allSatisfy(\.isASCII),
+            let ms = UInt64(halves[0], radix: 16), let seq = UInt64(halves[1])
+        else { return nil }
+        return (parts[0], "\(ms)-\(seq)")
     }
 
     /// The tenant a dead letter's envelope names; nil when the envelope cannot be read.
@@ -98,11 +110,9 @@ public struct StreamAdminHandlers: Sendable {
 
     func retry(_ admin: StreamAdmin, _ envelope: Envelope) async throws -> HandlerResult {
         let id = envelope.payload["path"]?["id"]?.stringValue ?? ""
-        let parts = id.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, services.contains(parts[0]), Self.isEntryID(parts[1]) else {
+        guard let (service, entry) = Self.entry(ofPublicID: id), services.contains(service) else {
             throw Problem.notFound("dead letter \(id)")
         }
-        let (service, entry) = (parts[0], parts[1])
         guard
             let letter = try await admin.deadLetters(service: service, from: entry, count: 1).first,
             letter.id == entry, Self.visible(letter, to: envelope.principal)

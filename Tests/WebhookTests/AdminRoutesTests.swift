@@ -12,9 +12,9 @@ import WebhookService
 @Suite("Admin routes over the streams")
 struct AdminRoutesTests {
     /// A dead letter as the runtime writes one, with an envelope naming `tenant` (or unreadable text).
-    func deadLetter(_ h: WebhookHarness, service: String, tenant: String?, type: String = "customer.create") async throws
-        -> String
-    {
+    func deadLetter(
+        _ h: WebhookHarness, service: String, tenant: String?, type: String = "customer.create", id: String = "*"
+    ) async throws -> String {
         let envelope: String
         if let tenant {
             envelope = String(
@@ -28,17 +28,29 @@ struct AdminRoutesTests {
         }
         return try await h.redis.send(
             XADD(
-                h.names.deadLetters(service),
+                h.names.deadLetters(service), id: id,
                 fields: [
                     ("original_id", "1-1"), ("envelope", RedisArgument(envelope)), ("error", "handler kept failing"),
                     ("deliveries", "5"), ("dead_lettered_at", RedisArgument(MessageCoding.formatTimestamp(Date()))),
                 ])) ?? ""
     }
 
+    static func luhn(_ digits: String) -> Bool {
+        let values = digits.compactMap(\.wholeNumberValue).reversed()
+        let sum = values.enumerated().reduce(0) { total, item in
+            let doubled = item.offset % 2 == 1 ? item.element * 2 : item.element
+            return total + (doubled > 9 ? doubled - 9 : doubled)
+        }
+        return sum % 10 == 0
+    }
+
     @Test func adminsSeeStreamsAndTheirTenantsDeadLettersAndRetryThem() async throws {
         try await withWebhooks { h, client in
             let admin = try await h.auth()
-            let ours = try await deadLetter(h, service: "customer", tenant: "default")
+            // An entry ID whose digits, dash included, pass the Luhn check: its API ID must not look
+            // like a card number to the gateway.
+            let luhnMS = (UInt64(1_700_000_000_000)...).first { Self.luhn("\($0)0") }!
+            let ours = try await deadLetter(h, service: "customer", tenant: "default", id: "\(luhnMS)-0")
             let theirs = try await deadLetter(h, service: "customer", tenant: "other")
             let unreadable = try await deadLetter(h, service: "plan", tenant: nil)
 
@@ -57,8 +69,12 @@ struct AdminRoutesTests {
             #expect(listStatus == .ok)
             let letters = try #require(list["data"] as? [[String: Any]])
             let ids = Set(letters.compactMap { $0["id"] as? String })
-            #expect(ids == ["customer:\(ours)", "plan:\(unreadable)"])
-            let first = try #require(letters.first { $0["id"] as? String == "customer:\(ours)" })
+            #expect(
+                ids == [
+                    StreamAdminHandlers.publicID(service: "customer", entry: ours),
+                    StreamAdminHandlers.publicID(service: "plan", entry: unreadable),
+                ])
+            let first = try #require(letters.first { $0["id"] as? String == StreamAdminHandlers.publicID(service: "customer", entry: ours) })
             #expect(first["type"] as? String == "customer.create" && first["deliveries"] as? Int == 5)
             #expect(first["error"] as? String == "handler kept failing" && first["envelope"] == nil)
             #expect(!String(decoding: try JSONSerialization.data(withJSONObject: list), as: UTF8.self).contains("do-not-show-me"))
@@ -66,16 +82,23 @@ struct AdminRoutesTests {
             // Another tenant's admin sees only its own (and not the unreadable one).
             let other = try await h.auth(tenant: "other")
             let (_, theirList) = try await client.get("/v1/admin/dead-letters", headers: other)
-            #expect((theirList["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ["customer:\(theirs)"])
+            #expect(
+                (theirList["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                    == [StreamAdminHandlers.publicID(service: "customer", entry: theirs)])
 
             // Retry: back on the command stream, gone from the dead letters.
-            let (retried, answer) = try await client.post("/v1/admin/dead-letters/customer:\(ours)/retry", headers: admin)
+            let (retried, answer) = try await client.post(
+                "/v1/admin/dead-letters/\(StreamAdminHandlers.publicID(service: "customer", entry: ours))/retry", headers: admin)
             #expect(retried == .ok && answer["retried"] as? Bool == true)
             let back = try await h.redis.send(XRANGE(h.names.commands("customer")))
             #expect(back.contains { $0.fields["retry_of"] == ours })
             #expect(try await h.redis.send(XLEN(h.names.deadLetters("customer"))) == 1)
             // Again, another tenant's, a malformed ID and an unknown service: 404, nothing moved.
-            for id in ["customer:\(ours)", "customer:\(theirs)", "customer:not-an-id", "nowhere:\(theirs)", "x"] {
+            let theirID = StreamAdminHandlers.publicID(service: "customer", entry: theirs)
+            for id in [
+                StreamAdminHandlers.publicID(service: "customer", entry: ours), theirID, "customer:not-an-id", "customer:12_x",
+                "nowhere" + theirID.dropFirst("customer".count), "x",
+            ] {
                 let (status, problem) = try await client.post("/v1/admin/dead-letters/\(id)/retry", headers: admin)
                 #expect(status == .notFound, "\(id)")
                 #expect(problem["code"] as? String == "not_found", "\(id)")
