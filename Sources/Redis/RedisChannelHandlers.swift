@@ -1,40 +1,84 @@
 import NIOCore
 
-/// Parses replies with hiredis's reader as bytes arrive; several replies per read are normal (pipelining).
-final class RESPReplyDecoder: ByteToMessageDecoder {
-    typealias InboundOut = RESPValue
+/// The loop-confined half of a connection: the commands written and not yet answered (Redis
+/// answers in order), the hiredis reader that parses the answers, and the formatter's scratch
+/// space. Only ever touched on the connection's event loop.
+final class RedisPipeline {
+    typealias Waiter = UnsafeContinuation<RESPValue, any Error>
+
+    private var inFlight = CircularBuffer<(waiter: Waiter, deadline: NIODeadline)>(initialCapacity: 64)
+    private var formatter = HiredisCommandFormatter.Scratch()
     private let reader: HiredisReader
+    /// Set once the connection failed: later commands fail at once with it.
+    private(set) var failure: RedisError?
 
     init() throws(RedisError) {
-        self.reader = try HiredisReader()
+        reader = try HiredisReader()
     }
 
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        let readable = buffer.readableBytes
-        guard readable > 0 else { return .needMoreData }
-        try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try reader.feed(bytes) }
-        buffer.moveReaderIndex(forwardBy: readable)
-        while let reply = try reader.nextReply() {
-            context.fireChannelRead(wrapInboundOut(reply))
+    /// Formats the commands into one buffer, in order, and records their waiters in the same order.
+    /// A command hiredis cannot format is failed on its own and not written.
+    func encode(_ commands: [RedisConnection.Queued], into buffer: inout ByteBuffer) {
+        for command in commands {
+            do throws(RedisError) {
+                try formatter.format(command.arguments) { buffer.writeBytes($0) }
+                inFlight.append((command.waiter, command.deadline))
+            } catch {
+                command.waiter.resume(throwing: error)
+            }
         }
-        return .needMoreData
     }
 
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decode(context: context, buffer: &buffer)
+    /// Parses what the socket delivered and answers the oldest waiters with the complete replies.
+    func receive(_ bytes: UnsafeRawBufferPointer) throws(RedisError) {
+        try reader.feed(bytes)
+        while let reply = try reader.nextReply() {
+            // A reply nobody waits for (its waiter was failed by a timeout) is dropped.
+            guard let first = inFlight.popFirst() else { continue }
+            first.waiter.resume(returning: reply)
+        }
+    }
+
+    /// The deadline of the oldest unanswered command.
+    var oldestDeadline: NIODeadline? { inFlight.first?.deadline }
+
+    /// Fails every unanswered command, and every later one, with `error`.
+    func fail(_ error: RedisError) {
+        if failure == nil { failure = error }
+        while let first = inFlight.popFirst() { first.waiter.resume(throwing: error) }
     }
 }
 
-/// Encodes outgoing commands with `redisFormatCommandArgv`.
-final class RESPCommandEncoder: MessageToByteEncoder {
-    typealias OutboundIn = [RedisArgument]
+/// Hands the bytes Redis sends to the connection's ``RedisPipeline`` (hiredis buffers partial
+/// replies itself), and fails what is in flight when the connection ends.
+final class RedisReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let pipeline: RedisPipeline
 
-    func encode(data: [RedisArgument], out: inout ByteBuffer) throws {
-        try HiredisCommandFormatter.format(data) { bytes in out.writeBytes(bytes) }
+    init(pipeline: RedisPipeline) { self.pipeline = pipeline }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        do throws(RedisError) {
+            try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try pipeline.receive(bytes) }
+        } catch {
+            pipeline.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pipeline.fail(RedisError(.connectionClosed, "the Redis connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        pipeline.fail(RedisError(.connectionClosed, "the Redis connection failed: \(error)"))
+        context.close(promise: nil)
     }
 }
 
 @available(*, unavailable)
-extension RESPReplyDecoder: Sendable {}
+extension RedisReplyHandler: Sendable {}
 @available(*, unavailable)
-extension RESPCommandEncoder: Sendable {}
+extension RedisPipeline: Sendable {}

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOExtras
 import NIOPosix
 import Synchronization
 
@@ -9,50 +8,29 @@ import Synchronization
 public final class RedisConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
+    /// The loop-confined state: waiters in write order, the reply parser.
+    private let pipeline: NIOLoopBoundBox<RedisPipeline?>
+    /// Commands waiting to be written. Callers append; the first of a burst schedules one event-loop
+    /// task that formats them all into one buffer and writes it with one flush (one syscall).
+    private let outbox = Mutex<Outbox>(Outbox())
     /// Set the moment we decide to drop the connection, before the close has run on the event loop.
     private let closing = Atomic<Bool>(false)
-    /// Commands waiting to be written. Callers append; the first of a burst schedules one event-loop
-    /// task that writes them all in order and flushes once (one syscall for many pipelined commands).
-    private let outbox = Mutex<Outbox>(Outbox())
+
+    /// A command on its way: its arguments, who waits for the reply, and until when.
+    struct Queued {
+        let arguments: [RedisArgument]
+        let waiter: RedisPipeline.Waiter
+        let deadline: NIODeadline
+    }
 
     private struct Outbox: ~Copyable {
-        var commands: [([RedisArgument], EventLoopPromise<RESPValue>, NIODeadline)] = []
+        var commands: [Queued] = []
         var scheduled = false
     }
 
-    /// Written commands not yet answered, oldest first (Redis answers in order), with their deadlines.
-    /// One watchdog per connection checks the oldest, instead of a timer per command.
-    private let inFlight = Mutex<InFlight>(InFlight())
-
-    private struct InFlight: ~Copyable {
-        var entries: [(EventLoopPromise<RESPValue>, NIODeadline)] = []
-        var head = 0
-
-        mutating func append(_ promise: EventLoopPromise<RESPValue>, _ deadline: NIODeadline) {
-            if head > 64 && head * 2 > entries.count {
-                entries.removeFirst(head)
-                head = 0
-            }
-            entries.append((promise, deadline))
-        }
-
-        mutating func popFirst() {
-            if head < entries.count { head += 1 }
-        }
-
-        var oldestDeadline: NIODeadline? { head < entries.count ? entries[head].1 : nil }
-
-        mutating func removeAll() -> [EventLoopPromise<RESPValue>] {
-            defer {
-                entries = []
-                head = 0
-            }
-            return entries[head...].map(\.0)
-        }
-    }
-
-    private init(channel: any Channel, commandTimeout: Duration) {
+    private init(channel: any Channel, pipeline: NIOLoopBoundBox<RedisPipeline?>, commandTimeout: Duration) {
         self.channel = channel
+        self.pipeline = pipeline
         self.commandTimeout = commandTimeout
     }
 
@@ -60,17 +38,16 @@ public final class RedisConnection: Sendable {
     public static func connect(
         _ configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(RedisError) -> RedisConnection {
-        let bootstrap = ClientBootstrap(group: group)
+        let loop = group.next()
+        let box = NIOLoopBoundBox.makeEmptyBox(valueType: RedisPipeline.self, eventLoop: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let decoder = try RESPReplyDecoder()
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(decoder),
-                        MessageToByteHandler(RESPCommandEncoder()),
-                        RequestResponseHandler<[RedisArgument], RESPValue>(initialBufferCapacity: 64),
-                    ])
+                    let pipeline = try RedisPipeline()
+                    box.value = pipeline
+                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler(pipeline: pipeline))
                 }
             }
         let channel: any Channel
@@ -80,7 +57,7 @@ public final class RedisConnection: Sendable {
             throw RedisError(
                 .connectionFailed, "cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
         }
-        let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        let connection = RedisConnection(channel: channel, pipeline: box, commandTimeout: configuration.commandTimeout)
         connection.startWatchdog()
         do throws(RedisError) {
             if let password = configuration.password {
@@ -99,7 +76,9 @@ public final class RedisConnection: Sendable {
         return connection
     }
 
-    public var isActive: Bool { channel.isActive && !closing.load(ordering: .relaxed) }
+    public var isActive: Bool {
+        channel.isActive && !closing.load(ordering: .relaxed)
+    }
 
     /// Sends a typed command and decodes its reply.
     public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
@@ -115,10 +94,11 @@ public final class RedisConnection: Sendable {
     }
 
     private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        enqueue(arguments, promise, deadline: .now() + TimeAmount(timeout))
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         do {
-            return try await promise.futureResult.get()
+            return try await withUnsafeThrowingContinuation { waiter in
+                enqueue(Queued(arguments: arguments, waiter: waiter, deadline: deadline))
+            }
         } catch let error as RedisError {
             throw error
         } catch {
@@ -126,34 +106,31 @@ public final class RedisConnection: Sendable {
         }
     }
 
-    private func enqueue(_ arguments: [RedisArgument], _ promise: EventLoopPromise<RESPValue>, deadline: NIODeadline) {
+    private func enqueue(_ command: Queued) {
         let first = outbox.withLock { outbox in
-            outbox.commands.append((arguments, promise, deadline))
+            outbox.commands.append(command)
             defer { outbox.scheduled = true }
             return !outbox.scheduled
         }
         guard first else { return }
-        channel.eventLoop.execute { [self] in
-            let commands = outbox.withLock { outbox in
-                outbox.scheduled = false
-                return outbox.commands.removeAllAndReturn()
-            }
-            guard channel.isActive else {
-                // Closed before the write (and the watchdog with it): nothing will answer these.
-                let error = RedisError(.connectionClosed, "the Redis connection closed")
-                for (_, promise, _) in commands { promise.fail(error) }
-                return
-            }
-            inFlight.withLock { inFlight in
-                for (_, promise, deadline) in commands { inFlight.append(promise, deadline) }
-            }
-            for (arguments, promise, _) in commands {
-                // Completions run on this event loop, in the order the commands were written.
-                promise.futureResult.whenComplete { [self] _ in inFlight.withLock { $0.popFirst() } }
-                channel.write((arguments, promise), promise: nil)
-            }
-            channel.flush()
+        channel.eventLoop.execute { [self] in writeOutbox() }
+    }
+
+    /// On the event loop: formats every queued command into one buffer, writes and flushes it once.
+    private func writeOutbox() {
+        let commands = outbox.withLock { outbox in
+            outbox.scheduled = false
+            return outbox.commands.removeAllAndReturn()
         }
+        guard let pipeline = pipeline.value, channel.isActive, pipeline.failure == nil else {
+            // Closed before the write: nothing will answer these.
+            let error = pipeline.value?.failure ?? RedisError(.connectionClosed, "the Redis connection closed")
+            for command in commands { command.waiter.resume(throwing: error) }
+            return
+        }
+        var buffer = channel.allocator.buffer(capacity: commands.count * 128)
+        pipeline.encode(commands, into: &buffer)
+        channel.writeAndFlush(buffer, promise: nil)
     }
 
     /// Every 50 ms: when the oldest unanswered command is past its deadline, the server has stopped
@@ -165,12 +142,11 @@ public final class RedisConnection: Sendable {
                 task.cancel()
                 return
             }
-            guard let oldest = inFlight.withLock({ $0.oldestDeadline }), oldest < .now() else { return }
+            guard let pipeline = pipeline.value, let oldest = pipeline.oldestDeadline, oldest < .now() else { return }
             task.cancel()
             closing.store(true, ordering: .relaxed)
-            let stuck = inFlight.withLock { $0.removeAll() }
-            let error = RedisError(.timeout, "no reply from Redis within the command timeout (\(commandTimeout), plus any BLOCK time)")
-            for promise in stuck { promise.fail(error) }
+            pipeline.fail(
+                RedisError(.timeout, "no reply from Redis within the command timeout (\(commandTimeout), plus any BLOCK time)"))
             channel.close(promise: nil)
         }
         channel.closeFuture.whenComplete { _ in task.cancel() }
