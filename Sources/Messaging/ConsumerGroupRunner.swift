@@ -162,21 +162,30 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        while !isStopping {
-            do {
-                let read = try await connection.send(
-                    XREADGROUP(
-                        group: group, consumer: consumer, streams: [(stream, ">")], count: settings.batchSize,
-                        block: settings.block))
-                let entries = read.first?.entries ?? []
-                if !entries.isEmpty { await handle(entries, deliveries: [:], fresh: true) }
-            } catch where error.serverErrorPrefix == "NOGROUP" {
-                // The stream or group was deleted under us: recreate and go on.
-                try? await ensureGroup()
-            } catch {
-                if isStopping { break }
-                logger.warning("XREADGROUP failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200))
+        // A batch's answers are published while the next batch is read and processed (at most one
+        // batch settling at a time); the group waits for the last one before the consumer leaves.
+        await withTaskGroup(of: Void.self) { settling in
+            var outstanding = false
+            while !isStopping {
+                do throws(RedisError) {
+                    let read = try await connection.send(
+                        XREADGROUP(
+                            group: group, consumer: consumer, streams: [(stream, ">")], count: settings.batchSize,
+                            block: settings.block))
+                    let entries = read.first?.entries ?? []
+                    if entries.isEmpty { continue }
+                    let processed = await process(entries, deliveries: [:])
+                    if outstanding { await settling.next() }
+                    settling.addTask { await self.settle(processed, fresh: true) }
+                    outstanding = true
+                } catch where error.serverErrorPrefix == "NOGROUP" {
+                    // The stream or group was deleted under us: recreate and go on.
+                    try? await ensureGroup()
+                } catch {
+                    if isStopping { break }
+                    logger.warning("XREADGROUP failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
             }
         }
         // Leave the group tidy: a consumer that holds nothing is removed on the way out.
@@ -192,11 +201,25 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// Parses, processes, replies and acks one batch. Entries whose processing failed stay pending
     /// (their error remembered) to be reclaimed and retried.
     func handle(_ entries: [StreamEntry], deliveries: [String: Int], fresh: Bool = false) async {
-        var valid: [(StreamEntry, Envelope)] = []
+        await settle(await process(entries, deliveries: deliveries), fresh: fresh)
+    }
+
+    /// A processed batch's answers and the entries they settle, to be published and acknowledged.
+    struct Processed: Sendable {
+        /// Entry ID, command and reply of every message that was answered.
+        var answered: [(id: String, command: Envelope, reply: Reply)] = []
+        /// Entries to acknowledge without an answer (trimmed while pending).
         var toAck: [String] = []
+    }
+
+    /// Parses and processes one batch (dead-lettering unreadable entries); what is left is to
+    /// publish the answers and acknowledge (``settle(_:fresh:)``).
+    func process(_ entries: [StreamEntry], deliveries: [String: Int]) async -> Processed {
+        var processed = Processed()
+        var valid: [(StreamEntry, Envelope)] = []
         for entry in entries {
             if entry.isDeleted {
-                toAck.append(entry.id)  // trimmed while pending: nothing left to run
+                processed.toAck.append(entry.id)  // trimmed while pending: nothing left to run
                 continue
             }
             guard let json = entry.fields[CommandBus.envelopeField] else {
@@ -216,50 +239,52 @@ public final class ConsumerGroupRunner: Service, Sendable {
             }
             valid.append((entry, envelope))
         }
-        if !valid.isEmpty {
-            let started = ContinuousClock.now
-            let results = await processor.process(valid.map(\.1))
-            let elapsed = ContinuousClock.now - started
-            let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-            for (_, envelope) in valid {
-                metrics(envelope.type).duration.recordNanoseconds(nanoseconds)
+        guard !valid.isEmpty else { return processed }
+        let started = ContinuousClock.now
+        let results = await processor.process(valid.map(\.1))
+        let elapsed = ContinuousClock.now - started
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        var failures: [(String, String)] = []
+        for ((entry, envelope), result) in zip(valid, results) {
+            let metrics = metrics(envelope.type)
+            metrics.duration.recordNanoseconds(nanoseconds)
+            switch result {
+            case .success(let outcome):
+                metrics.processed.increment()
+                processed.answered.append((entry.id, envelope, outcome.reply))
+            case .failure(let error):
+                metrics.failed.increment()
+                let text = Self.describe(error)
+                logger.warning(
+                    "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
+                failures.append((entry.id, text))
             }
-            var answered: [(StreamEntry, Envelope, Reply)] = []
-            var failures: [(String, String)] = []
-            for ((entry, envelope), result) in zip(valid, results) {
-                switch result {
-                case .success(let outcome):
-                    metrics(envelope.type).processed.increment()
-                    answered.append((entry, envelope, outcome.reply))
-                case .failure(let error):
-                    metrics(envelope.type).failed.increment()
-                    let text = Self.describe(error)
-                    logger.warning(
-                        "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
-                    failures.append((entry.id, text))
-                }
-            }
-            if !failures.isEmpty {
-                // Remembered for the dead letter, should the entry come back too often.
-                _ = try? await redis.send(HSET(names.lastErrors(group), fields: failures.map { ($0.0, RedisArgument($0.1)) }))
-            }
-            if settings.publishesReplies {
-                do {
-                    // The answers and the acknowledgement of every entry settled here, in one script.
-                    let acknowledged = toAck + answered.map(\.0.id)
-                    try await replies.publish(
-                        answered.map { ($0.2, $0.1) },
-                        acknowledging: .init(stream: stream, group: group, ids: acknowledged))
-                    if !fresh { await forgetErrors(acknowledged) }
-                } catch {
-                    // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
-                    logger.warning("replies failed", metadata: ["count": "\(answered.count)", "error": "\(error)"])
-                }
-                return
-            }
-            toAck += answered.map(\.0.id)
         }
-        await acknowledge(toAck, mayHaveErrors: !fresh)
+        if !failures.isEmpty {
+            // Remembered for the dead letter, should the entry come back too often.
+            _ = try? await redis.send(HSET(names.lastErrors(group), fields: failures.map { ($0.0, RedisArgument($0.1)) }))
+        }
+        return processed
+    }
+
+    /// Publishes a processed batch's answers and acknowledges its entries: in one script when
+    /// this runner answers (the entries are acknowledged exactly when their answers exist).
+    /// `fresh`: first deliveries, which have no remembered errors to forget.
+    func settle(_ processed: Processed, fresh: Bool) async {
+        guard settings.publishesReplies, !processed.answered.isEmpty else {
+            await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh)
+            return
+        }
+        do {
+            let acknowledged = processed.toAck + processed.answered.map(\.id)
+            try await replies.publish(
+                processed.answered.map { ($0.reply, $0.command) },
+                acknowledging: .init(stream: stream, group: group, ids: acknowledged))
+            if !fresh { await forgetErrors(acknowledged) }
+        } catch {
+            // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
+            logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(error)"])
+        }
     }
 
     /// Drops the remembered errors of entries that are now acknowledged.
