@@ -1,32 +1,162 @@
 import Foundation
 
-/// Reads JSON into a `JSONValue` without `JSONDecoder`, for the messages workers and gateways read
-/// on every round trip. It gives up (nil) on anything unusual: invalid JSON, nesting deeper than 64,
-/// a number `Decimal` cannot hold. Callers then fall back to `JSONDecoder`, which decides, and
-/// words the error; so this only has to be right when it succeeds.
+/// Reads JSON without `JSONDecoder`, for the messages workers and gateways read on every round
+/// trip: into a `JSONValue`, or straight into an ``Envelope`` or a ``Reply`` (no tree for their
+/// own members). It gives up (nil) on anything unusual: invalid JSON, nesting deeper than 64, a
+/// number `Decimal` cannot hold, a member of an unexpected type. Callers then fall back to
+/// `JSONDecoder`, which decides, and words the error; so this only has to be right when it succeeds.
 public enum JSONReader {
     public static func value(_ bytes: some Collection<UInt8>) -> JSONValue? {
-        let buffer = Array(bytes)
-        var parser = Parser(bytes: buffer)
-        guard let value = parser.value(depth: 0) else { return nil }
-        parser.skipSpace()
-        return parser.index == buffer.count ? value : nil
+        whole(bytes) { $0.value(depth: 0) }
     }
 
+    /// An envelope, read member by member (its payload as a `JSONValue`).
+    public static func envelope(_ bytes: some Collection<UInt8>) -> Envelope? {
+        whole(bytes) { Envelope(reading: &$0, depth: 0) }
+    }
+
+    /// A reply, read member by member (its result as a `JSONValue`).
+    public static func reply(_ bytes: some Collection<UInt8>) -> Reply? {
+        whole(bytes) { Reply(reading: &$0, depth: 0) }
+    }
+
+    /// A JSON array of replies (a reply-stream entry holding a batch's replies).
+    public static func replies(_ bytes: some Collection<UInt8>) -> [Reply]? {
+        whole(bytes) { p in
+            var replies: [Reply] = []
+            let read = p.elements { p in
+                guard let reply = Reply(reading: &p, depth: 1) else { return false }
+                replies.append(reply)
+                return true
+            }
+            return read ? replies : nil
+        }
+    }
+
+    /// Runs `read` over the bytes (in place when they are contiguous); nil unless it read them all.
+    private static func whole<T>(_ bytes: some Collection<UInt8>, _ read: (inout Parser) -> T?) -> T? {
+        func parse(_ buffer: UnsafeBufferPointer<UInt8>) -> T? {
+            var parser = Parser(bytes: buffer)
+            guard let value = read(&parser) else { return nil }
+            parser.skipSpace()
+            return parser.index == buffer.count ? value : nil
+        }
+        if let parsed = bytes.withContiguousStorageIfAvailable(parse) { return parsed }
+        return Array(bytes).withUnsafeBufferPointer(parse)
+    }
+
+    /// A cursor over bytes that outlive it (only ever made inside ``whole(_:_:)``).
     struct Parser {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+        /// Reads an object, handing each key to `member`, which must read the member's value (false: give up).
+        mutating func members(_ member: (String, inout Parser) -> Bool) -> Bool {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return true
+            }
+            while true {
+                skipSpace()
+                guard let key = string() else { return false }
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+                index += 1
+                skipSpace()
+                guard member(key, &self) else { return false }
+                skipSpace()
+                guard index < bytes.count else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return true
+                } else {
+                    return false
+                }
+            }
+        }
+
+        /// Reads an array, calling `element` to read each item (false: give up).
+        mutating func elements(_ element: (inout Parser) -> Bool) -> Bool {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return false }
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return true
+            }
+            while true {
+                skipSpace()
+                guard element(&self) else { return false }
+                skipSpace()
+                guard index < bytes.count else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return true
+                } else {
+                    return false
+                }
+            }
+        }
+
+        /// A string, or null (.some(nil)); anything else gives up (nil).
+        mutating func optionalString() -> String?? {
+            if index < bytes.count, bytes[index] == UInt8(ascii: "n") { return literal("null", .null).map { _ in nil } }
+            return string().map { .some($0) }
+        }
+
+        /// A boolean, or null (.some(nil)); anything else gives up (nil).
+        mutating func optionalBool() -> Bool?? {
+            switch value(depth: 0) {
+            case .null?: .some(nil)
+            case .bool(let b)?: .some(b)
+            default: nil
+            }
+        }
+
+        /// A time in RFC 3339, or null (.some(nil)); anything else gives up (nil).
+        mutating func optionalDate() -> Date?? {
+            guard let text = optionalString() else { return nil }
+            guard let text else { return .some(nil) }
+            return MessageCoding.parseTimestamp(text).map { .some($0) }
+        }
+
+        /// An integer number (as `JSONDecoder` reads an `Int`).
+        mutating func int() -> Int? {
+            guard case .number(let text)? = number() else { return nil }
+            return Int(text)
+        }
+
+        /// An array of strings, at nesting level `depth`.
+        mutating func strings(depth: Int) -> [String]? {
+            guard case .array(let values)? = value(depth: depth) else { return nil }
+            let strings = values.compactMap(\.stringValue)
+            return strings.count == values.count ? strings : nil
+        }
 
         mutating func skipSpace() {
-            while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x0A, 0x0D, 0x09: index += 1
+                default: return
+                }
+            }
         }
 
         mutating func literal(_ word: String, _ value: JSONValue) -> JSONValue? {
-            let utf8 = Array(word.utf8)
-            guard index + utf8.count <= bytes.count, Array(bytes[index..<index + utf8.count]) == utf8 else { return nil }
-            index += utf8.count
+            let count = word.utf8.count
+            guard index + count <= bytes.count, bytes[index..<index + count].elementsEqual(word.utf8) else { return nil }
+            index += count
             return value
         }
 
@@ -117,14 +247,17 @@ public enum JSONReader {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
             index += 1
             let start = index
-            // Fast path: no escapes.
+            // Fast path: no escapes; and plain ASCII (every byte below 0x80) needs no UTF-8 validation.
+            var high: UInt8 = 0
             while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+                high |= bytes[index]
                 index += 1
             }
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: "\"") {
                 defer { index += 1 }
-                return String(validating: bytes[start..<index], as: UTF8.self)
+                let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                return high < 0x80 ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
             }
             var out = Array(bytes[start..<index])
             while index < bytes.count {
@@ -183,60 +316,74 @@ public enum JSONReader {
     }
 }
 
-// The hot-path types read from a `JSONValue` tree; nil when anything is missing or mistyped (the
-// caller then lets `JSONDecoder` produce the precise error).
+// The hot-path types, read member by member; nil when anything is missing or mistyped (the
+// caller then lets `JSONDecoder` produce the precise error). Unknown members are read and ignored.
 extension Principal {
-    init?(json: JSONValue) {
-        guard case .object(let o) = json, let subject = o["subject"]?.stringValue,
-            let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)), let tenant = o["tenant"]?.stringValue,
-            case .array(let scopeValues)? = o["scopes"]
-        else { return nil }
-        let scopes = scopeValues.compactMap(\.stringValue)
-        guard scopes.count == scopeValues.count else { return nil }
-        guard let customerID = optionalString(o, "customer_id"), let tokenID = optionalString(o, "token_id") else {
-            return nil
+    init?(reading p: inout JSONReader.Parser, depth: Int) {
+        var subject: String?, role: Role?, tenant: String?, scopes: [String]?
+        var customerID: String?, tokenID: String?
+        let read = p.members { key, p in
+            switch key {
+            case "subject": subject = p.string(); return subject != nil
+            case "role": role = p.string().flatMap(Role.init(rawValue:)); return role != nil
+            case "tenant": tenant = p.string(); return tenant != nil
+            case "scopes": scopes = p.strings(depth: depth + 1); return scopes != nil
+            case "customer_id":
+                guard let value = p.optionalString() else { return false }
+                customerID = value
+                return true
+            case "token_id":
+                guard let value = p.optionalString() else { return false }
+                tokenID = value
+                return true
+            default: return p.value(depth: depth + 1) != nil
+            }
         }
+        guard read, let subject, let role, let tenant, let scopes else { return nil }
         self.init(subject: subject, role: role, scopes: scopes, tenant: tenant, customerID: customerID, tokenID: tokenID)
     }
 }
 
-/// An optional string member: absent or null → .some(nil); another type → nil (give up).
-private func optionalString(_ o: [String: JSONValue], _ key: String) -> String?? {
-    switch o[key] {
-    case nil, .null?: .some(nil)
-    case .string(let s)?: .some(s)
-    default: nil
-    }
-}
-
-private func optionalBool(_ o: [String: JSONValue], _ key: String) -> Bool?? {
-    switch o[key] {
-    case nil, .null?: .some(nil)
-    case .bool(let b)?: .some(b)
-    default: nil
-    }
-}
-
-private func optionalDate(_ o: [String: JSONValue], _ key: String) -> Date?? {
-    switch o[key] {
-    case nil, .null?: return .some(nil)
-    case .string(let s)?:
-        guard let date = MessageCoding.parseTimestamp(s) else { return nil }
-        return .some(date)
-    default: return nil
-    }
-}
-
 extension Envelope {
-    init?(json: JSONValue) {
-        guard case .object(let o) = json, let id = o["id"]?.stringValue, let type = o["type"]?.stringValue,
-            let correlationID = o["correlation_id"]?.stringValue, let replyTo = o["reply_to"]?.stringValue,
-            let principal = o["principal"].flatMap(Principal.init(json:)), let payload = o["payload"],
-            let createdText = o["created_at"]?.stringValue, let createdAt = MessageCoding.parseTimestamp(createdText),
-            let causationID = optionalString(o, "causation_id"), let idempotencyKey = optionalString(o, "idempotency_key"),
-            let traceparent = optionalString(o, "traceparent"), let deadline = optionalDate(o, "deadline"),
-            let respondAsync = optionalBool(o, "respond_async")
-        else { return nil }
+    init?(reading p: inout JSONReader.Parser, depth: Int) {
+        var id: String?, type: String?, correlationID: String?, replyTo: String?, createdAt: Date?
+        var principal: Principal?, payload: JSONValue?
+        var causationID: String?, idempotencyKey: String?, traceparent: String?, deadline: Date?, respondAsync: Bool?
+        let read = p.members { key, p in
+            switch key {
+            case "id": id = p.string(); return id != nil
+            case "type": type = p.string(); return type != nil
+            case "correlation_id": correlationID = p.string(); return correlationID != nil
+            case "reply_to": replyTo = p.string(); return replyTo != nil
+            case "created_at": createdAt = p.string().flatMap(MessageCoding.parseTimestamp); return createdAt != nil
+            case "principal": principal = Principal(reading: &p, depth: depth + 1); return principal != nil
+            case "payload": payload = p.value(depth: depth + 1); return payload != nil
+            case "causation_id":
+                guard let value = p.optionalString() else { return false }
+                causationID = value
+                return true
+            case "idempotency_key":
+                guard let value = p.optionalString() else { return false }
+                idempotencyKey = value
+                return true
+            case "traceparent":
+                guard let value = p.optionalString() else { return false }
+                traceparent = value
+                return true
+            case "deadline":
+                guard let value = p.optionalDate() else { return false }
+                deadline = value
+                return true
+            case "respond_async":
+                guard let value = p.optionalBool() else { return false }
+                respondAsync = value
+                return true
+            default: return p.value(depth: depth + 1) != nil
+            }
+        }
+        guard read, let id, let type, let correlationID, let replyTo, let principal, let payload, let createdAt else {
+            return nil
+        }
         self.init(
             id: id, type: type, correlationID: correlationID, causationID: causationID, replyTo: replyTo,
             principal: principal, idempotencyKey: idempotencyKey, deadline: deadline, traceparent: traceparent,
@@ -245,42 +392,62 @@ extension Envelope {
 }
 
 extension Problem {
-    init?(json: JSONValue) {
-        guard case .object(let o) = json, let type = o["type"]?.stringValue, let title = o["title"]?.stringValue,
-            case .number(let statusText)? = o["status"], let status = Int(statusText),
-            let detail = o["detail"]?.stringValue, let code = o["code"]?.stringValue,
-            let param = optionalString(o, "param")
-        else { return nil }
+    init?(reading p: inout JSONReader.Parser, depth: Int) {
+        var type: String?, title: String?, status: Int?, detail: String?, code: String?, param: String?
+        let read = p.members { key, p in
+            switch key {
+            case "type": type = p.string(); return type != nil
+            case "title": title = p.string(); return title != nil
+            case "status": status = p.int(); return status != nil
+            case "detail": detail = p.string(); return detail != nil
+            case "code": code = p.string(); return code != nil
+            case "param":
+                guard let value = p.optionalString() else { return false }
+                param = value
+                return true
+            default: return p.value(depth: depth + 1) != nil
+            }
+        }
+        guard read, let type, let title, let status, let detail, let code else { return nil }
         self.init(status: status, code: code, title: title, detail: detail, param: param)
         self.type = type
     }
 }
 
 extension Reply {
-    init?(json: JSONValue) {
-        guard case .object(let o) = json, let id = o["id"]?.stringValue,
-            let correlationID = o["correlation_id"]?.stringValue,
-            let status = o["status"]?.stringValue.flatMap(Status.init(rawValue:)),
-            case .number(let httpText)? = o["http_status"], let httpStatus = Int(httpText),
-            let completedText = o["completed_at"]?.stringValue, let completedAt = MessageCoding.parseTimestamp(completedText)
-        else { return nil }
-        var problem: Problem?
-        switch o["error"] {
-        case nil, .null?: problem = nil
-        case let value?:
-            guard let parsed = Problem(json: value) else { return nil }
-            problem = parsed
+    init?(reading p: inout JSONReader.Parser, depth: Int) {
+        var id: String?, correlationID: String?, status: Status?, httpStatus: Int?, completedAt: Date?
+        var result: JSONValue?, problem: Problem?, secretFields: [String]?
+        let read = p.members { key, p in
+            switch key {
+            case "id": id = p.string(); return id != nil
+            case "correlation_id": correlationID = p.string(); return correlationID != nil
+            case "status": status = p.string().flatMap(Status.init(rawValue:)); return status != nil
+            case "http_status": httpStatus = p.int(); return httpStatus != nil
+            case "completed_at": completedAt = p.string().flatMap(MessageCoding.parseTimestamp); return completedAt != nil
+            case "result":
+                // `result: null` decodes as nil with JSONDecoder too.
+                guard let value = p.value(depth: depth + 1) else { return false }
+                result = value == .null ? nil : value
+                return true
+            case "error":
+                if p.literal("null", .null) != nil {
+                    problem = nil
+                    return true
+                }
+                problem = Problem(reading: &p, depth: depth + 1)
+                return problem != nil
+            case "secret_fields":
+                if p.literal("null", .null) != nil {
+                    secretFields = nil
+                    return true
+                }
+                secretFields = p.strings(depth: depth + 1)
+                return secretFields != nil
+            default: return p.value(depth: depth + 1) != nil
+            }
         }
-        // `result: null` decodes as nil with JSONDecoder too.
-        let result: JSONValue? = o["result"].flatMap { $0 == .null ? nil : $0 }
-        var secretFields: [String]?
-        switch o["secret_fields"] {
-        case nil, .null?: secretFields = nil
-        case .array(let values)?:
-            secretFields = values.compactMap(\.stringValue)
-            guard secretFields?.count == values.count else { return nil }
-        default: return nil
-        }
+        guard read, let id, let correlationID, let status, let httpStatus, let completedAt else { return nil }
         self.init(
             id: id, correlationID: correlationID, status: status, httpStatus: httpStatus, result: result, error: problem,
             completedAt: completedAt, secretFields: secretFields)
@@ -289,21 +456,28 @@ extension Reply {
 
 extension MessageCoding {
     public static func decode(_ type: Envelope.Type, from data: Data) throws -> Envelope {
-        if let envelope = JSONReader.value(data).flatMap(Envelope.init(json:)) { return envelope }
+        if let envelope = JSONReader.envelope(data) { return envelope }
         return try decode(type, generic: data)
     }
 
     public static func decode(_ type: Envelope.Type, from text: String) throws -> Envelope {
-        try decode(type, from: Data(text.utf8))
+        if let envelope = JSONReader.envelope(text.utf8) { return envelope }
+        return try decode(type, generic: Data(text.utf8))
     }
 
     public static func decode(_ type: Reply.Type, from data: Data) throws -> Reply {
-        if let reply = JSONReader.value(data).flatMap(Reply.init(json:)) { return reply }
+        if let reply = JSONReader.reply(data) { return reply }
         return try decode(type, generic: data)
     }
 
+    public static func decode(_ type: [Reply].Type, from text: String) throws -> [Reply] {
+        if let replies = JSONReader.replies(text.utf8) { return replies }
+        return try decode(type, generic: Data(text.utf8))
+    }
+
     public static func decode(_ type: Reply.Type, from text: String) throws -> Reply {
-        try decode(type, from: Data(text.utf8))
+        if let reply = JSONReader.reply(text.utf8) { return reply }
+        return try decode(type, generic: Data(text.utf8))
     }
 
     /// The `JSONDecoder` path, named so the overloads above can reach it.

@@ -23,11 +23,12 @@ public struct ReplyPublisher: Sendable {
     /// `billing:op:<id>`: the operation's state.
     public func operationKey(_ id: String) -> String { "\(names.prefix):op:\(id)" }
 
-    // One round trip for a whole batch: per reply, store the operation state and (when a gateway
-    // waits) append to its reply stream; bound each reply stream and (re)arm its expiry once; report
-    // which operations the gateway answered with 202 (their marker exists), for
-    // `operation.completed`; then XACK the batch's entries, so they are acknowledged exactly when
-    // their answers exist (one round trip less per batch than a separate XACK).
+    // One round trip for a whole batch: per reply, store the operation state; append the replies a
+    // gateway waits for to its reply stream, all of a batch's replies to one stream in one entry
+    // (field `envelope` for one reply, `replies` with a JSON array for several), then bound that
+    // stream and (re)arm its expiry; report which operations the gateway answered with 202 (their
+    // marker exists), for `operation.completed`; then XACK the batch's entries, so they are
+    // acknowledged exactly when their answers exist (one round trip less per batch than a separate XACK).
     // KEYS: command stream, then per reply: op key, reply stream (the op key again when nobody
     // waits), async marker.
     // ARGV: max length, stream TTL ms, operation TTL ms, group, number of replies, then per reply:
@@ -36,6 +37,7 @@ public struct ReplyPublisher: Sendable {
     static let appendReplies = RedisScript(
         """
         local async = {}
+        local waiting = {}
         local streams = {}
         local count = tonumber(ARGV[5])
         for r = 0, count - 1 do
@@ -43,18 +45,36 @@ public struct ReplyPublisher: Sendable {
           local a = 6 + 3 * r
           redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[3])
           if ARGV[a + 2] == '1' then
-            redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[a + 1])
-            streams[KEYS[k + 1]] = true
+            local stream = KEYS[k + 1]
+            local list = waiting[stream]
+            if not list then
+              list = {}
+              waiting[stream] = list
+              streams[#streams + 1] = stream
+            end
+            list[#list + 1] = ARGV[a + 1]
           end
           if ARGV[a + 2] == '2' or redis.call('EXISTS', KEYS[k + 2]) == 1 then async[#async + 1] = r end
         end
-        for stream in pairs(streams) do redis.call('PEXPIRE', stream, ARGV[2]) end
+        for _, stream in ipairs(streams) do
+          local list = waiting[stream]
+          if #list == 1 then
+            redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'envelope', list[1])
+          else
+            redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'replies', '[' .. table.concat(list, ',') .. ']')
+          end
+          redis.call('PEXPIRE', stream, ARGV[2])
+        end
         local first = 6 + 3 * count
         for i = first, #ARGV, 1000 do
           redis.call('XACK', KEYS[1], ARGV[4], unpack(ARGV, i, math.min(i + 999, #ARGV)))
         end
         return async
         """)
+
+    /// The reply-stream field of an entry that holds several replies (a JSON array); an entry
+    /// with one reply holds it in ``CommandBus/envelopeField``.
+    public static let repliesField = "replies"
 
     /// Delivers `reply` for `command`: to its reply stream (if a gateway waits) and as operation state.
     public func publish(_ reply: Reply, for command: Envelope) async throws {

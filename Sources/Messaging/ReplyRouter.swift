@@ -197,10 +197,13 @@ public final class ReplyRouter: Service, Sendable {
                     reader.lastRead.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
                     for entry in read.first?.entries ?? [] {
                         lastID = entry.id
-                        guard let json = entry.fields[CommandBus.envelopeField] else { continue }
                         do {
-                            let reply = try MessageCoding.decode(Reply.self, from: json)
-                            resolve(reply.id, with: reply)
+                            if let json = entry.fields[CommandBus.envelopeField] {
+                                let reply = try MessageCoding.decode(Reply.self, from: json)
+                                resolve(reply.id, with: reply)
+                            } else if let json = entry.fields[ReplyPublisher.repliesField] {
+                                for reply in try MessageCoding.decode([Reply].self, from: json) { resolve(reply.id, with: reply) }
+                            }
                         } catch {
                             logger.warning("unreadable reply dropped", metadata: ["entry": "\(entry.id)", "error": "\(error)"])
                         }

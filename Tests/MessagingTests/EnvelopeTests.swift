@@ -128,23 +128,29 @@ struct EnvelopeTests {
                 + #""principal":{"subject":"s","role":"admin","scopes":[],"tenant":"d","customer_id":null},"#
                 + #""payload":{"n":[0,-0,10,-7,1e2,1.5E-3,12345678901234567890123,0.1000],"s":"\u00e9\ud83c\udf89\n\/\"","b":[true,false],"o":{}},"#
                 + #""deadline":null,"unknown":{"ignored":[1,2,{"x":null}]}}"#,
+            // Raw (unescaped) UTF-8 in keys' values: read with validation.
+            String(decoding: try MessageCoding.encode(Envelope(
+                type: "t", principal: Principal(subject: "usr_é", role: .admin, scopes: ["a", "b"], tenant: "ténant"),
+                payload: .object(["name": .string("Café ✓ 🎉")]), createdAt: Date(timeIntervalSince1970: 1))), as: UTF8.self),
         ]
         for text in texts {
             let generic = try? MessageCoding.decode(Envelope.self, generic: Data(text.utf8))
-            let fastValue = JSONReader.value(Array(text.utf8)).flatMap(Envelope.init(json:))
+            let fastValue = JSONReader.envelope(Array(text.utf8))
             #expect(generic != nil && fastValue == generic, "\(text)")
         }
         // `respond_async` is written only when set, and read back either way.
         #expect(texts[1].contains(#""respond_async":true"#) && !texts[0].contains("respond_async"))
         #expect(try MessageCoding.decode(Envelope.self, from: texts[1]).respondAsync == true)
         #expect(try MessageCoding.decode(Envelope.self, from: texts[0]).respondAsync == nil)
-        #expect(JSONReader.value(Array(texts[1].replacingOccurrences(of: "true", with: #""yes""#).utf8)).flatMap(Envelope.init(json:)) == nil)
+        #expect(JSONReader.envelope(Array(texts[1].replacingOccurrences(of: "true", with: #""yes""#).utf8)) == nil)
         // Anything unusual: the reader gives up and JSONDecoder answers (with its error).
         let refused = [
             #"{"a":1,}"#, #"[1 2]"#, #"{"a":"\ud800"}"#, "{\"a\":\"tab\u{9}here\"}", #"{"a":01}"#, #"{"a":1e999999}"#,
             String(repeating: "[", count: 100) + String(repeating: "]", count: 100), #"{"a":tru}"#, "", #""x" y"#,
         ]
         for text in refused { #expect(JSONReader.value(Array(text.utf8)) == nil, "\(text)") }
+        // Invalid UTF-8 inside a string: refused, never read as replacement characters.
+        #expect(JSONReader.value([UInt8(ascii: "\""), 0x61, 0xC3, 0x28, UInt8(ascii: "\"")]) == nil)
         #expect(JSONReader.value(Array(#" {"a" : [1, "x", null, true]} "#.utf8))
             == .object(["a": .array([.number("1"), .string("x"), .null, .bool(true)])]))
         let missing = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
@@ -152,16 +158,24 @@ struct EnvelopeTests {
         #expect(ConsumerGroupRunner.describe(error!).contains("principal"))
         // Replies, with and without errors and results.
         let envelope = Envelope(type: "t", principal: principal, payload: .null, createdAt: Date(timeIntervalSince1970: 1))
+        var replies: [String] = []
         for reply in [
             Reply.success(to: envelope, status: 201, result: .object(["k": .number("2.5")]), at: Date(timeIntervalSince1970: 2)),
             Reply.success(to: envelope, result: .null, at: Date(timeIntervalSince1970: 2)),
             Reply.failure(to: envelope, .invalid("f", "bad"), at: Date(timeIntervalSince1970: 3)),
         ] {
             let data = try MessageCoding.encode(reply)
-            let fast = JSONReader.value(data).flatMap(Reply.init(json:))
+            let fast = JSONReader.reply(data)
             let generic = try MessageCoding.decode(Reply.self, generic: data)
             #expect(fast != nil && fast == generic)
+            replies.append(String(decoding: data, as: UTF8.self))
         }
+        // A reply-stream entry with several replies holds them as one JSON array (see ReplyPublisher).
+        let array = "[" + replies.joined(separator: ",") + "]"
+        let generic = try MessageCoding.decode([Reply].self, generic: Data(array.utf8))
+        #expect(generic.count == 3 && JSONReader.replies(array.utf8) == generic)
+        #expect(try MessageCoding.decode([Reply].self, from: array) == generic)
+        #expect(JSONReader.replies("[]".utf8) == [] && JSONReader.replies("[1]".utf8) == nil)
     }
 
     @Test func hexAndIDFormatting() {
