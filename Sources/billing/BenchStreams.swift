@@ -21,6 +21,8 @@ struct BenchStreams: AsyncParsableCommand {
     @Option(help: "Consumers in the runner.") var consumers: Int = 2
     @Option(help: "Entries per batch (several inserts share one transaction).") var batch: Int = 64
     @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
+    @Flag(inversion: .prefixedNo, help: "Run the consumers in a `billing worker test` process of their own (as in production) rather than in the callers' process.")
+    var workerProcess = true
 
     func run() async throws {
         var settings = try await loadSettings()
@@ -56,7 +58,25 @@ struct BenchStreams: AsyncParsableCommand {
             logger: quiet)
         let router = ReplyRouter(redis: redis, names: names, logger: quiet)
         let bus = CommandBus(redis: redis, names: names)
-        let tasks = [Task { try await runner.run() }, Task { try await router.run() }]
+        var tasks = [Task { try await router.run() }]
+        var worker: Process?
+        if workerProcess {
+            // The worker as production runs it; the warm-up below waits for it to start consuming.
+            var environment = ProcessInfo.processInfo.environment
+            environment["BILLING_STREAM_PREFIX"] = names.prefix
+            environment["BILLING_MONGO_URL"] = Self.mongoURL(settings.mongoURL, database: database.name)
+            environment["BILLING_CONSUMERS"] = "\(consumers)"
+            environment["BILLING_BATCH_SIZE"] = "\(batch)"
+            environment["BILLING_LOG_LEVEL"] = "error"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            process.arguments = ["worker", TestHandlers.name]
+            process.environment = environment
+            try process.run()
+            worker = process
+        } else {
+            tasks.append(Task { try await runner.run() })
+        }
         let principal = Principal(subject: "bench", role: .admin, tenant: "default")
 
         @Sendable func roundTrip(_ type: String, _ payload: JSONValue) async throws {
@@ -82,17 +102,34 @@ struct BenchStreams: AsyncParsableCommand {
 
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
+        if let worker {
+            worker.terminate()
+            worker.waitUntilExit()
+        }
         try? await database.drop()
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await infrastructure.shutdown()
 
-        print("billing bench streams: \(concurrency) concurrent callers, \(consumers) consumers, batch \(batch)")
+        print(
+            "billing bench streams: \(concurrency) concurrent callers, \(consumers) consumers, batch \(batch), "
+                + (workerProcess ? "consumers in a worker process of their own" : "consumers in the callers' process"))
         print(String(format: "  raw XADD (redis-benchmark)       %9.0f /s", rawXADD))
         print(String(format: "  raw insert_one (%2d callers)      %9.0f /s   p50 %.2f ms  p99 %.2f ms", concurrency, rawInsert.rate, rawInsert.p50, rawInsert.p99))
         print(String(format: "  raw insert_one (1 caller)        %9.0f /s   p50 %.2f ms", rawSerial.rate, rawSerial.p50))
         print(String(format: "  no-op round trips                %9.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx raw XADD (target ≥ 0.30)", noop.rate, noop.p50, noop.p99, noop.rate / rawXADD))
         print(String(format: "  insert round trips               %9.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx raw insert (target ≥ 0.80)", insert.rate, insert.p50, insert.p99, insert.rate / rawInsert.rate))
         print(String(format: "  insert round trip (1 caller)     %9.0f /s   p50 %.2f ms   overhead over raw insert p50 %.2f ms (target ≤ 1.5)", insertSerial.rate, insertSerial.p50, insertSerial.p50 - rawSerial.p50))
+    }
+}
+
+extension BenchStreams {
+    /// `url` naming `database` instead of its own database (the part after the host, before any options).
+    static func mongoURL(_ url: String, database: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let options = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        let hostEnd = rest.firstIndex(of: "/") ?? rest.firstIndex(of: "?") ?? rest.endIndex
+        return String(url[..<scheme.upperBound]) + rest[..<hostEnd] + "/" + database + options
     }
 }
 
