@@ -26,13 +26,13 @@ public struct CommandBus: Sendable {
 
     /// Sends a command to a service's stream; returns the stream entry ID.
     @discardableResult
-    public func send(_ envelope: Envelope, to service: String) async throws -> String {
+    nonisolated(nonsending) public func send(_ envelope: Envelope, to service: String) async throws -> String {
         try await append(envelope, to: names.commands(service), keeping: retention.commands)
     }
 
     /// Publishes a domain event to `billing:events`.
     @discardableResult
-    public func publish(_ event: Envelope) async throws -> String {
+    nonisolated(nonsending) public func publish(_ event: Envelope) async throws -> String {
         try await append(event, to: names.events, keeping: retention.events)
     }
 
@@ -56,7 +56,7 @@ public struct CommandBus: Sendable {
     }
 
     /// XADD with the envelope JSON, trimming entries older than `keeping`.
-    func append(_ envelope: Envelope, to stream: String, keeping: Duration) async throws -> String {
+    nonisolated(nonsending) func append(_ envelope: Envelope, to stream: String, keeping: Duration) async throws -> String {
         let entry = try entry(envelope, to: stream, keeping: keeping)
         let command = XADD(stream, fields: entry.fields, trim: .minID(entry.minID))
         guard let id = try await redis.send(command) else {

@@ -251,7 +251,7 @@ extension Problem {
 extension OperationRecord {
     /// The record around a reply already written as JSON (the worker writes each reply once, for
     /// the reply stream and for the operation's state).
-    static func data(replyJSON: Data, subject: String, tenant: String, customerID: String? = nil) -> Data {
+    static func data(replyJSON: some Collection<UInt8>, subject: String, tenant: String, customerID: String? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(replyJSON.count + subject.utf8.count + tenant.utf8.count + 40)
         out.append(contentsOf: #"{"reply":"#.utf8)
@@ -265,7 +265,7 @@ extension OperationRecord {
             JSONWriter.writeString(customerID, into: &out)
         }
         out.append(UInt8(ascii: "}"))
-        return Data(out)
+        return out
     }
 }
 
@@ -273,8 +273,10 @@ extension MessageCoding {
     public static func encode(_ envelope: Envelope) throws -> Data { Data(envelope.jsonBytes) }
     public static func encode(_ reply: Reply) throws -> Data { Data(reply.jsonBytes) }
     public static func encode(_ record: OperationRecord) throws -> Data {
-        OperationRecord.data(
-            replyJSON: try encode(record.reply), subject: record.subject, tenant: record.tenant, customerID: record.customerID)
+        Data(
+            OperationRecord.data(
+                replyJSON: record.reply.jsonBytes, subject: record.subject, tenant: record.tenant,
+                customerID: record.customerID))
     }
     public static func encode(_ value: JSONValue) throws -> Data { JSONWriter.data(value) }
 }

@@ -17,16 +17,21 @@ public enum Hex {
 
 /// Time-ordered message IDs (UUIDv7, RFC 9562): 48 bits of Unix milliseconds, then random bits.
 public enum MessageID {
+    ///
+    /// `rand_a` (12 bits) holds the fraction of the millisecond (RFC 9562 §6.2, method 3), so IDs
+    /// made within one millisecond still sort by time; `rand_b` is 62 random bits (one call to the
+    /// system's random source per ID).
     public static func make(at date: Date = Date()) -> String {
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        let ms = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        let random = generator.next() as UInt64
+        let milliseconds = max(0, date.timeIntervalSince1970 * 1000)
+        let ms = UInt64(milliseconds)
+        let fraction = min(4095, UInt64((milliseconds - Double(ms)) * 4096))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8((ms >> (8 * (5 - UInt64(i)))) & 0xFF) }
-        for i in 6..<8 { bytes[i] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(i))) }
-        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i - 8))) }
-        bytes[6] = 0x70 | (bytes[6] & 0x0F)  // version 7
+        bytes[6] = 0x70 | UInt8(fraction >> 8)  // version 7, then the fraction's top 4 bits
+        bytes[7] = UInt8(truncatingIfNeeded: fraction)
+        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: random >> (8 * UInt64(i - 8))) }
         bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant
         return format(bytes)
     }

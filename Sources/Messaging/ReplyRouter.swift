@@ -96,7 +96,7 @@ public final class ReplyRouter: Service, Sendable {
     /// Waits for the reply to `id` (registered with ``expect(_:)``) for at most `timeout`; nil when
     /// it did not come in time. Either way the registration is removed. Replies and timeouts are
     /// both delivered by ``run()``, which must be running (as a service) for a wait to end.
-    public func wait(for id: String, timeout: Duration) async -> Reply? {
+    nonisolated(nonsending) public func wait(for id: String, timeout: Duration) async -> Reply? {
         // No timer per request: the run loop's sweeper resolves waits past their deadline.
         let deadline = ContinuousClock.now + timeout
         return await withCheckedContinuation { continuation in

@@ -4,9 +4,22 @@ import NIOCore
 /// answers in order), the hiredis reader that parses the answers, and the formatter's scratch
 /// space. Only ever touched on the connection's event loop.
 final class RedisPipeline {
-    typealias Waiter = UnsafeContinuation<RESPValue, any Error>
+    /// Who waits for what: one reply, or the replies of a pipelined group of commands.
+    enum Waiter {
+        case one(UnsafeContinuation<RESPValue, any Error>)
+        case many(count: Int, UnsafeContinuation<[RESPValue], any Error>)
+
+        func fail(_ error: RedisError) {
+            switch self {
+            case .one(let waiter): waiter.resume(throwing: error)
+            case .many(_, let waiter): waiter.resume(throwing: error)
+            }
+        }
+    }
 
     private var inFlight = CircularBuffer<(waiter: Waiter, deadline: NIODeadline)>(initialCapacity: 64)
+    /// The replies collected so far for the oldest waiter, when it waits for several.
+    private var collected: [RESPValue] = []
     private var formatter = HiredisCommandFormatter.Scratch()
     private let reader: HiredisReader
     /// Set once the connection failed: later commands fail at once with it.
@@ -17,14 +30,21 @@ final class RedisPipeline {
     }
 
     /// Formats the commands into one buffer, in order, and records their waiters in the same order.
-    /// A command hiredis cannot format is failed on its own and not written.
+    /// A command (or group) hiredis cannot format is failed on its own and nothing of it is written.
     func encode(_ commands: [RedisConnection.Queued], into buffer: inout ByteBuffer) {
         for command in commands {
+            let start = buffer.writerIndex
             do throws(RedisError) {
-                try formatter.format(command.arguments) { buffer.writeBytes($0) }
+                switch command.commands {
+                case .one(let arguments):
+                    try formatter.format(arguments) { buffer.writeBytes($0) }
+                case .many(let group):
+                    for arguments in group { try formatter.format(arguments) { buffer.writeBytes($0) } }
+                }
                 inFlight.append((command.waiter, command.deadline))
             } catch {
-                command.waiter.resume(throwing: error)
+                buffer.moveWriterIndex(to: start)
+                command.waiter.fail(error)
             }
         }
     }
@@ -34,8 +54,20 @@ final class RedisPipeline {
         try reader.feed(bytes)
         while let reply = try reader.nextReply() {
             // A reply nobody waits for (its waiter was failed by a timeout) is dropped.
-            guard let first = inFlight.popFirst() else { continue }
-            first.waiter.resume(returning: reply)
+            guard let first = inFlight.first else { continue }
+            switch first.waiter {
+            case .one(let waiter):
+                inFlight.removeFirst()
+                waiter.resume(returning: reply)
+            case .many(let count, let waiter):
+                collected.append(reply)
+                if collected.count == count {
+                    inFlight.removeFirst()
+                    let replies = collected
+                    collected = []
+                    waiter.resume(returning: replies)
+                }
+            }
         }
     }
 
@@ -45,7 +77,8 @@ final class RedisPipeline {
     /// Fails every unanswered command, and every later one, with `error`.
     func fail(_ error: RedisError) {
         if failure == nil { failure = error }
-        while let first = inFlight.popFirst() { first.waiter.resume(throwing: error) }
+        collected = []
+        while let first = inFlight.popFirst() { first.waiter.fail(error) }
     }
 }
 

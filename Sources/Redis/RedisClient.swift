@@ -38,18 +38,24 @@ public final class RedisClient: Sendable, Service {
 
     /// Sends a typed command and decodes its reply.
     @discardableResult
-    public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+    nonisolated(nonsending) public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
         try await connection().send(command)
     }
 
     /// Sends raw arguments (for commands without a typed wrapper).
     @discardableResult
-    public func execute(_ arguments: [RedisArgument]) async throws(RedisError) -> RESPValue {
+    nonisolated(nonsending) public func execute(_ arguments: [RedisArgument]) async throws(RedisError) -> RESPValue {
         try await connection().execute(arguments)
     }
 
+    /// Sends several commands in one write on one connection and returns their replies in order
+    /// (error replies as `.error` values). In order, but not atomic: see ``RedisConnection/pipeline(_:timeout:)``.
+    nonisolated(nonsending) public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RESPValue] {
+        try await connection().pipeline(commands)
+    }
+
     /// Runs a Lua script by its SHA1, loading it once per server (and again after a `NOSCRIPT`).
-    public func eval(_ script: RedisScript, keys: [String] = [], arguments: [RedisArgument] = []) async throws(RedisError)
+    nonisolated(nonsending) public func eval(_ script: RedisScript, keys: [String] = [], arguments: [RedisArgument] = []) async throws(RedisError)
         -> RESPValue
     {
         let cached = scriptHashes.withLock { $0[script.source] }
@@ -64,7 +70,7 @@ public final class RedisClient: Sendable, Service {
         }
     }
 
-    private func load(_ script: RedisScript) async throws(RedisError) -> String {
+    nonisolated(nonsending) private func load(_ script: RedisScript) async throws(RedisError) -> String {
         let sha = try await send(SCRIPT_LOAD(source: script.source))
         scriptHashes.withLock { $0[script.source] = sha }
         return sha
@@ -84,7 +90,7 @@ public final class RedisClient: Sendable, Service {
     /// A connection on the caller's event loop when it runs on one that has some (see
     /// ``EventLoopTaskExecutor``: the command and its reply then never change thread); otherwise
     /// the next one round-robin.
-    private func connection() async throws(RedisError) -> RedisConnection {
+    nonisolated(nonsending) private func connection() async throws(RedisError) -> RedisConnection {
         if closed.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client was shut down") }
         let turn = Int(UInt(bitPattern: next.add(1, ordering: .relaxed).oldValue) % UInt(slots.count))
         if slots.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop {
@@ -131,7 +137,7 @@ private final class ConnectionSlot: Sendable {
 
     private let state = Mutex<State>(.idle)
 
-    func connection(client: RedisClient) async throws(RedisError) -> RedisConnection {
+    nonisolated(nonsending) func connection(client: RedisClient) async throws(RedisError) -> RedisConnection {
         let next: Next = state.withLock { state in
             var failures = 0
             switch state {

@@ -16,9 +16,15 @@ public final class RedisConnection: Sendable {
     /// Set the moment we decide to drop the connection, before the close has run on the event loop.
     private let closing = Atomic<Bool>(false)
 
-    /// A command on its way: its arguments, who waits for the reply, and until when.
+    /// A command (or a pipelined group) on its way: its arguments, who waits for the reply, until when.
     struct Queued {
-        let arguments: [RedisArgument]
+        /// One command's arguments, or several commands' (their replies are answered together).
+        enum Commands {
+            case one([RedisArgument])
+            case many([[RedisArgument]])
+        }
+
+        let commands: Commands
         let waiter: RedisPipeline.Waiter
         let deadline: NIODeadline
     }
@@ -81,29 +87,46 @@ public final class RedisConnection: Sendable {
     }
 
     /// Sends a typed command and decodes its reply.
-    public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+    nonisolated(nonsending) public func send<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
         let timeout = command.blockingTime.map { $0 + commandTimeout } ?? commandTimeout
         return try command.decode(try await execute(command.arguments, timeout: timeout))
     }
 
     /// Sends raw arguments; an error reply becomes a thrown `.server` error.
-    public func execute(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
+    nonisolated(nonsending) public func execute(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
         let reply = try await roundTrip(arguments, timeout: timeout ?? commandTimeout)
         if case .error(let message) = reply { throw RedisError(.server, message) }
         return reply
     }
 
-    private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
+    /// Sends several commands in one write and returns their replies, in order, when the last has
+    /// come. Error replies are returned as `.error` values, not thrown: the caller decides. The group
+    /// is not atomic (other clients' commands may run between its commands), only in order.
+    nonisolated(nonsending) public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws(RedisError) -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        let deadline = NIODeadline.now() + TimeAmount(timeout ?? commandTimeout)
+        do {
+            return try await withUnsafeThrowingContinuation { waiter in
+                enqueue(Queued(commands: .many(commands), waiter: .many(count: commands.count, waiter), deadline: deadline))
+            }
+        } catch {
+            throw Self.redisError(error)
+        }
+    }
+
+    nonisolated(nonsending) private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
         let deadline = NIODeadline.now() + TimeAmount(timeout)
         do {
             return try await withUnsafeThrowingContinuation { waiter in
-                enqueue(Queued(arguments: arguments, waiter: waiter, deadline: deadline))
+                enqueue(Queued(commands: .one(arguments), waiter: .one(waiter), deadline: deadline))
             }
-        } catch let error as RedisError {
-            throw error
         } catch {
-            throw RedisError(.connectionClosed, "the Redis connection closed: \(error)")
+            throw Self.redisError(error)
         }
+    }
+
+    private static func redisError(_ error: any Error) -> RedisError {
+        (error as? RedisError) ?? RedisError(.connectionClosed, "the Redis connection closed: \(error)")
     }
 
     private func enqueue(_ command: Queued) {
@@ -125,7 +148,7 @@ public final class RedisConnection: Sendable {
         guard let pipeline = pipeline.value, channel.isActive, pipeline.failure == nil else {
             // Closed before the write: nothing will answer these.
             let error = pipeline.value?.failure ?? RedisError(.connectionClosed, "the Redis connection closed")
-            for command in commands { command.waiter.resume(throwing: error) }
+            for command in commands { command.waiter.fail(error) }
             return
         }
         var buffer = channel.allocator.buffer(capacity: commands.count * 128)

@@ -46,6 +46,10 @@ struct EnvelopeTests {
         let stamp = try #require(MessageID.timestamp(of: a))
         #expect(abs(stamp.timeIntervalSince(early)) < 0.001)
         #expect(Set((0..<1000).map { _ in MessageID.make(at: early) }).count == 1000)
+        // Within one millisecond, the fraction of it orders them too (RFC 9562 method 3).
+        let sameMillisecond = [0.0001, 0.0004, 0.0009].map { MessageID.make(at: early.addingTimeInterval($0)) }
+        #expect(sameMillisecond == sameMillisecond.sorted() && Set(sameMillisecond).count == 3)
+        #expect(sameMillisecond.allSatisfy { MessageID.timestamp(of: $0) == MessageID.timestamp(of: a) })
     }
 
     @Test func timestampsMatchFoundationsISO8601AndRoundTripToTheMillisecond() throws {
