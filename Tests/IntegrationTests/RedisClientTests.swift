@@ -5,6 +5,42 @@ import Testing
 
 @Suite("Redis client against a real redis-server")
 struct RedisClientTests {
+    @Test func pipelinedCommandsAnswerInOrderWithErrorsAsValues() async throws {
+        let redis = try RedisTestEnvironment.client()
+        defer { Task { await redis.shutdown() } }
+        let p = RedisTestEnvironment.prefix()
+
+        #expect(try await redis.pipeline([]) == [])
+        let replies = try await redis.pipeline([
+            ["SET", RedisArgument(p + "a"), "1"], ["INCR", RedisArgument(p + "a")], ["LPUSH", RedisArgument(p + "a"), "x"],
+            ["MGET", RedisArgument(p + "a"), RedisArgument(p + "missing")], ["GET", RedisArgument(p + "a")],
+        ])
+        #expect(replies.count == 5)
+        #expect(replies[0] == .simpleString("OK") && replies[1] == .integer(2))
+        guard case .error(let message) = replies[2] else {
+            Issue.record("LPUSH on a string should answer an error, got \(replies[2])")
+            return
+        }
+        #expect(message.hasPrefix("WRONGTYPE"))
+        #expect(replies[3] == .array([.bulkString(Array("2".utf8)), .null]))
+        #expect(replies[4] == .bulkString(Array("2".utf8)))
+        // Groups and single commands sent at once from many tasks each get their own replies.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    if i.isMultiple(of: 2) {
+                        let r = try await redis.pipeline([["INCR", RedisArgument(p + "n\(i)")], ["INCR", RedisArgument(p + "n\(i)")]])
+                        #expect(r == [.integer(1), .integer(2)])
+                    } else {
+                        #expect(try await redis.send(INCR(p + "n\(i)", by: i)) == i)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await redis.deleteKeys(prefix: p)
+    }
+
     @Test func keyValueCommands() async throws {
         let redis = try RedisTestEnvironment.client()
         defer { Task { await redis.shutdown() } }
