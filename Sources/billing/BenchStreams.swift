@@ -18,11 +18,13 @@ struct BenchStreams: AsyncParsableCommand {
     @Option(help: "Concurrent callers.") var concurrency: Int = 50
     @Option(help: "No-op round trips.") var noopRequests: Int = 20_000
     @Option(help: "Insert round trips (and raw inserts).") var insertRequests: Int = 3_000
-    @Option(help: "Consumers in the runner.") var consumers: Int = 2
+    @Option(help: "Consumers in the runner (the production default is 1).") var consumers: Int = 1
     @Option(help: "Entries per batch (several inserts share one transaction).") var batch: Int = 64
     @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
-    @Flag(inversion: .prefixedNo, help: "Run the consumers in a `billing worker test` process of their own (as in production) rather than in the callers' process.")
-    var workerProcess = true
+    @Flag(help: "Run the consumers in a `billing worker test` process of their own (as in production) rather than in the callers' process.")
+    var workerProcess = false
+    @Option(help: "Also measure no-op round trips (and raw XADD) at this many callers; 0: don't.")
+    var moreConcurrency: Int = 100
 
     func run() async throws {
         var settings = try await loadSettings()
@@ -37,6 +39,11 @@ struct BenchStreams: AsyncParsableCommand {
         // Raw rates first, on the same servers.
         let rawXADD = try RedisBench.redisBenchmarkRate(
             redisBenchmark, redis.configuration, concurrency: concurrency, requests: 100_000, stream: names.prefix + ":raw")
+        let rawXADDMore =
+            moreConcurrency > 0
+            ? try RedisBench.redisBenchmarkRate(
+                redisBenchmark, redis.configuration, concurrency: moreConcurrency, requests: 100_000,
+                stream: names.prefix + ":raw2") : 0
         let rawItems = database.collection("raw", as: TestHandlers.Item.self)
         _ = try await rawItems.insertOne(TestHandlers.Item(commandID: "warm", key: "warm"))
         let rawInsert = try await measure(total: insertRequests, concurrency: concurrency) { i in
@@ -93,6 +100,11 @@ struct BenchStreams: AsyncParsableCommand {
         let noop = try await measure(total: noopRequests, concurrency: concurrency, onEventLoops: true) { _ in
             try await roundTrip("test.echo", .null)
         }
+        let noopMore =
+            moreConcurrency > 0
+            ? try await measure(total: noopRequests * 2, concurrency: moreConcurrency, onEventLoops: true) { _ in
+                try await roundTrip("test.echo", .null)
+            } : nil
         let insert = try await measure(total: insertRequests, concurrency: concurrency, onEventLoops: true) { i in
             try await roundTrip("test.insert", .object(["key": .string("i\(i)")]))
         }
@@ -117,6 +129,10 @@ struct BenchStreams: AsyncParsableCommand {
         print(String(format: "  raw insert_one (%2d callers)      %9.0f /s   p50 %.2f ms  p99 %.2f ms", concurrency, rawInsert.rate, rawInsert.p50, rawInsert.p99))
         print(String(format: "  raw insert_one (1 caller)        %9.0f /s   p50 %.2f ms", rawSerial.rate, rawSerial.p50))
         print(String(format: "  no-op round trips                %9.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx raw XADD (target ≥ 0.30)", noop.rate, noop.p50, noop.p99, noop.rate / rawXADD))
+        if let noopMore {
+            print(String(format: "  raw XADD (redis-benchmark, %3d c.) %8.0f /s", moreConcurrency, rawXADDMore))
+            print(String(format: "  no-op round trips (%3d callers)   %8.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx raw XADD at %d clients", moreConcurrency, noopMore.rate, noopMore.p50, noopMore.p99, noopMore.rate / rawXADDMore, moreConcurrency))
+        }
         print(String(format: "  insert round trips               %9.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx raw insert (target ≥ 0.80)", insert.rate, insert.p50, insert.p99, insert.rate / rawInsert.rate))
         print(String(format: "  insert round trip (1 caller)     %9.0f /s   p50 %.2f ms   overhead over raw insert p50 %.2f ms (target ≤ 1.5)", insertSerial.rate, insertSerial.p50, insertSerial.p50 - rawSerial.p50))
     }
