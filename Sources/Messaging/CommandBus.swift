@@ -48,9 +48,8 @@ public struct CommandBus: Sendable {
     private func entry(_ envelope: Envelope, to stream: String, keeping: Duration) throws
         -> (stream: String, fields: [(String, RedisArgument)], minID: String)
     {
-        let json = try MessageCoding.encode(envelope)
         return (
-            stream, [(Self.envelopeField, RedisArgument(bytes: Array(json))), ("type", RedisArgument(envelope.type))],
+            stream, [(Self.envelopeField, RedisArgument(bytes: envelope.jsonBytes)), ("type", RedisArgument(envelope.type))],
             Self.minID(before: wallClock.now(), keeping: keeping)
         )
     }

@@ -41,8 +41,15 @@ public enum JSONWriter {
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings (IDs, types, times) need no escaping: copied whole.
-        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
-            out.append(contentsOf: s.utf8)
+        let plain =
+            s.utf8.withContiguousStorageIfAvailable { bytes in
+                for byte in bytes where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
+                    return false
+                }
+                out.append(contentsOf: bytes)
+                return true
+            } ?? false
+        if plain {
             out.append(UInt8(ascii: "\""))
             return
         }

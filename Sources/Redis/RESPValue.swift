@@ -34,13 +34,47 @@ public enum RESPValue: Sendable, Equatable, Hashable {
     public var isNull: Bool { self == .null }
 }
 
-/// One argument of a Redis command: raw bytes, usually text.
+/// One argument of a Redis command: raw bytes, usually text. Text is kept as the `String` it came
+/// as (no copy into an array per argument: a command's keywords, keys and numbers cost nothing
+/// until they are formatted).
 public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
-    public var bytes: [UInt8]
+    enum Storage: Sendable {
+        case bytes([UInt8])
+        case text(String)
+    }
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ string: String) { self.bytes = Array(string.utf8) }
-    public init<I: BinaryInteger>(_ value: I) { self.bytes = Array(String(value).utf8) }
+    let storage: Storage
+
+    public init(bytes: [UInt8]) { self.storage = .bytes(bytes) }
+    public init(_ string: String) { self.storage = .text(string) }
+    public init<I: BinaryInteger>(_ value: I) { self.storage = .text(String(value)) }
     public init(stringLiteral value: String) { self.init(value) }
     public init(integerLiteral value: Int) { self.init(value) }
+
+    /// The argument's bytes (a copy for text).
+    public var bytes: [UInt8] {
+        switch storage {
+        case .bytes(let bytes): bytes
+        case .text(let text): Array(text.utf8)
+        }
+    }
+
+    /// How many bytes the argument has.
+    var count: Int {
+        switch storage {
+        case .bytes(let bytes): bytes.count
+        case .text(let text): text.utf8.count
+        }
+    }
+
+    /// Appends the argument's bytes to `buffer`.
+    func append(to buffer: inout [UInt8]) {
+        switch storage {
+        case .bytes(let bytes): buffer.append(contentsOf: bytes)
+        case .text(let text): buffer.append(contentsOf: text.utf8)
+        }
+    }
+
+    public static func == (lhs: RedisArgument, rhs: RedisArgument) -> Bool { lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 }

@@ -1,7 +1,7 @@
 import CHiredis
 import Glibc
 
-/// Encodes a command as RESP with hiredis's `redisFormatCommandArgv`.
+/// Encodes a command as RESP with hiredis's `redisFormatSdsCommandArgv`.
 enum HiredisCommandFormatter {
     /// Appends the RESP encoding of `arguments` to `body`.
     static func format(_ arguments: [RedisArgument], into body: (UnsafeRawBufferPointer) -> Void) throws(RedisError) {
@@ -22,11 +22,14 @@ enum HiredisCommandFormatter {
             storage.removeAll(keepingCapacity: true)
             lengths.removeAll(keepingCapacity: true)
             for argument in arguments {
-                storage.append(contentsOf: argument.bytes)
-                lengths.append(argument.bytes.count)
+                let before = storage.count
+                argument.append(to: &storage)
+                lengths.append(storage.count - before)
             }
             storage.append(0)  // never empty, so the buffer has a base address
-            var target: UnsafeMutablePointer<CChar>? = nil
+            // The sds variant: hiredis writes the length headers with its own integer formatting
+            // (the plain variant calls sprintf twice per argument).
+            var target: sds? = nil
             let written: Int32 = storage.withUnsafeBufferPointer { raw -> Int32 in
                 guard let start = raw.baseAddress else { return -1 }
                 let base = UnsafeRawPointer(start)
@@ -38,14 +41,14 @@ enum HiredisCommandFormatter {
                 }
                 return pointers.withUnsafeMutableBufferPointer { argv in
                     lengths.withUnsafeBufferPointer { argvlen in
-                        redisFormatCommandArgv(&target, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+                        redisFormatSdsCommandArgv(&target, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
                     }
                 }
             }
             guard written >= 0, let target else {
                 throw RedisError(.protocolError, "hiredis could not format the command")
             }
-            defer { free(target) }
+            defer { sdsfree(target) }
             body(UnsafeRawBufferPointer(start: target, count: Int(written)))
         }
     }
