@@ -54,7 +54,7 @@ public struct CommandProcessor: Sendable {
     /// Processes a batch; state changes of several messages may share one transaction, but each
     /// message's effects stand alone: if any of them fails, the batch is rerun one message per
     /// transaction. A failure here is infrastructure (or a bug): the message stays unacknowledged.
-    public func process(_ batch: [Envelope]) async -> [Result<Outcome, any Error>] {
+    nonisolated(nonsending) public func process(_ batch: [Envelope]) async -> [Result<Outcome, any Error>] {
         let now = clock.now()
         let wallNow = wallClock.now()
         var results = [Result<Outcome, any Error>?](repeating: nil, count: batch.count)

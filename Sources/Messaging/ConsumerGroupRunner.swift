@@ -200,7 +200,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     /// Parses, processes, replies and acks one batch. Entries whose processing failed stay pending
     /// (their error remembered) to be reclaimed and retried.
-    func handle(_ entries: [StreamEntry], deliveries: [String: Int], fresh: Bool = false) async {
+    nonisolated(nonsending) func handle(_ entries: [StreamEntry], deliveries: [String: Int], fresh: Bool = false) async {
         await settle(await process(entries, deliveries: deliveries), fresh: fresh)
     }
 
@@ -214,7 +214,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
 
     /// Parses and processes one batch (dead-lettering unreadable entries); what is left is to
     /// publish the answers and acknowledge (``settle(_:fresh:)``).
-    func process(_ entries: [StreamEntry], deliveries: [String: Int]) async -> Processed {
+    nonisolated(nonsending) func process(_ entries: [StreamEntry], deliveries: [String: Int]) async -> Processed {
         var processed = Processed()
         var valid: [(StreamEntry, Envelope)] = []
         for entry in entries {
@@ -270,7 +270,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// Publishes a processed batch's answers and acknowledges its entries: in one script when
     /// this runner answers (the entries are acknowledged exactly when their answers exist).
     /// `fresh`: first deliveries, which have no remembered errors to forget.
-    func settle(_ processed: Processed, fresh: Bool) async {
+    nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         guard settings.publishesReplies, !processed.answered.isEmpty else {
             await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh)
             return
@@ -288,13 +288,13 @@ public final class ConsumerGroupRunner: Service, Sendable {
     }
 
     /// Drops the remembered errors of entries that are now acknowledged.
-    private func forgetErrors(_ ids: [String]) async {
+    nonisolated(nonsending) private func forgetErrors(_ ids: [String]) async {
         guard !ids.isEmpty else { return }
         _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group))] + ids.map { RedisArgument($0) })
     }
 
     /// XACK, and forget remembered errors (a first delivery has none, so that round trip is skipped).
-    private func acknowledge(_ ids: [String], mayHaveErrors: Bool = true) async {
+    nonisolated(nonsending) private func acknowledge(_ ids: [String], mayHaveErrors: Bool = true) async {
         guard !ids.isEmpty else { return }
         do {
             try await redis.send(XACK(stream, group: group, ids: ids))
