@@ -316,6 +316,13 @@ public enum JSONReader {
     }
 }
 
+/// Stores a member read as optional (`.some(nil)` for null); false when it could not be read.
+private func assign<T>(_ read: T??, to target: inout T?) -> Bool {
+    guard let read else { return false }
+    target = read
+    return true
+}
+
 // The hot-path types, read member by member; nil when anything is missing or mistyped (the
 // caller then lets `JSONDecoder` produce the precise error). Unknown members are read and ignored.
 extension Principal {
@@ -328,14 +335,8 @@ extension Principal {
             case "role": role = p.string().flatMap(Role.init(rawValue:)); return role != nil
             case "tenant": tenant = p.string(); return tenant != nil
             case "scopes": scopes = p.strings(depth: depth + 1); return scopes != nil
-            case "customer_id":
-                guard let value = p.optionalString() else { return false }
-                customerID = value
-                return true
-            case "token_id":
-                guard let value = p.optionalString() else { return false }
-                tokenID = value
-                return true
+            case "customer_id": return assign(p.optionalString(), to: &customerID)
+            case "token_id": return assign(p.optionalString(), to: &tokenID)
             default: return p.value(depth: depth + 1) != nil
             }
         }
@@ -358,26 +359,11 @@ extension Envelope {
             case "created_at": createdAt = p.string().flatMap(MessageCoding.parseTimestamp); return createdAt != nil
             case "principal": principal = Principal(reading: &p, depth: depth + 1); return principal != nil
             case "payload": payload = p.value(depth: depth + 1); return payload != nil
-            case "causation_id":
-                guard let value = p.optionalString() else { return false }
-                causationID = value
-                return true
-            case "idempotency_key":
-                guard let value = p.optionalString() else { return false }
-                idempotencyKey = value
-                return true
-            case "traceparent":
-                guard let value = p.optionalString() else { return false }
-                traceparent = value
-                return true
-            case "deadline":
-                guard let value = p.optionalDate() else { return false }
-                deadline = value
-                return true
-            case "respond_async":
-                guard let value = p.optionalBool() else { return false }
-                respondAsync = value
-                return true
+            case "causation_id": return assign(p.optionalString(), to: &causationID)
+            case "idempotency_key": return assign(p.optionalString(), to: &idempotencyKey)
+            case "traceparent": return assign(p.optionalString(), to: &traceparent)
+            case "deadline": return assign(p.optionalDate(), to: &deadline)
+            case "respond_async": return assign(p.optionalBool(), to: &respondAsync)
             default: return p.value(depth: depth + 1) != nil
             }
         }
@@ -401,10 +387,7 @@ extension Problem {
             case "status": status = p.int(); return status != nil
             case "detail": detail = p.string(); return detail != nil
             case "code": code = p.string(); return code != nil
-            case "param":
-                guard let value = p.optionalString() else { return false }
-                param = value
-                return true
+            case "param": return assign(p.optionalString(), to: &param)
             default: return p.value(depth: depth + 1) != nil
             }
         }
