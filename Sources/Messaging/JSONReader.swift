@@ -52,29 +52,24 @@ public enum JSONReader {
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-        /// Reads an object, handing each key to `member`, which must read the member's value (false: give up).
-        mutating func members(_ member: (String, inout Parser) -> Bool) -> Bool {
+        /// Reads `open`, then items separated by commas (each read by `item`), then `close`; false: give up.
+        private mutating func sequence(_ open: UInt8, _ close: UInt8, _ item: (inout Parser) -> Bool) -> Bool {
             skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+            guard index < bytes.count, bytes[index] == open else { return false }
             index += 1
             skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            if index < bytes.count, bytes[index] == close {
                 index += 1
                 return true
             }
             while true {
                 skipSpace()
-                guard let key = string() else { return false }
-                skipSpace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
-                index += 1
-                skipSpace()
-                guard member(key, &self) else { return false }
+                guard item(&self) else { return false }
                 skipSpace()
                 guard index < bytes.count else { return false }
                 if bytes[index] == UInt8(ascii: ",") {
                     index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
+                } else if bytes[index] == close {
                     index += 1
                     return true
                 } else {
@@ -83,30 +78,21 @@ public enum JSONReader {
             }
         }
 
+        /// Reads an object, handing each key to `member`, which must read the member's value (false: give up).
+        mutating func members(_ member: (String, inout Parser) -> Bool) -> Bool {
+            sequence(UInt8(ascii: "{"), UInt8(ascii: "}")) { p in
+                guard let key = p.string() else { return false }
+                p.skipSpace()
+                guard p.index < p.bytes.count, p.bytes[p.index] == UInt8(ascii: ":") else { return false }
+                p.index += 1
+                p.skipSpace()
+                return member(key, &p)
+            }
+        }
+
         /// Reads an array, calling `element` to read each item (false: give up).
         mutating func elements(_ element: (inout Parser) -> Bool) -> Bool {
-            skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return false }
-            index += 1
-            skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return true
-            }
-            while true {
-                skipSpace()
-                guard element(&self) else { return false }
-                skipSpace()
-                guard index < bytes.count else { return false }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return true
-                } else {
-                    return false
-                }
-            }
+            sequence(UInt8(ascii: "["), UInt8(ascii: "]"), element)
         }
 
         /// A string, or null (.some(nil)); anything else gives up (nil).
@@ -166,54 +152,21 @@ public enum JSONReader {
             guard index < bytes.count else { return nil }
             switch bytes[index] {
             case UInt8(ascii: "{"):
-                index += 1
                 var members: [String: JSONValue] = [:]
-                skipSpace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(members)
-                }
-                while true {
-                    skipSpace()
-                    guard let key = string() else { return nil }
-                    skipSpace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-                    index += 1
-                    guard let member = value(depth: depth + 1) else { return nil }
+                let read = self.members { key, p in
+                    guard let member = p.value(depth: depth + 1) else { return false }
                     members[key] = member
-                    skipSpace()
-                    guard index < bytes.count else { return nil }
-                    if bytes[index] == UInt8(ascii: ",") {
-                        index += 1
-                    } else if bytes[index] == UInt8(ascii: "}") {
-                        index += 1
-                        return .object(members)
-                    } else {
-                        return nil
-                    }
+                    return true
                 }
+                return read ? .object(members) : nil
             case UInt8(ascii: "["):
-                index += 1
                 var items: [JSONValue] = []
-                skipSpace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(items)
-                }
-                while true {
-                    guard let item = value(depth: depth + 1) else { return nil }
+                let read = elements { p in
+                    guard let item = p.value(depth: depth + 1) else { return false }
                     items.append(item)
-                    skipSpace()
-                    guard index < bytes.count else { return nil }
-                    if bytes[index] == UInt8(ascii: ",") {
-                        index += 1
-                    } else if bytes[index] == UInt8(ascii: "]") {
-                        index += 1
-                        return .array(items)
-                    } else {
-                        return nil
-                    }
+                    return true
                 }
+                return read ? .array(items) : nil
             case UInt8(ascii: "\""): return string().map(JSONValue.string)
             case UInt8(ascii: "t"): return literal("true", .bool(true))
             case UInt8(ascii: "f"): return literal("false", .bool(false))
