@@ -70,7 +70,7 @@ public struct CommandProcessor: Sendable {
                     writes.append((index, envelope, body))
                 case .read(let body):
                     let context = ReadContext(database: database, redis: redis, now: now)
-                    group.addTask {
+                    group.addImmediateTask {
                         do {
                             let result = try await body(envelope, context)
                             return (

@@ -98,14 +98,19 @@ public enum MessageCoding {
     /// The form we write, `YYYY-MM-DDTHH:MM:SS.sssZ`, read without a formatter. `shaped` is false for
     /// anything of another shape; a shaped text naming an impossible time gives a nil date.
     static func parseCanonical(_ text: String) -> (shaped: Bool, date: Date?) {
-        let c = Array(text.utf8)
+        guard text.utf8.count == 24 else { return (false, nil) }
+        return text.utf8.withContiguousStorageIfAvailable(parseCanonical)
+            ?? Array(text.utf8).withUnsafeBufferPointer(parseCanonical)
+    }
+
+    private static func parseCanonical(_ c: UnsafeBufferPointer<UInt8>) -> (shaped: Bool, date: Date?) {
         guard c.count == 24, c[4] == UInt8(ascii: "-"), c[7] == UInt8(ascii: "-"), c[10] == UInt8(ascii: "T"),
             c[13] == UInt8(ascii: ":"), c[16] == UInt8(ascii: ":"), c[19] == UInt8(ascii: "."), c[23] == UInt8(ascii: "Z")
         else { return (false, nil) }
         return (true, canonicalDate(c))
     }
 
-    private static func canonicalDate(_ c: [UInt8]) -> Date? {
+    private static func canonicalDate(_ c: UnsafeBufferPointer<UInt8>) -> Date? {
         func number(_ range: Range<Int>) -> Int64? {
             var value: Int64 = 0
             for i in range {

@@ -39,7 +39,7 @@ public final class ReplyRouter: Service, Sendable {
     private enum Slot {
         case registered
         case arrived(Reply)
-        case waiting(CheckedContinuation<Reply?, Never>, deadline: ContinuousClock.Instant)
+        case waiting(UnsafeContinuation<Reply?, Never>, deadline: ContinuousClock.Instant)
     }
 
     /// `instance` must be unique per running gateway (host-pid-random by default).
@@ -99,7 +99,7 @@ public final class ReplyRouter: Service, Sendable {
     nonisolated(nonsending) public func wait(for id: String, timeout: Duration) async -> Reply? {
         // No timer per request: the run loop's sweeper resolves waits past their deadline.
         let deadline = ContinuousClock.now + timeout
-        return await withCheckedContinuation { continuation in
+        return await withUnsafeContinuation { continuation in
             let immediate: Reply?? = slots.withLock { slots in
                 switch slots[id] {
                 case .arrived(let reply):
@@ -118,8 +118,8 @@ public final class ReplyRouter: Service, Sendable {
 
     /// Resolves with nil every wait whose deadline has passed.
     func sweepExpired(now: ContinuousClock.Instant = .now) {
-        let expired: [CheckedContinuation<Reply?, Never>] = slots.withLock { slots in
-            var expired: [CheckedContinuation<Reply?, Never>] = []
+        let expired: [UnsafeContinuation<Reply?, Never>] = slots.withLock { slots in
+            var expired: [UnsafeContinuation<Reply?, Never>] = []
             for (id, slot) in slots {
                 if case .waiting(let continuation, let deadline) = slot, deadline <= now {
                     slots[id] = nil
@@ -135,7 +135,7 @@ public final class ReplyRouter: Service, Sendable {
     public func forget(_ id: String) { resolve(id, with: nil) }
 
     private func resolve(_ id: String, with reply: Reply?) {
-        let continuation: CheckedContinuation<Reply?, Never>? = slots.withLock { slots in
+        let continuation: UnsafeContinuation<Reply?, Never>? = slots.withLock { slots in
             switch slots[id] {
             case .waiting(let c, _):
                 slots[id] = nil
@@ -169,8 +169,8 @@ public final class ReplyRouter: Service, Sendable {
             }
         }
         // Wake every waiter: no reply will come through this instance any more.
-        let waiting = slots.withLock { slots -> [CheckedContinuation<Reply?, Never>] in
-            let all = slots.values.compactMap { slot -> CheckedContinuation<Reply?, Never>? in
+        let waiting = slots.withLock { slots -> [UnsafeContinuation<Reply?, Never>] in
+            let all = slots.values.compactMap { slot -> UnsafeContinuation<Reply?, Never>? in
                 if case .waiting(let c, _) = slot { return c }
                 return nil
             }

@@ -44,9 +44,15 @@ struct WorkerFaultTests {
         for c in commands {
             if let reply = await h.router.wait(for: c.id, timeout: .seconds(60)) { replies.append(reply) }
         }
-        #expect(replies.count == 40, "every command gets its reply")
+        #expect(replies.count == 40, "every command gets its reply; the killed worker logged: \(h.workerLogs().suffix(4000))")
         #expect(replies.allSatisfy { $0.status == .succeeded })
         let counts = try await h.effectCounts()
+        if counts.count != 40 {
+            let missing = commands.filter { counts[$0.id] == nil }.map(\.id)
+            let pending = try await h.redis.send(XPENDING(h.stream, group: TestHandlers.name, count: 100))
+            let dead = try await h.redis.send(XRANGE(h.names.deadLetters(TestHandlers.name), start: "-", end: "+"))
+            Issue.record("no effect for \(missing); pending now: \(pending.map(\.id)); dead letters: \(dead.map(\.fields))")
+        }
         #expect(counts.count == 40)
         #expect(counts.values.allSatisfy { $0 == 1 }, "no effect twice: \(counts.filter { $0.value != 1 })")
         #expect(try await h.eventually { try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 0 })
