@@ -44,6 +44,20 @@ struct WorkerFaultTests {
         for c in commands {
             if let reply = await h.router.wait(for: c.id, timeout: .seconds(60)) { replies.append(reply) }
         }
+        if replies.count != 40 {
+            // Where the missing replies went: the operation state (stored with the reply, in the
+            // same script as the ack) and the router's reply streams.
+            let answered = Set(replies.map(\.id))
+            var streamText = ""
+            for stream in h.router.streams {
+                for entry in try await h.redis.send(XRANGE(stream, start: "-", end: "+")) { streamText += entry.fields.description }
+            }
+            for c in commands where !answered.contains(c.id) {
+                let state = try await h.redis.send(GET(ReplyPublisher(redis: h.redis, names: h.names).operationKey(c.id)))
+                Issue.record(
+                    "no reply for \(c.id): operation state \(state.map { String(decoding: $0, as: UTF8.self) } ?? "missing"); in a reply stream: \(streamText.contains(c.id)); late replies dropped: \(h.router.droppedReplies)")
+            }
+        }
         #expect(replies.count == 40, "every command gets its reply; the killed worker logged: \(h.workerLogs().suffix(4000))")
         #expect(replies.allSatisfy { $0.status == .succeeded })
         let counts = try await h.effectCounts()
