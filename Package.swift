@@ -150,7 +150,8 @@ let package = Package(
         .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
 
         // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),

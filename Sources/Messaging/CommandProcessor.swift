@@ -34,6 +34,9 @@ public struct CommandProcessor: Sendable {
     /// Real time, for deadlines and ledger expiry (a test clock may stand anywhere).
     public let wallClock: any BillingClock
     public let logger: Logger
+    /// Records the sessions of this processor's transactions, so a consumer reclaiming our
+    /// entries after we died can abort what we left open (set by ``ConsumerGroupRunner``).
+    public var fence: SessionFence?
 
     public init(
         group: String, registry: HandlerRegistry, database: MongoDatabase, redis: RedisClient,
@@ -50,6 +53,12 @@ public struct CommandProcessor: Sendable {
     }
 
     func ledgerID(_ envelope: Envelope) -> String { "\(group):\(envelope.id)" }
+
+    /// A transaction on the processor's database, its session recorded when there is a fence.
+    private func withTransaction<T: Sendable>(_ body: @escaping @Sendable (MongoTransaction) throws -> T) async throws -> T {
+        if let fence { return try await fence.withTransaction(database, body) }
+        return try await database.withTransaction(body)
+    }
 
     /// Processes a batch; state changes of several messages may share one transaction, but each
     /// message's effects stand alone: if any of them fails, the batch is rerun one message per
@@ -165,7 +174,7 @@ public struct CommandProcessor: Sendable {
         let group = self.group
         let service = group
         let ids = items.map { ledgerID($0.0) }
-        return try await database.withTransaction { txn in
+        return try await withTransaction { txn in
             let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
             var seen = [String: ProcessedMessage]()
             if readLedgerFirst {
@@ -253,7 +262,7 @@ public struct CommandProcessor: Sendable {
     private func recordAnswer(_ envelope: Envelope, _ reply: Reply, wallNow: Date) async throws -> Outcome {
         let ledgerID = ledgerID(envelope)
         let group = self.group
-        return try await database.withTransaction { txn in
+        return try await withTransaction { txn in
             let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
             if let entry = try ledger.findOne(["_id": .string(ledgerID)]) {
                 return .alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply))

@@ -42,6 +42,8 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let redis: RedisClient
     private let names: StreamNames
     private let processor: CommandProcessor
+    /// Records this process's MongoDB sessions, and aborts a dead process's open transactions.
+    private let fence: SessionFence
     private let replies: ReplyPublisher
     private let retention: StreamRetention
     private let deadLetterStream: String
@@ -82,7 +84,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
         self.stream = stream
         self.group = group
         self.deadLetterStream = deadLetterStream
-        self.processor = processor
         self.redis = redis
         self.names = names
         self.settings = settings
@@ -92,8 +93,12 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var logger = logger
         logger[metadataKey: "group"] = "\(group)"
         self.logger = logger
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        self.consumerPrefix = "\(host)-\(getpid())"
+        self.consumerPrefix = SessionFence.currentProcess
+        let fence = processor.fence ?? SessionFence(redis: redis, names: names, process: consumerPrefix)
+        self.fence = fence
+        var processor = processor
+        processor.fence = fence
+        self.processor = processor
         let dimensions = [("group", group)]
         lagGauge = Gauge(label: "billing_group_lag", dimensions: dimensions)
         pendingGauge = Gauge(label: "billing_group_pending", dimensions: dimensions)
@@ -356,6 +361,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
             await sleepUnlessStopping(settings.claimInterval)
             if isStopping { break }
             do {
+                await fence.refresh()
                 try await reclaim(as: consumer)
                 try await removeIdleConsumers()
                 if let info = try await redis.send(XINFO_GROUPS(stream)).first(where: { $0.name == group }) {
@@ -380,6 +386,18 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// Dead-letters idle entries delivered `maxDeliveries` times, then claims and runs the other idle ones.
     func reclaim(as consumer: String) async throws {
         let idle = try await redis.send(XPENDING(stream, group: group, count: 1000, minIdle: settings.claimMinIdle))
+        // Entries idle in another process: it may have died mid-transaction, its writes still
+        // locked on the server. Abort what it left open before running them here.
+        for process in Set(idle.map { SessionFence.process(ofConsumer: $0.consumer) }) where process != consumerPrefix {
+            do {
+                let sessions = try await fence.fence(process, client: processor.database.client)
+                if sessions > 0 {
+                    logger.info("aborted what an idle process left open", metadata: ["process": "\(process)", "sessions": "\(sessions)"])
+                }
+            } catch {
+                logger.warning("aborting an idle process's sessions failed", metadata: ["process": "\(process)", "error": "\(error)"])
+            }
+        }
         var deliveries: [String: Int] = [:]
         for entry in idle {
             deliveries[entry.id] = entry.deliveryCount

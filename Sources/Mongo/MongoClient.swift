@@ -98,6 +98,15 @@ public final class MongoClient: Sendable {
         _ = try await run { try $0.runCommand(database: "admin", command: ["ping": 1]) }
     }
 
+    /// Kills server sessions by ID (``MongoTransaction/sessionID()``): whatever transaction one
+    /// has open is aborted at once, releasing its writes, instead of when the server's transaction
+    /// lifetime limit (60 s by default) runs out. Unknown IDs are ignored.
+    public func killSessions(_ ids: [BSONDocument]) async throws {
+        guard !ids.isEmpty else { return }
+        let command: BSONDocument = ["killSessions": .array(ids.map { .document($0) })]
+        _ = try await run { try $0.runCommand(database: "admin", command: command) }
+    }
+
     /// Runs a synchronous `body` on one pool thread with one connection, for several calls in one hop.
     public func withConnection<T: Sendable>(
         database: String? = nil, _ body: @escaping @Sendable (MongoConnection) throws -> T

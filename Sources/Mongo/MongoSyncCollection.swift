@@ -167,6 +167,12 @@ public struct MongoConnection {
     public func runCommand(_ command: BSONDocument, database: String? = nil) throws -> BSONDocument {
         try connection.runCommand(database: database ?? databaseName, command: command)
     }
+
+    /// In a transaction, its server session's ID (`{id: <UUID>}`), as ``MongoClient/killSessions(_:)``
+    /// takes it; nil outside one.
+    public func sessionID() throws -> BSONDocument? {
+        try connection.sessionID()
+    }
 }
 
 /// The handle a `withTransaction` body gets: the same synchronous operations as a

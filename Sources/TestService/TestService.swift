@@ -39,6 +39,18 @@ public enum TestHandlers {
             try insert(context)
             return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
         }
+        registry.write("test.hang") { context in
+            // Every delivery writes the same document (its `_id` is the command's), so a transaction
+            // left open on it conflicts with the next delivery's. In a process started with
+            // BILLING_TEST_HANG_MS the handler then holds its transaction open that long, and says so.
+            _ = try context.transaction.collection("claims", as: BSONDocument.self).insertOne(["_id": .string(context.envelope.id)])
+            try insert(context)
+            if let ms = ProcessInfo.processInfo.environment["BILLING_TEST_HANG_MS"].flatMap(Int.init) {
+                FileHandle.standardError.write(Data("test.hang: holding a transaction open for \(ms) ms\n".utf8))
+                Thread.sleep(forTimeInterval: Double(ms) / 1000)
+            }
+            return HandlerResult(status: 201, body: .object([:]))
+        }
         registry.write("test.emit") { context in
             try insert(context)
             context.emit("test.happened", payload: context.envelope.payload)

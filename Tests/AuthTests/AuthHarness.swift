@@ -15,38 +15,6 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Every log line the harness's components write, to check that no secret reaches a log.
-final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { label in CapturingHandler(label: label, capture: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-    struct CapturingHandler: LogHandler {
-        let label: String
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            var all = metadata
-            if let extra = event.metadata { all.merge(extra) { $1 } }
-            capture.append("\(event.level) \(label) \(event.message) \(all)")
-        }
-    }
-}
-
 /// The gateway (standard routes, real OpenAPI validation) in process, with the real auth worker
 /// behind it on its own stream prefix and database.
 final class AuthHarness: @unchecked Sendable {

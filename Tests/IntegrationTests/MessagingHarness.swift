@@ -22,6 +22,8 @@ final class MessagingHarness: @unchecked Sendable {
     private var tasks: [Task<Void, any Error>] = []
     private var processes: [Process] = []
     private var logs: [URL] = []
+    /// What the in-process components (runners, processors, router) logged, for failure reports.
+    let captured: LogCapture
 
     init() throws {
         redis = try RedisTestEnvironment.client(connections: 2)
@@ -30,17 +32,17 @@ final class MessagingHarness: @unchecked Sendable {
         database = mongo.database("\(base)_msg_\(UUID().uuidString.prefix(8).lowercased())")
         names = StreamNames(prefix: "t\(UUID().uuidString.prefix(8).lowercased())")
         bus = CommandBus(redis: redis, names: names)
-        var logger = Logger(label: "test.replies")
-        logger.logLevel = .warning
-        router = ReplyRouter(redis: redis, names: names, logger: logger)
+        let captured = LogCapture()
+        self.captured = captured
+        router = ReplyRouter(redis: redis, names: names, logger: captured.logger("test.replies"))
         tasks.append(Task { try await router.run() })
     }
 
     var stream: String { names.commands(TestHandlers.name) }
 
     func processor() -> CommandProcessor {
-        var logger = Logger(label: "test.processor")
-        logger.logLevel = .warning
+        var logger = captured.logger("test.processor")
+        logger.logLevel = .debug
         return CommandProcessor(
             group: TestHandlers.name, registry: TestHandlers.registry(), database: database, redis: redis, logger: logger)
     }
@@ -53,8 +55,8 @@ final class MessagingHarness: @unchecked Sendable {
         settings.claimMinIdle = .milliseconds(500)
         settings.claimInterval = .milliseconds(100)
         configure(&settings)
-        var logger = Logger(label: "test.consumer")
-        logger.logLevel = .error
+        var logger = captured.logger("test.consumer")
+        logger.logLevel = .debug
         let runner = ConsumerGroupRunner(
             service: TestHandlers.name, processor: processor(), redis: redis, names: names, settings: settings, logger: logger)
         tasks.append(Task { try await runner.run() })

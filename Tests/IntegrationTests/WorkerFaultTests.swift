@@ -52,11 +52,21 @@ struct WorkerFaultTests {
             for stream in h.router.streams {
                 for entry in try await h.redis.send(XRANGE(stream, start: "-", end: "+")) { streamText += entry.fields.description }
             }
+            let entries = try await h.redis.send(XRANGE(h.stream, start: "-", end: "+"))
+            let dead = try await h.redis.send(XRANGE(h.names.deadLetters(TestHandlers.name), start: "-", end: "+"))
+            let ledger = h.database.collection(MessagingStore.processed, as: BSONDocument.self)
             for c in commands where !answered.contains(c.id) {
                 let state = try await h.redis.send(GET(ReplyPublisher(redis: h.redis, names: h.names).operationKey(c.id)))
+                let entryID = entries.first { $0.fields[CommandBus.envelopeField]?.contains(c.id) == true }?.id ?? "none"
+                let processed = try await ledger.findOne(["_id": .string("\(TestHandlers.name):\(c.id)")])
                 Issue.record(
-                    "no reply for \(c.id): operation state \(state.map { String(decoding: $0, as: UTF8.self) } ?? "missing"); in a reply stream: \(streamText.contains(c.id)); late replies dropped: \(h.router.droppedReplies)")
+                    """
+                    no reply for \(c.id) (stream entry \(entryID)): operation state \(state.map { String(decoding: $0, as: UTF8.self) } ?? "missing"); \
+                    in a reply stream: \(streamText.contains(c.id)); late replies dropped: \(h.router.droppedReplies); \
+                    ledger: \(processed.map { "\($0)" } ?? "none"); dead letters: \(dead.map(\.fields))
+                    """)
             }
+            Issue.record("what the in-process runner logged: \(h.captured.text.suffix(6000))")
         }
         #expect(replies.count == 40, "every command gets its reply; the killed worker logged: \(h.workerLogs().suffix(4000))")
         #expect(replies.allSatisfy { $0.status == .succeeded })
@@ -70,6 +80,31 @@ struct WorkerFaultTests {
         #expect(counts.count == 40)
         #expect(counts.values.allSatisfy { $0 == 1 }, "no effect twice: \(counts.filter { $0.value != 1 })")
         #expect(try await h.eventually { try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 0 })
+    }
+
+    @Test func aWorkerKilledMidTransactionDoesNotHoldUpTheReclaimedCommand() async throws {
+        // The killed worker's transaction stays open on the server (for MongoDB's transaction
+        // lifetime, 60 s), holding a write the command's next delivery makes too: the reclaiming
+        // consumer aborts the dead process's sessions first instead of waiting into write conflicts.
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "1", "BILLING_TEST_HANG_MS": "120000"])
+        let command = h.command("test.hang", .object(["key": .string("held")]))
+        h.router.expect(command.id)
+        try await h.bus.send(command, to: TestHandlers.name)
+        #expect(await h.eventually { h.workerLogs().contains("test.hang: holding a transaction open") })
+        kill(worker.processIdentifier, SIGKILL)
+        worker.waitUntilExit()
+        #expect(try await h.items().count([:]) == 0, "nothing the killed worker wrote is committed")
+
+        let started = ContinuousClock.now
+        h.startRunner { $0.claimMinIdle = .milliseconds(300) }
+        let reply = await h.router.wait(for: command.id, timeout: .seconds(20))
+        let waited = ContinuousClock.now - started
+        #expect(reply?.status == .succeeded, "the reclaimed command is answered well within the server's 60 s transaction lifetime; the runner logged: \(h.captured.text.suffix(3000))")
+        #expect(h.captured.text.contains("aborted what an idle process left open"))
+        #expect(try await h.effectCounts() == [command.id: 1])
+        print("reclaimed command answered \(waited) after the restart")
     }
 
     @Test func aSIGTERMedWorkerFinishesAndAcksWhatItHoldsAndLeavesNothingPending() async throws {

@@ -310,6 +310,13 @@ final class MongocConnection {
         return try body(bound)
     }
 
+    /// The server session's ID (`{id: <UUID>}`) of the bound session; nil without one.
+    func sessionID() throws -> BSONDocument? {
+        try checkOpen()
+        guard let session, let lsid = mongoc_client_session_get_lsid(session) else { return nil }
+        return try BSONReader.document(from: lsid)
+    }
+
     func startTransaction() throws {
         try checkOpen()
         guard let session else { throw MongoError.client("startTransaction needs a session") }

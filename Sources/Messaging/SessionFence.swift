@@ -1,0 +1,132 @@
+import Foundation
+import Mongo
+import Redis
+import Synchronization
+
+/// Lets a live consumer abort the MongoDB transactions a dead worker process left open.
+///
+/// A process that dies mid-transaction (SIGKILL, OOM, a lost host) leaves the transaction open on
+/// the server, holding its writes, until the server gives up on it (`transactionLifetimeLimitSeconds`,
+/// 60 s by default). Whoever writes the same documents meanwhile gets write conflicts: a consumer
+/// that reclaims the dead process's entries would retry into them for up to a minute, holding up
+/// its other reclaims and every reply behind them.
+///
+/// So each process records the server session IDs its transactions use in
+/// `<prefix>:sessions:<host-pid>` (a session is recorded before its first write), and a consumer
+/// about to reclaim entries that another process's consumers hold kills that process's sessions
+/// first (`killSessions`), which aborts what they left open at once. A process that was only slow
+/// loses its open transactions the same way; they are rerun (by it and by the reclaimer) and the
+/// ledger keeps every effect single.
+public final class SessionFence: Sendable {
+    public let redis: RedisClient
+    public let names: StreamNames
+    /// This process's name: host-pid, the prefix of its consumers' names.
+    public let process: String
+    /// Session IDs (the UUID bytes) already recorded.
+    private let recorded = Mutex<Set<Data>>([])
+    /// How long a process's record outlives its last refresh.
+    static let recordLifetime: Duration = .seconds(3600)
+
+    public init(redis: RedisClient, names: StreamNames, process: String = SessionFence.currentProcess) {
+        self.redis = redis
+        self.names = names
+        self.process = process
+    }
+
+    /// host-pid of this process (the host's first label).
+    public static var currentProcess: String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(host)-\(getpid())"
+    }
+
+    /// The process a consumer named host-pid-n belongs to.
+    public static func process(ofConsumer consumer: String) -> String {
+        guard let dash = consumer.lastIndex(of: "-") else { return consumer }
+        return String(consumer[..<dash])
+    }
+
+    func key(_ process: String) -> String { "\(names.prefix):sessions:\(process)" }
+
+    /// A session seen for the first time: recorded, then the transaction runs again.
+    private struct Unrecorded: Error {
+        let id: Data
+    }
+
+    /// Runs `body` in a transaction (``MongoDatabase/withTransaction(_:)``) whose session is recorded.
+    public func withTransaction<T: Sendable>(
+        _ database: MongoDatabase, _ body: @escaping @Sendable (MongoTransaction) throws -> T
+    ) async throws -> T {
+        while true {
+            do {
+                return try await database.withTransaction { transaction in
+                    if let id = try Self.uuid(of: transaction.sessionID()), !self.recorded.withLock({ $0.contains(id) }) {
+                        throw Unrecorded(id: id)  // nothing written yet: record it, then start again
+                    }
+                    return try body(transaction)
+                }
+            } catch let unrecorded as Unrecorded {
+                try await record(unrecorded.id)
+            }
+        }
+    }
+
+    private func record(_ id: Data) async throws {
+        let key = key(process)
+        let milliseconds = Self.recordLifetime.components.seconds * 1000
+        let replies = try await redis.pipeline([
+            ["SADD", RedisArgument(key), RedisArgument(Self.hex(id))], ["PEXPIRE", RedisArgument(key), RedisArgument(milliseconds)],
+        ])
+        if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
+            throw RedisError(.server, "recording a MongoDB session failed: \(failure)")
+        }
+        recorded.withLock { _ = $0.insert(id) }
+    }
+
+    /// Keeps this process's record alive; called periodically while it runs.
+    public func refresh() async {
+        guard !recorded.withLock({ $0.isEmpty }) else { return }
+        _ = try? await redis.send(PEXPIRE(key(process), after: Self.recordLifetime))
+    }
+
+    /// Kills the recorded sessions of `process` (never this one), aborting any transaction it left
+    /// open; returns how many sessions it had.
+    @discardableResult
+    public func fence(_ process: String, client: MongoClient) async throws -> Int {
+        guard process != self.process else { return 0 }
+        let members = try await redis.execute(["SMEMBERS", RedisArgument(key(process))]).array ?? []
+        let sessions: [BSONDocument] = members.compactMap { member in
+            guard let text = member.string, let id = Self.data(hex: text) else { return nil }
+            return ["id": .binary(BSONBinary(data: id, subtype: 4))]
+        }
+        try await client.killSessions(sessions)
+        return sessions.count
+    }
+
+    /// The UUID of a session ID `{id: <UUID>}`; nil for anything else (such a session is not recorded).
+    static func uuid(of sessionID: BSONDocument?) -> Data? {
+        guard case .binary(let binary)? = sessionID?["id"], binary.subtype == 4 else { return nil }
+        return binary.data
+    }
+
+    static func hex(_ data: Data) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count * 2)
+        for byte in data {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func data(hex text: String) -> Data? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 2 == 0 else { return nil }
+        var data = Data(capacity: bytes.count / 2)
+        for i in stride(from: 0, to: bytes.count, by: 2) {
+            guard let high = MessageID.hexValue(bytes[i]), let low = MessageID.hexValue(bytes[i + 1]) else { return nil }
+            data.append(high << 4 | low)
+        }
+        return data
+    }
+}
