@@ -47,27 +47,40 @@ public final class SessionFence: Sendable {
 
     func key(_ process: String) -> String { "\(names.prefix):sessions:\(process)" }
 
-    /// A session seen for the first time: recorded, then the transaction runs again.
-    private struct Unrecorded: Error {
-        let id: Data
-    }
-
-    /// Runs `body` in a transaction (``MongoDatabase/withTransaction(_:)``) whose session is recorded.
+    /// Runs `body` in a transaction (``MongoDatabase/withTransaction(_:)``) whose session is
+    /// recorded before anything is written.
     public func withTransaction<T: Sendable>(
         _ database: MongoDatabase, _ body: @escaping @Sendable (MongoTransaction) throws -> T
     ) async throws -> T {
-        while true {
-            do {
-                return try await database.withTransaction { transaction in
-                    if let id = try Self.uuid(of: transaction.sessionID()), !self.recorded.withLock({ $0.contains(id) }) {
-                        throw Unrecorded(id: id)  // nothing written yet: record it, then start again
-                    }
-                    return try body(transaction)
-                }
-            } catch let unrecorded as Unrecorded {
-                try await record(unrecorded.id)
+        try await database.withTransaction { transaction in
+            if let id = try Self.uuid(of: transaction.sessionID()), !self.recorded.withLock({ $0.contains(id) }) {
+                try self.recordWaiting(id)
             }
+            return try body(transaction)
         }
+    }
+
+    /// Records a session from a MongoDB pool thread (where waiting is allowed, never an event loop),
+    /// once per session: the driver reuses its server sessions, so this soon stops happening. (The
+    /// transaction cannot be abandoned to record the session and started again: the driver discards
+    /// a session that sent nothing, so the next attempt would get a new one.)
+    private func recordWaiting(_ id: Data) throws {
+        let outcome = WaitedOutcome()
+        Task {
+            do {
+                try await self.record(id)
+            } catch {
+                outcome.error.withLock { $0 = error }
+            }
+            outcome.done.signal()
+        }
+        outcome.done.wait()
+        if let error = outcome.error.withLock({ $0 }) { throw error }
+    }
+
+    private final class WaitedOutcome: Sendable {
+        let done = DispatchSemaphore(value: 0)
+        let error = Mutex<(any Error)?>(nil)
     }
 
     private func record(_ id: Data) async throws {
