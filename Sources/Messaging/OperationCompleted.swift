@@ -4,11 +4,11 @@ import Foundation
 /// 202, so an asynchronous client can be told by webhook instead of polling.
 ///
 /// The gateway marks such an operation (`<prefix>:op:<id>:async`): before sending on
-/// `Prefer: respond-async`, after its wait ran out otherwise. The worker's reply script reports
-/// whether the marker exists when it stores the result, and the gateway's marking script whether
-/// the result was stored already; as both are atomic in Redis, one of the two sides always sees the
-/// other and raises the event. The event's ID is derived from the operation's, so a second raise
-/// (a redelivered command) is deduplicated by consumers.
+/// `Prefer: respond-async`, after its wait ran out otherwise. The worker reads the markers after
+/// it stored the results (in order, on one connection), and the gateway's marking script (atomic)
+/// sets the marker and reads the result; so one of the two sides always sees the other and raises
+/// the event (both may). The event's ID is derived from the operation's, so a second raise (that
+/// race, or a redelivered command) is deduplicated by consumers.
 public enum OperationCompleted {
     public static let type = "operation.completed"
 

@@ -23,55 +23,6 @@ public struct ReplyPublisher: Sendable {
     /// `billing:op:<id>`: the operation's state.
     public func operationKey(_ id: String) -> String { "\(names.prefix):op:\(id)" }
 
-    // One round trip for a whole batch: per reply, store the operation state; append the replies a
-    // gateway waits for to its reply stream, all of a batch's replies to one stream in one entry
-    // (field `envelope` for one reply, `replies` with a JSON array for several), then bound that
-    // stream and (re)arm its expiry; report which operations the gateway answered with 202 (their
-    // marker exists), for `operation.completed`; then XACK the batch's entries, so they are
-    // acknowledged exactly when their answers exist (one round trip less per batch than a separate XACK).
-    // KEYS: command stream, then per reply: op key, reply stream (the op key again when nobody
-    // waits), async marker.
-    // ARGV: max length, stream TTL ms, operation TTL ms, group, number of replies, then per reply:
-    // state, reply JSON, how it is answered (1: a gateway waits; 2: the client got 202 at once;
-    // 0: nobody waits, a 202 is known by its marker); then the entry IDs to acknowledge.
-    static let appendReplies = RedisScript(
-        """
-        local async = {}
-        local waiting = {}
-        local streams = {}
-        local count = tonumber(ARGV[5])
-        for r = 0, count - 1 do
-          local k = 2 + 3 * r
-          local a = 6 + 3 * r
-          redis.call('SET', KEYS[k], ARGV[a], 'PX', ARGV[3])
-          if ARGV[a + 2] == '1' then
-            local stream = KEYS[k + 1]
-            local list = waiting[stream]
-            if not list then
-              list = {}
-              waiting[stream] = list
-              streams[#streams + 1] = stream
-            end
-            list[#list + 1] = ARGV[a + 1]
-          end
-          if ARGV[a + 2] == '2' or redis.call('EXISTS', KEYS[k + 2]) == 1 then async[#async + 1] = r end
-        end
-        for _, stream in ipairs(streams) do
-          local list = waiting[stream]
-          if #list == 1 then
-            redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'envelope', list[1])
-          else
-            redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'replies', '[' .. table.concat(list, ',') .. ']')
-          end
-          redis.call('PEXPIRE', stream, ARGV[2])
-        end
-        local first = 6 + 3 * count
-        for i = first, #ARGV, 1000 do
-          redis.call('XACK', KEYS[1], ARGV[4], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-        end
-        return async
-        """)
-
     /// The reply-stream field of an entry that holds several replies (a JSON array); an entry
     /// with one reply holds it in ``CommandBus/envelopeField``.
     public static let repliesField = "replies"
@@ -81,7 +32,7 @@ public struct ReplyPublisher: Sendable {
         try await publish([(reply, command)])
     }
 
-    /// The stream entries a batch's answers acknowledge: XACKed in the same script, after the answers.
+    /// The stream entries a batch's answers acknowledge: XACKed after the answers are stored.
     public struct Acknowledgement: Sendable {
         public var stream: String
         public var group: String
@@ -94,39 +45,89 @@ public struct ReplyPublisher: Sendable {
         }
     }
 
-    /// Delivers a batch of replies in one round trip (all or none: on error, none is known
-    /// delivered), acknowledging `acknowledging`'s entries in the same script.
+    /// Delivers a batch of replies in one round trip: plain commands pipelined in one write, in
+    /// this order: per reply, the operation state (SET, 24 h); one MGET of the 202 markers of the
+    /// operations a client may have been told about asynchronously; per reply stream, one entry
+    /// with all of the batch's replies for it (field `envelope` for one, `replies` with a JSON
+    /// array for several), bounded, its expiry re-armed; last the XACK of `acknowledging`'s
+    /// entries, so they are acknowledged only after their answers exist. Should the connection
+    /// fail half-way, the unacknowledged entries are redelivered and their stored replies re-sent.
+    ///
+    /// `operation.completed` is raised for every operation answered 202 at once
+    /// (`respond_async`) and for every one whose marker the gateway had set: as the state is
+    /// stored before the markers are read, and the gateway sets a marker and reads the state in
+    /// one script, one of the two sides always sees the other (both may: consumers dedupe the
+    /// event by its ID).
     nonisolated(nonsending) public func publish(_ batch: [(Reply, Envelope)], acknowledging: Acknowledgement? = nil) async throws {
-        guard !batch.isEmpty || !(acknowledging?.ids.isEmpty ?? true) else { return }
-        var keys: [String] = [acknowledging?.stream ?? ""]
-        var arguments: [RedisArgument] = [
-            RedisArgument(retention.replyMaxLength), RedisArgument(retention.replyStreamTTL.components.seconds * 1000),
-            RedisArgument(operationTTL.components.seconds * 1000), RedisArgument(acknowledging?.group ?? ""),
-            RedisArgument(batch.count),
-        ]
-        keys.reserveCapacity(1 + batch.count * 3)
-        arguments.reserveCapacity(5 + batch.count * 3 + (acknowledging?.ids.count ?? 0))
-        for (reply, command) in batch {
-            let key = operationKey(reply.id)
-            keys.append(key)
-            keys.append(command.replyTo.isEmpty ? key : command.replyTo)
-            keys.append(OperationCompleted.asyncMarkerKey(names, reply.id))
+        let acknowledged = acknowledging?.ids ?? []
+        guard !batch.isEmpty || !acknowledged.isEmpty else { return }
+        let ttl = RedisArgument(operationTTL.components.seconds * 1000)
+        var commands: [[RedisArgument]] = []
+        commands.reserveCapacity(batch.count + 6)
+        var markerKeys: [RedisArgument] = ["MGET"]
+        var markerPositions: [Int] = []
+        var answeredAsync: [Int] = []
+        var waiting: [(stream: String, replies: [[UInt8]])] = []
+        for (position, (reply, command)) in batch.enumerated() {
             let replyJSON = reply.jsonBytes
             let storedJSON = reply.secretFields == nil ? replyJSON : reply.redacted().jsonBytes
             let state = OperationRecord.data(
                 replyJSON: storedJSON, subject: command.principal.subject, tenant: command.principal.tenant,
                 customerID: command.principal.customerID)
-            arguments.append(RedisArgument(bytes: state))
-            arguments.append(RedisArgument(bytes: command.replyTo.isEmpty ? [] : replyJSON))
-            arguments.append(RedisArgument(!command.replyTo.isEmpty ? "1" : command.respondAsync == true ? "2" : "0"))
+            commands.append(["SET", RedisArgument(operationKey(reply.id)), RedisArgument(bytes: state), "PX", ttl])
+            if command.respondAsync == true {
+                answeredAsync.append(position)
+            } else {
+                markerKeys.append(RedisArgument(OperationCompleted.asyncMarkerKey(names, reply.id)))
+                markerPositions.append(position)
+            }
+            if !command.replyTo.isEmpty {
+                if let index = waiting.firstIndex(where: { $0.stream == command.replyTo }) {
+                    waiting[index].replies.append(replyJSON)
+                } else {
+                    waiting.append((command.replyTo, [replyJSON]))
+                }
+            }
         }
-        for id in acknowledging?.ids ?? [] { arguments.append(RedisArgument(id)) }
-        let answeredAsync = try await redis.eval(Self.appendReplies, keys: keys, arguments: arguments)
+        let markersAt = markerPositions.isEmpty ? nil : commands.count
+        if markersAt != nil { commands.append(markerKeys) }
+        let streamTTL = RedisArgument(retention.replyStreamTTL.components.seconds * 1000)
+        for (stream, replies) in waiting {
+            let field: RedisArgument
+            let value: [UInt8]
+            if replies.count == 1 {
+                (field, value) = (RedisArgument(CommandBus.envelopeField), replies[0])
+            } else {
+                var array: [UInt8] = [UInt8(ascii: "[")]
+                array.reserveCapacity(replies.reduce(2) { $0 + $1.count + 1 })
+                for (index, reply) in replies.enumerated() {
+                    if index > 0 { array.append(UInt8(ascii: ",")) }
+                    array.append(contentsOf: reply)
+                }
+                array.append(UInt8(ascii: "]"))
+                (field, value) = (RedisArgument(Self.repliesField), array)
+            }
+            let key = RedisArgument(stream)
+            commands.append(
+                ["XADD", key, "MAXLEN", "~", RedisArgument(retention.replyMaxLength), "*", field, RedisArgument(bytes: value)])
+            commands.append(["PEXPIRE", key, streamTTL])
+        }
+        if let acknowledging, !acknowledged.isEmpty {
+            commands.append(
+                ["XACK", RedisArgument(acknowledging.stream), RedisArgument(acknowledging.group)]
+                    + acknowledged.map { RedisArgument($0) })
+        }
+        let replies = try await redis.pipeline(commands)
+        for reply in replies {
+            if case .error(let message) = reply { throw RedisError(.server, message) }
+        }
+        if let markersAt, let markers = replies[markersAt].array {
+            for (position, marker) in zip(markerPositions, markers) where !marker.isNull { answeredAsync.append(position) }
+        }
         // Answered with 202: the client is told by an `operation.completed` event. Its ID comes from
         // the operation's, so should the gateway raise it too (a race it settles), consumers dedupe.
         let bus = CommandBus(redis: redis, names: names, retention: retention)
-        for index in answeredAsync.array ?? [] {
-            guard let position = index.int, batch.indices.contains(position) else { continue }
+        for position in answeredAsync.sorted() {
             let (reply, command) = batch[position]
             try await bus.publish(
                 OperationCompleted.event(

@@ -17,24 +17,12 @@ struct CommandLineTests {
     }
 
     static func billing(_ arguments: [String], environment extra: [String: String]) async throws -> Run {
-        let process = Process()
-        process.executableURL = try TestServers.binary("billing")
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        async let output = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let errors = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
-        let (o, e) = await (output, errors)
-        process.waitUntilExit()
+        let run = try await ChildProcess.run(try TestServers.binary("billing"), arguments, environment: environment)
         return Run(
-            status: process.terminationStatus, output: String(decoding: o, as: UTF8.self),
-            errors: String(decoding: e, as: UTF8.self))
+            status: run.status, output: String(decoding: run.output, as: UTF8.self),
+            errors: String(decoding: run.errors, as: UTF8.self))
     }
 
     static func environment(_ h: MessagingHarness) throws -> [String: String] {
@@ -127,17 +115,9 @@ struct CommandLineTests {
 
     /// `curl` (installed by scripts/setup): status code and body of one request.
     static func curl(_ arguments: [String]) async throws -> (Int, String) {
-        let run = try await Task.detached {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-s", "-w", "\n%{http_code}", "--max-time", "10"] + arguments
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }.value
+        let finished = try await ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/curl"), ["-s", "-w", "\n%{http_code}", "--max-time", "10"] + arguments)
+        let run = String(decoding: finished.output, as: UTF8.self)
         let lines = run.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }

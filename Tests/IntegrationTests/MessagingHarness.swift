@@ -112,7 +112,7 @@ final class MessagingHarness: @unchecked Sendable {
     func shutdown() async {
         for process in processes where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await ChildProcess.waitForExit(process)
         }
         for log in logs { try? FileManager.default.removeItem(at: log) }
         for task in tasks { task.cancel() }

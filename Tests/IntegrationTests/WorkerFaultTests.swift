@@ -3,6 +3,7 @@ import Messaging
 import Mongo
 import Redis
 import TestService
+import TestSupport
 import Testing
 
 /// Faults with real processes: `billing worker test` is started, SIGKILLed and SIGTERMed.
@@ -29,7 +30,7 @@ struct WorkerFaultTests {
             return held > 0
         }
         kill(worker.processIdentifier, SIGKILL)
-        worker.waitUntilExit()
+        await ChildProcess.waitForExit(worker)
         #expect(worker.terminationReason == .uncaughtSignal)
         #expect(held > 0, "the worker should have held pending entries when it was killed")
         let doneBeforeRestart = try await h.items().count([:])
@@ -94,7 +95,7 @@ struct WorkerFaultTests {
         try await h.bus.send(command, to: TestHandlers.name)
         #expect(await h.eventually { h.workerLogs().contains("test.hang: holding a transaction open") })
         kill(worker.processIdentifier, SIGKILL)
-        worker.waitUntilExit()
+        await ChildProcess.waitForExit(worker)
         #expect(try await h.items().count([:]) == 0, "nothing the killed worker wrote is committed")
 
         let started = ContinuousClock.now

@@ -91,7 +91,7 @@ extension TestServers {
         guard ready, process.isRunning else {
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                await ChildProcess.waitForExit(process)
             }
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             throw WorkerDidNotStart(description: "billing worker \(services.joined(separator: " ")) did not start: \(text.suffix(2000))")

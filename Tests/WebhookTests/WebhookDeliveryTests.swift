@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Messaging
 import Mongo
 import Redis
+import TestSupport
 import Testing
 import WebhookService
 
@@ -193,7 +194,7 @@ struct WebhookDeliveryTests {
             // Killed while requests are in flight (the receiver takes 150 ms to answer each).
             #expect(await h.eventually { receiver.all.count >= 5 })
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await ChildProcess.waitForExit(first)
             #expect(first.terminationReason == .uncaughtSignal)
             let before = Set(receiver.all.map(\.id))
             #expect(before.count < 30, "the worker should have been killed before it delivered everything")
@@ -222,7 +223,7 @@ struct WebhookDeliveryTests {
             }
             #expect(delivered)
             kill(second.processIdentifier, SIGTERM)
-            second.waitUntilExit()
+            await ChildProcess.waitForExit(second)
         } catch {
             await h.shutdown()
             await receiver.stop()

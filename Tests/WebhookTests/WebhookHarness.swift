@@ -275,7 +275,7 @@ final class WebhookHarness: @unchecked Sendable {
     func shutdown() async {
         for process in processes.withLock({ $0 }) where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await ChildProcess.waitForExit(process)
         }
         let running = tasks.withLock { $0 }
         for task in running { task.cancel() }
