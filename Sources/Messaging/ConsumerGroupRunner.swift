@@ -50,6 +50,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let consumerPrefix: String
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// Entries this process's consumers are working on (read, not yet settled): idle in Redis's
+    /// eyes while a slow batch runs, but not to be reclaimed by our own maintenance.
+    private let inFlight = Mutex<Set<String>>([])
     private let wallClock: any BillingClock
 
     private let lagGauge: Gauge
@@ -161,6 +164,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 let entries = read.first?.entries ?? []
                 if entries.isEmpty { break }
                 cursor = entries[entries.count - 1].id
+                track(entries)
                 await handle(entries, deliveries: [:])
             } catch {
                 logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
@@ -179,6 +183,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                             block: settings.block))
                     let entries = read.first?.entries ?? []
                     if entries.isEmpty { continue }
+                    track(entries)
                     let processed = await process(entries, deliveries: [:])
                     if outstanding { await settling.next() }
                     settling.addTask { await self.settle(processed, fresh: true) }
@@ -209,8 +214,20 @@ public final class ConsumerGroupRunner: Service, Sendable {
         await settle(await process(entries, deliveries: deliveries), fresh: fresh)
     }
 
+    private func track(_ entries: [StreamEntry]) {
+        inFlight.withLock { for entry in entries { $0.insert(entry.id) } }
+    }
+
+    private func untrack(_ processed: Processed) {
+        inFlight.withLock { set in for id in processed.entryIDs { set.remove(id) } }
+    }
+
+    private func isInFlight(_ id: String) -> Bool { inFlight.withLock { $0.contains(id) } }
+
     /// A processed batch's answers and the entries they settle, to be published and acknowledged.
     struct Processed: Sendable {
+        /// Every entry of the batch, settled or not (failures stay pending).
+        var entryIDs: [String] = []
         /// Entry ID, command and reply of every message that was answered.
         var answered: [(id: String, command: Envelope, reply: Reply)] = []
         /// Entries to acknowledge without an answer (trimmed while pending).
@@ -220,7 +237,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// Parses and processes one batch (dead-lettering unreadable entries); what is left is to
     /// publish the answers and acknowledge (``settle(_:fresh:)``).
     nonisolated(nonsending) func process(_ entries: [StreamEntry], deliveries: [String: Int]) async -> Processed {
-        var processed = Processed()
+        var processed = Processed(entryIDs: entries.map(\.id))
         var valid: [(StreamEntry, Envelope)] = []
         for entry in entries {
             if entry.isDeleted {
@@ -276,6 +293,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// this runner answers (the entries are acknowledged exactly when their answers exist).
     /// `fresh`: first deliveries, which have no remembered errors to forget.
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
+        defer { untrack(processed) }
         guard settings.publishesReplies, !processed.answered.isEmpty else {
             await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh)
             return
@@ -399,7 +417,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
             }
         }
         var deliveries: [String: Int] = [:]
-        for entry in idle {
+        for entry in idle where !isInFlight(entry.id) {
             deliveries[entry.id] = entry.deliveryCount
             guard entry.deliveryCount >= settings.maxDeliveries else { continue }
             let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
@@ -408,14 +426,19 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 entry.id, raw: payload?.fields[CommandBus.envelopeField] ?? "",
                 error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
         }
+        // Nothing idle but our own slow batches: claiming would only count deliveries that did not happen.
+        guard idle.contains(where: { !isInFlight($0.id) }) else { return }
         var start = "0-0"
         repeat {
             let claimed = try await redis.send(
                 XAUTOCLAIM(stream, group: group, consumer: consumer, minIdle: settings.claimMinIdle, start: start, count: settings.batchSize))
             if !claimed.deletedIDs.isEmpty { await acknowledge(claimed.deletedIDs) }
-            if !claimed.entries.isEmpty {
-                logger.info("reclaimed idle entries", metadata: ["count": "\(claimed.entries.count)"])
-                await handle(claimed.entries, deliveries: deliveries.mapValues { $0 + 1 })
+            // Entries still in our own hands (a slow batch) are left to the batch that has them.
+            let orphaned = claimed.entries.filter { !isInFlight($0.id) }
+            if !orphaned.isEmpty {
+                logger.info("reclaimed idle entries", metadata: ["count": "\(orphaned.count)"])
+                track(orphaned)
+                await handle(orphaned, deliveries: deliveries.mapValues { $0 + 1 })
             }
             start = claimed.nextStart
         } while start != "0-0" && !isStopping

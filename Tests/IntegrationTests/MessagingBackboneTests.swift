@@ -125,6 +125,25 @@ struct MessagingBackboneTests {
         #expect(try await admin.deadLetters(service: TestHandlers.name).isEmpty)
     }
 
+    @Test func aBatchSlowerThanTheClaimIdleTimeIsNotReclaimedByItsOwnRunner() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        // Queued first, so the runner reads them as one batch: 8 × 100 ms, four times the claim idle time.
+        let commands = (0..<8).map { h.command("test.slow", .object(["key": .string("s\($0)"), "ms": .number("100")])) }
+        for c in commands {
+            h.router.expect(c.id)
+            try await h.bus.send(c, to: TestHandlers.name)
+        }
+        h.startRunner {
+            $0.batchSize = 8
+            $0.claimMinIdle = .milliseconds(200)
+            $0.claimInterval = .milliseconds(50)
+        }
+        for c in commands { #expect(await h.router.wait(for: c.id, timeout: .seconds(30))?.status == .succeeded) }
+        #expect(!h.captured.text.contains("reclaimed idle entries"), "the runner took its own batch back: \(h.captured.text.suffix(2000))")
+        #expect(try await h.effectCounts().count == 8)
+    }
+
     @Test func tenThousandCommandsQueuedWhileNoWorkerRunsAreAllProcessed() async throws {
         let h = try MessagingHarness()
         defer { Task { await h.shutdown() } }
