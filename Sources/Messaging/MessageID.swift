@@ -13,6 +13,19 @@ public enum Hex {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The bytes of an even-length hexadecimal text (either case); nil for anything else.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let characters = Array(text.utf8)
+        guard characters.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(characters.count / 2)
+        for i in stride(from: 0, to: characters.count, by: 2) {
+            guard let high = MessageID.hexValue(characters[i]), let low = MessageID.hexValue(characters[i + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
 }
 
 /// Time-ordered message IDs (UUIDv7, RFC 9562): 48 bits of Unix milliseconds, then random bits.

@@ -87,7 +87,7 @@ public final class SessionFence: Sendable {
         let key = key(process)
         let milliseconds = Self.recordLifetime.components.seconds * 1000
         let replies = try await redis.pipeline([
-            ["SADD", RedisArgument(key), RedisArgument(Self.hex(id))], ["PEXPIRE", RedisArgument(key), RedisArgument(milliseconds)],
+            ["SADD", RedisArgument(key), RedisArgument(Hex.encode(id))], ["PEXPIRE", RedisArgument(key), RedisArgument(milliseconds)],
         ])
         if let failure = replies.first(where: { if case .error = $0 { true } else { false } }) {
             throw RedisError(.server, "recording a MongoDB session failed: \(failure)")
@@ -108,8 +108,8 @@ public final class SessionFence: Sendable {
         guard process != self.process else { return 0 }
         let members = try await redis.execute(["SMEMBERS", RedisArgument(key(process))]).array ?? []
         let sessions: [BSONDocument] = members.compactMap { member in
-            guard let text = member.string, let id = Self.data(hex: text) else { return nil }
-            return ["id": .binary(BSONBinary(data: id, subtype: 4))]
+            guard let text = member.string, let id = Hex.decode(text) else { return nil }
+            return ["id": .binary(BSONBinary(data: Data(id), subtype: 4))]
         }
         try await client.killSessions(sessions)
         return sessions.count
@@ -119,27 +119,5 @@ public final class SessionFence: Sendable {
     static func uuid(of sessionID: BSONDocument?) -> Data? {
         guard case .binary(let binary)? = sessionID?["id"], binary.subtype == 4 else { return nil }
         return binary.data
-    }
-
-    static func hex(_ data: Data) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count * 2)
-        for byte in data {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func data(hex text: String) -> Data? {
-        let bytes = Array(text.utf8)
-        guard bytes.count % 2 == 0 else { return nil }
-        var data = Data(capacity: bytes.count / 2)
-        for i in stride(from: 0, to: bytes.count, by: 2) {
-            guard let high = MessageID.hexValue(bytes[i]), let low = MessageID.hexValue(bytes[i + 1]) else { return nil }
-            data.append(high << 4 | low)
-        }
-        return data
     }
 }

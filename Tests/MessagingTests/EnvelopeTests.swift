@@ -184,6 +184,11 @@ struct EnvelopeTests {
 
     @Test func hexAndIDFormatting() {
         #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
+        #expect(Hex.decode("000fA5ff") == [0x00, 0x0f, 0xa5, 0xff])
+        #expect(Hex.decode("abc") == nil)
+        #expect(Hex.decode("zz") == nil)
+        // A consumer named host-pid-n belongs to process host-pid (host names may have dashes).
+        #expect(SessionFence.process(ofConsumer: "web-1-4242-0") == "web-1-4242")
         #expect(MessageID.format(Array(0..<16)) == "00010203-0405-0607-0809-0a0b0c0d0e0f")
         #expect(MessageID.timestamp(of: "00010203-0405-8607-0809-0a0b0c0d0e0f") == nil)  // not version 7
         #expect(MessageID.timestamp(of: "not-an-id") == nil)
