@@ -96,7 +96,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var logger = logger
         logger[metadataKey: "group"] = "\(group)"
         self.logger = logger
-        self.consumerPrefix = SessionFence.currentProcess
+        self.consumerPrefix = StreamNames.processName
         let fence = processor.fence ?? SessionFence(redis: redis, names: names, process: consumerPrefix)
         self.fence = fence
         var processor = processor

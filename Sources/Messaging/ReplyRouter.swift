@@ -71,8 +71,7 @@ public final class ReplyRouter: Service, Sendable {
     }
 
     public static func makeInstanceName() -> String {
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        return "\(host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
+        "\(StreamNames.processName)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// True while every reply loop is reading: its last read finished within `within` (a read blocks

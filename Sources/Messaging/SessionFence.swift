@@ -27,16 +27,10 @@ public final class SessionFence: Sendable {
     /// How long a process's record outlives its last refresh.
     static let recordLifetime: Duration = .seconds(3600)
 
-    public init(redis: RedisClient, names: StreamNames, process: String = SessionFence.currentProcess) {
+    public init(redis: RedisClient, names: StreamNames, process: String = StreamNames.processName) {
         self.redis = redis
         self.names = names
         self.process = process
-    }
-
-    /// host-pid of this process (the host's first label).
-    public static var currentProcess: String {
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        return "\(host)-\(getpid())"
     }
 
     /// The process a consumer named host-pid-n belongs to.
@@ -44,8 +38,6 @@ public final class SessionFence: Sendable {
         guard let dash = consumer.lastIndex(of: "-") else { return consumer }
         return String(consumer[..<dash])
     }
-
-    func key(_ process: String) -> String { "\(names.prefix):sessions:\(process)" }
 
     /// Runs `body` in a transaction (``MongoDatabase/withTransaction(_:)``) whose session is
     /// recorded before anything is written.
@@ -84,7 +76,7 @@ public final class SessionFence: Sendable {
     }
 
     private func record(_ id: Data) async throws {
-        let key = key(process)
+        let key = names.sessions(process)
         let milliseconds = Self.recordLifetime.components.seconds * 1000
         let replies = try await redis.pipeline([
             ["SADD", RedisArgument(key), RedisArgument(Hex.encode(id))], ["PEXPIRE", RedisArgument(key), RedisArgument(milliseconds)],
@@ -98,7 +90,7 @@ public final class SessionFence: Sendable {
     /// Keeps this process's record alive; called periodically while it runs.
     public func refresh() async {
         guard !recorded.withLock({ $0.isEmpty }) else { return }
-        _ = try? await redis.send(PEXPIRE(key(process), after: Self.recordLifetime))
+        _ = try? await redis.send(PEXPIRE(names.sessions(process), after: Self.recordLifetime))
     }
 
     /// Kills the recorded sessions of `process` (never this one), aborting any transaction it left
@@ -106,7 +98,7 @@ public final class SessionFence: Sendable {
     @discardableResult
     public func fence(_ process: String, client: MongoClient) async throws -> Int {
         guard process != self.process else { return 0 }
-        let members = try await redis.execute(["SMEMBERS", RedisArgument(key(process))]).array ?? []
+        let members = try await redis.execute(["SMEMBERS", RedisArgument(names.sessions(process))]).array ?? []
         let sessions: [BSONDocument] = members.compactMap { member in
             guard let text = member.string, let id = Hex.decode(text) else { return nil }
             return ["id": .binary(BSONBinary(data: Data(id), subtype: 4))]

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The stream keys of DESIGN §3, under one prefix (`billing` in production; tests use their own).
 public struct StreamNames: Sendable, Hashable {
     public var prefix: String
@@ -14,6 +16,15 @@ public struct StreamNames: Sendable, Hashable {
     public func deadLetters(_ service: String) -> String { "\(prefix):dlq:\(service)" }
     /// Hash of the last error per pending entry of a service, so whoever dead-letters it can say why.
     public func lastErrors(_ service: String) -> String { "\(prefix):errors:\(service)" }
+    /// `billing:sessions:<host-pid>`, the MongoDB sessions a process's transactions use (``SessionFence``).
+    public func sessions(_ process: String) -> String { "\(prefix):sessions:\(process)" }
+
+    /// This process's name, host-pid (the host's first label): the prefix of its consumers' names
+    /// (host-pid-n) and of its reply-router instance name.
+    public static var processName: String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        return "\(host)-\(getpid())"
+    }
 }
 
 /// How long streams keep entries (DESIGN §3: commands and events at least 7 days, for replay).

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Runs child processes from async tests without blocking Swift's cooperative pool: that pool has
 /// one thread per core (two here), so a blocking read of a child's output or a wait for its exit
@@ -26,13 +25,12 @@ public enum ChildProcess {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let exited = Exit()
-        process.terminationHandler = { exited.signal($0.terminationStatus) }
         try process.run()
         async let output = onThread { out.fileHandleForReading.readDataToEndOfFile() }
         async let errors = onThread { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (output, errors)
-        return Finished(status: await exited.status(), output: o, errors: e)
+        await waitForExit(process)
+        return Finished(status: process.terminationStatus, output: o, errors: e)
     }
 
     /// Waits for `process` to exit (polling: Foundation reaps it and records the status).
@@ -44,31 +42,6 @@ public enum ChildProcess {
     static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: body()) }.start()
-        }
-    }
-
-    /// The exit status, delivered by the termination handler whenever it runs.
-    final class Exit: Sendable {
-        private let state = Mutex<(status: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
-
-        func signal(_ status: Int32) {
-            let waiter = state.withLock { state -> CheckedContinuation<Int32, Never>? in
-                state.status = status
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume(returning: status)
-        }
-
-        func status() async -> Int32 {
-            await withCheckedContinuation { continuation in
-                let known = state.withLock { state -> Int32? in
-                    if let status = state.status { return status }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let known { continuation.resume(returning: known) }
-            }
         }
     }
 }
