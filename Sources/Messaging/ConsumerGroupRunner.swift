@@ -405,7 +405,10 @@ public final class ConsumerGroupRunner: Service, Sendable {
     func reclaim(as consumer: String) async throws {
         let idle = try await redis.send(XPENDING(stream, group: group, count: 1000, minIdle: settings.claimMinIdle))
         // Entries idle in another process: it may have died mid-transaction, its writes still
-        // locked on the server. Abort what it left open before running them here.
+        // locked on the server. Abort what it left open before running them here. (XINFO CONSUMERS
+        // cannot tell a live process from a dead one on Redis 7.0: its idle time counts from the
+        // consumer's last read that returned something. A live process whose entry failed loses
+        // its open transactions too; they are retried.)
         for process in Set(idle.map { SessionFence.process(ofConsumer: $0.consumer) }) where process != consumerPrefix {
             do {
                 let sessions = try await fence.fence(process, client: processor.database.client)
@@ -445,7 +448,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
     }
 
     private func removeIdleConsumers() async throws {
-        let limit = Int(settings.idleConsumerTimeout.components.seconds * 1000)
+        let limit = Int(settings.idleConsumerTimeout.wholeMilliseconds)
         for consumer in try await redis.send(XINFO_CONSUMERS(stream, group: group))
         where consumer.pending == 0 && consumer.idleMilliseconds > limit && !consumer.name.hasPrefix(consumerPrefix + "-") {
             _ = try await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer.name))

@@ -47,7 +47,12 @@ extension RESPValue {
     }
 }
 
-func milliseconds(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+func milliseconds(_ duration: Duration) -> Int64 { duration.wholeMilliseconds }
+
+extension Duration {
+    /// Whole milliseconds (as Redis takes times).
+    public var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
 }
