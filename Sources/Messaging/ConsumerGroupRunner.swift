@@ -177,11 +177,16 @@ public final class ConsumerGroupRunner: Service, Sendable {
             var outstanding = false
             while !isStopping {
                 do throws(RedisError) {
-                    let read = try await connection.send(
+                    // Two reads in one write: a blocking one for a single entry, then an immediate one for
+                    // the rest. Redis answers a blocked read as soon as the first XADD lands, before the
+                    // XADDs behind it in the same burst; the second read, run once the first returns,
+                    // takes them into the same batch (alone, the first would make a batch of one, and the
+                    // burst would wait a whole batch for the next read).
+                    let (first, rest) = try await connection.send(
+                        XREADGROUP(group: group, consumer: consumer, streams: [(stream, ">")], count: 1, block: settings.block),
                         XREADGROUP(
-                            group: group, consumer: consumer, streams: [(stream, ">")], count: settings.batchSize,
-                            block: settings.block))
-                    let entries = read.first?.entries ?? []
+                            group: group, consumer: consumer, streams: [(stream, ">")], count: max(1, settings.batchSize - 1)))
+                    let entries = (first.first?.entries ?? []) + (rest.first?.entries ?? [])
                     if entries.isEmpty { continue }
                     track(entries)
                     let processed = await process(entries, deliveries: [:])

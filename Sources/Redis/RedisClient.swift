@@ -42,6 +42,13 @@ public final class RedisClient: Sendable, Service {
         try await connection().send(command)
     }
 
+    /// Sends two typed commands in one write on one connection; see ``RedisConnection/send(_:_:)``.
+    nonisolated(nonsending) public func send<First: RedisCommand, Second: RedisCommand>(_ first: First, _ second: Second)
+        async throws(RedisError) -> (First.Response, Second.Response)
+    {
+        try await connection().send(first, second)
+    }
+
     /// Sends raw arguments (for commands without a typed wrapper).
     @discardableResult
     nonisolated(nonsending) public func execute(_ arguments: [RedisArgument]) async throws(RedisError) -> RESPValue {

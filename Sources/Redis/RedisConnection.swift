@@ -92,6 +92,20 @@ public final class RedisConnection: Sendable {
         return try command.decode(try await execute(command.arguments, timeout: timeout))
     }
 
+    /// Sends two typed commands in one write and decodes both replies; an error reply to either
+    /// is thrown. Redis runs the second once the first has returned: after a blocking read, a
+    /// second, immediate read picks up what arrived while the first was being answered.
+    nonisolated(nonsending) public func send<First: RedisCommand, Second: RedisCommand>(_ first: First, _ second: Second)
+        async throws(RedisError) -> (First.Response, Second.Response)
+    {
+        let blocking = (first.blockingTime ?? .zero) + (second.blockingTime ?? .zero)
+        let replies = try await pipeline([first.arguments, second.arguments], timeout: blocking + commandTimeout)
+        for reply in replies {
+            if case .error(let message) = reply { throw RedisError(.server, message) }
+        }
+        return (try first.decode(replies[0]), try second.decode(replies[1]))
+    }
+
     /// Sends raw arguments; an error reply becomes a thrown `.server` error.
     nonisolated(nonsending) public func execute(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
         let reply = try await roundTrip(arguments, timeout: timeout ?? commandTimeout)

@@ -189,6 +189,43 @@ struct RedisClientTests {
         #expect(empty.isEmpty)
     }
 
+    /// What the consumer runtime relies on to keep a burst in one batch: a blocked read is answered
+    /// as soon as the first entry of a pipelined burst lands, and the immediate read sent behind it
+    /// runs after the rest of the burst.
+    @Test func aBlockingReadPairedWithAnImmediateOneTakesAWholeBurst() async throws {
+        let redis = try RedisTestEnvironment.client()
+        let reader = redis.makeDedicatedClient()
+        defer { Task { await redis.shutdown(); await reader.shutdown() } }
+        let s = RedisTestEnvironment.prefix() + "stream"
+        try await redis.send(XGROUP_CREATE(s, group: "g", id: "$", makeStream: true))
+        let blocking = XREADGROUP(group: "g", consumer: "c", streams: [(s, ">")], count: 1, block: .seconds(5))
+        let immediate = XREADGROUP(group: "g", consumer: "c", streams: [(s, ">")], count: 10)
+
+        async let pair = reader.send(blocking, immediate)
+        // Wait until the first read is blocked in the server.
+        for _ in 0..<100 {
+            let info = try await redis.execute(["INFO", "clients"]).string ?? ""
+            if info.contains("blocked_clients:1") { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let burst = try await redis.pipeline((0..<5).map { i in ["XADD", RedisArgument(s), "*", "n", RedisArgument(i)] })
+        let (first, rest) = try await pair
+        let ids = burst.compactMap(\.string)
+        #expect(ids.count == 5)
+        #expect(first.first?.entries.map(\.id) == Array(ids.prefix(1)))
+        #expect(rest.first?.entries.map(\.id) == Array(ids.dropFirst()))
+
+        // Nothing waiting and nothing coming: the blocking read times out, the immediate one finds nothing.
+        let (none, nothing) = try await reader.send(
+            XREADGROUP(group: "g", consumer: "c", streams: [(s, ">")], count: 1, block: .milliseconds(50)), immediate)
+        #expect(none.isEmpty && nothing.isEmpty)
+        // An error reply to either command is thrown.
+        await #expect(throws: RedisError.self) {
+            _ = try await reader.send(immediate, XREADGROUP(group: "missing", consumer: "c", streams: [(s, ">")], count: 1))
+        }
+        _ = try await redis.deleteKeys(prefix: String(s.dropLast("stream".count)))
+    }
+
     @Test func xreadWithoutGroups() async throws {
         let redis = try RedisTestEnvironment.client()
         defer { Task { await redis.shutdown() } }
