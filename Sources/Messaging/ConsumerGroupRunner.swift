@@ -11,7 +11,7 @@ import Synchronization
 public struct ConsumerSettings: Sendable {
     /// Consumers (each with its own blocking connection) in this process.
     public var consumers: Int = 1
-    /// Entries read per XREADGROUP (and processed per batch).
+    /// Most entries in one batch (read together, processed together).
     public var batchSize: Int = 32
     /// How long one XREADGROUP waits for new entries.
     public var block: Duration = .seconds(1)
@@ -177,16 +177,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
             var outstanding = false
             while !isStopping {
                 do throws(RedisError) {
-                    // Two reads in one write: a blocking one for a single entry, then an immediate one for
-                    // the rest. Redis answers a blocked read as soon as the first XADD lands, before the
-                    // XADDs behind it in the same burst; the second read, run once the first returns,
-                    // takes them into the same batch (alone, the first would make a batch of one, and the
-                    // burst would wait a whole batch for the next read).
-                    let (first, rest) = try await connection.send(
-                        XREADGROUP(group: group, consumer: consumer, streams: [(stream, ">")], count: 1, block: settings.block),
-                        XREADGROUP(
-                            group: group, consumer: consumer, streams: [(stream, ">")], count: max(1, settings.batchSize - 1)))
-                    let entries = (first.first?.entries ?? []) + (rest.first?.entries ?? [])
+                    let entries = try await readNew(on: connection, as: consumer)
                     if entries.isEmpty { continue }
                     track(entries)
                     let processed = await process(entries, deliveries: [:])
@@ -209,6 +200,22 @@ public final class ConsumerGroupRunner: Service, Sendable {
         {
             _ = try? await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer))
         }
+    }
+
+    /// The next batch of new entries, waiting up to `block` for one. Two reads go in one write: a
+    /// blocking one for a single entry, then an immediate one for the rest of the batch. Redis
+    /// answers a blocked read as soon as the first XADD of a burst lands, before the XADDs behind
+    /// it; the second read runs after them and takes them into the same batch (alone, the first
+    /// read would make a batch of one, and the burst would wait a whole batch for the next read).
+    nonisolated(nonsending) private func readNew(on connection: RedisClient, as consumer: String) async throws(RedisError)
+        -> [StreamEntry]
+    {
+        let streams = [(stream, ">")]
+        let first = XREADGROUP(group: group, consumer: consumer, streams: streams, count: 1, block: settings.block)
+        guard settings.batchSize > 1 else { return try await connection.send(first).first?.entries ?? [] }
+        let (one, rest) = try await connection.send(
+            first, XREADGROUP(group: group, consumer: consumer, streams: streams, count: settings.batchSize - 1))
+        return (one.first?.entries ?? []) + (rest.first?.entries ?? [])
     }
 
     // MARK: Processing
