@@ -72,10 +72,24 @@ final class MessagingHarness: @unchecked Sendable {
     }
 
     /// Sends a command and waits for its reply (nil after `timeout`).
+    /// Sends `envelope` and waits for its reply; every test expects one, so a missing reply is
+    /// reported with what explains it (the entry's delivery state, the ledger, the runner's log).
     func roundTrip(_ envelope: Envelope, timeout: Duration = .seconds(20)) async throws -> Reply? {
         router.expect(envelope.id)
-        try await bus.send(envelope, to: TestHandlers.name)
-        return await router.wait(for: envelope.id, timeout: timeout)
+        let entryID = try await bus.send(envelope, to: TestHandlers.name)
+        let reply = await router.wait(for: envelope.id, timeout: timeout)
+        if reply == nil {
+            let pending = try? await redis.execute(["XPENDING", RedisArgument(stream), RedisArgument(TestHandlers.name), RedisArgument(entryID), RedisArgument(entryID), "1"])
+            let ledger = try? await database.collection(MessagingStore.processed, as: BSONDocument.self).findOne([
+                "_id": .string("\(TestHandlers.name):\(envelope.id)")
+            ])
+            Issue.record(
+                """
+                no reply to \(envelope.type) \(envelope.id) (entry \(entryID)) within \(timeout); pending: \(pending.map { "\($0)" } ?? "?"); \
+                ledger entry: \(ledger == nil ? "none" : "present"); the in-process components logged: \(captured.text.suffix(4000))
+                """)
+        }
+        return reply
     }
 
     func items() -> MongoCollection<TestHandlers.Item> { database.collection("items", as: TestHandlers.Item.self) }
