@@ -107,11 +107,13 @@ public final class TransactContext: Sendable {
     public let now: Date
     let envelope: Envelope
     let service: String
+    /// Records the sessions of ``step(at:_:)``'s transactions, as the processor's own are.
+    let fence: SessionFence?
     let run: @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
     private let committed = Mutex<Reply?>(nil)
 
     init(
-        database: MongoDatabase, redis: RedisClient, now: Date, envelope: Envelope, service: String,
+        database: MongoDatabase, redis: RedisClient, now: Date, envelope: Envelope, service: String, fence: SessionFence?,
         run: @escaping @Sendable (@escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> (Reply, Bool)
     ) {
         self.database = database
@@ -119,6 +121,7 @@ public final class TransactContext: Sendable {
         self.now = now
         self.envelope = envelope
         self.service = service
+        self.fence = fence
         self.run = run
     }
 
@@ -129,13 +132,14 @@ public final class TransactContext: Sendable {
     public func step<T: Sendable>(at time: Date, _ body: @escaping @Sendable (CommandContext) throws -> T) async throws -> T {
         let envelope = self.envelope
         let service = self.service
-        return try await database.withTransaction { txn in
+        let transaction: @Sendable (MongoTransaction) throws -> T = { txn in
             let context = CommandContext(envelope: envelope, transaction: txn, now: time, service: service)
             let result = try body(context)
             let entries = try context.outboxEntries()
             if !entries.isEmpty { _ = try txn.collection(MessagingStore.outbox, as: OutboxEntry.self).insertMany(entries) }
             return result
         }
+        return try await database.withTransaction(fencedBy: fence, transaction)
     }
 
     /// Runs `body` in one transaction with the message's ledger entry (and its events and commands);

@@ -56,8 +56,7 @@ public struct CommandProcessor: Sendable {
 
     /// A transaction on the processor's database, its session recorded when there is a fence.
     private func withTransaction<T: Sendable>(_ body: @escaping @Sendable (MongoTransaction) throws -> T) async throws -> T {
-        if let fence { return try await fence.withTransaction(database, body) }
-        return try await database.withTransaction(body)
+        try await database.withTransaction(fencedBy: fence, body)
     }
 
     /// Processes a batch; state changes of several messages may share one transaction, but each
@@ -229,7 +228,7 @@ public struct CommandProcessor: Sendable {
                 return .success(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
             }
             let context = TransactContext(
-                database: database, redis: redis, now: now, envelope: envelope, service: group
+                database: database, redis: redis, now: now, envelope: envelope, service: group, fence: fence
             ) { commitBody in
                 do {
                     let outcome = try await self.transaction([(envelope, commitBody)], now: now, wallNow: wallNow)[0]

@@ -113,3 +113,13 @@ public final class SessionFence: Sendable {
         return binary.data
     }
 }
+
+extension MongoDatabase {
+    /// A transaction whose session `fence` records first, when there is a fence.
+    func withTransaction<T: Sendable>(
+        fencedBy fence: SessionFence?, _ body: @escaping @Sendable (MongoTransaction) throws -> T
+    ) async throws -> T {
+        if let fence { return try await fence.withTransaction(self, body) }
+        return try await withTransaction(body)
+    }
+}

@@ -26,14 +26,16 @@ final class MessagingHarness: @unchecked Sendable {
     let captured: LogCapture
 
     init() throws {
+        let captured = LogCapture()
+        self.captured = captured
+        var mongoLogger = captured.logger("test.mongo")
+        mongoLogger.logLevel = .debug
         redis = try RedisTestEnvironment.client(connections: 2)
-        mongo = try MongoTestEnvironment.makeClient(poolSize: 8)
+        mongo = try MongoTestEnvironment.makeClient(poolSize: 8, logger: mongoLogger)
         let base = mongo.defaultDatabaseName ?? "billing_test"
         database = mongo.database("\(base)_msg_\(UUID().uuidString.prefix(8).lowercased())")
         names = StreamNames(prefix: "t\(UUID().uuidString.prefix(8).lowercased())")
         bus = CommandBus(redis: redis, names: names)
-        let captured = LogCapture()
-        self.captured = captured
         router = ReplyRouter(redis: redis, names: names, logger: captured.logger("test.replies"))
         tasks.append(Task { try await router.run() })
     }
@@ -124,10 +126,7 @@ final class MessagingHarness: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for process in processes where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            await ChildProcess.waitForExit(process)
-        }
+        for process in processes { await ChildProcess.stop(process) }
         for log in logs { try? FileManager.default.removeItem(at: log) }
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }

@@ -13,10 +13,11 @@ enum MongoTestEnvironment {
         try TestServers.url(urlVariable, hint: " (the MongoDB-protocol server, e.g. mongodb://127.0.0.1:27117/billing_test)")
     }
 
-    static func makeClient(poolSize: Int = 4) throws -> MongoClient {
-        var logger = Logger(label: "mongo-test")
-        logger.logLevel = .warning
-        return try MongoClient(url: url(), poolSize: poolSize, appName: "billing-tests", logger: logger)
+    /// A client of the test server; `logger` (warnings only by default) also hears its transaction retries at debug level.
+    static func makeClient(poolSize: Int = 4, logger: Logger? = nil) throws -> MongoClient {
+        var fallback = Logger(label: "mongo-test")
+        fallback.logLevel = .warning
+        return try MongoClient(url: url(), poolSize: poolSize, appName: "billing-tests", logger: logger ?? fallback)
     }
 
     /// Runs `body` against a database no other test uses (the URL's database plus a random suffix),

@@ -38,6 +38,20 @@ public enum ChildProcess {
         while process.isRunning { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
+    /// Stops a worker the way its supervisor would: SIGTERM (it finishes what it holds and exits),
+    /// SIGKILL only if it is still running after `grace`. A harness that SIGKILLed its workers left
+    /// whatever transaction they had open on the database server, which keeps it until its 60 s
+    /// lifetime ends; the in-memory test server then runs out of cache under the other tests'
+    /// writes (`WT_CACHE_FULL`) and stalls them.
+    public static func stop(_ process: Process, grace: Duration = .seconds(10)) async {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        await waitForExit(process)
+    }
+
     /// Runs a blocking `body` on a new thread and resumes with its result.
     static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in

@@ -273,10 +273,7 @@ final class WebhookHarness: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for process in processes.withLock({ $0 }) where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            await ChildProcess.waitForExit(process)
-        }
+        for process in processes.withLock({ $0 }) { await ChildProcess.stop(process) }
         let running = tasks.withLock { $0 }
         for task in running { task.cancel() }
         for task in running { _ = try? await task.value }
