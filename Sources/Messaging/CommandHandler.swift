@@ -132,14 +132,13 @@ public final class TransactContext: Sendable {
     public func step<T: Sendable>(at time: Date, _ body: @escaping @Sendable (CommandContext) throws -> T) async throws -> T {
         let envelope = self.envelope
         let service = self.service
-        let transaction: @Sendable (MongoTransaction) throws -> T = { txn in
+        return try await database.withTransaction(fencedBy: fence) { txn in
             let context = CommandContext(envelope: envelope, transaction: txn, now: time, service: service)
             let result = try body(context)
             let entries = try context.outboxEntries()
             if !entries.isEmpty { _ = try txn.collection(MessagingStore.outbox, as: OutboxEntry.self).insertMany(entries) }
             return result
         }
-        return try await database.withTransaction(fencedBy: fence, transaction)
     }
 
     /// Runs `body` in one transaction with the message's ledger entry (and its events and commands);

@@ -117,10 +117,7 @@ public struct ReplyPublisher: Sendable {
                 ["XACK", RedisArgument(acknowledging.stream), RedisArgument(acknowledging.group)]
                     + acknowledged.map { RedisArgument($0) })
         }
-        let replies = try await redis.pipeline(commands)
-        for reply in replies {
-            if case .error(let message) = reply { throw RedisError(.server, message) }
-        }
+        let replies = try await redis.pipeline(commands).throwingFirstError()
         if let markersAt, let markers = replies[markersAt].array {
             for (position, marker) in zip(markerPositions, markers) where !marker.isNull { answeredAsync.append(position) }
         }

@@ -78,3 +78,14 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
     public static func == (lhs: RedisArgument, rhs: RedisArgument) -> Bool { lhs.bytes == rhs.bytes }
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 }
+
+extension Array where Element == RESPValue {
+    /// Throws the first error reply among a pipeline's replies (as a `.server` error); returns them otherwise.
+    @discardableResult
+    public func throwingFirstError() throws(RedisError) -> [RESPValue] {
+        for reply in self {
+            if case .error(let message) = reply { throw RedisError(.server, message) }
+        }
+        return self
+    }
+}

@@ -100,9 +100,7 @@ public final class RedisConnection: Sendable {
     {
         let blocking = (first.blockingTime ?? .zero) + (second.blockingTime ?? .zero)
         let replies = try await pipeline([first.arguments, second.arguments], timeout: blocking + commandTimeout)
-        for reply in replies {
-            if case .error(let message) = reply { throw RedisError(.server, message) }
-        }
+            .throwingFirstError()
         return (try first.decode(replies[0]), try second.decode(replies[1]))
     }
 

@@ -81,7 +81,7 @@ final class MessagingHarness: @unchecked Sendable {
         let entryID = try await bus.send(envelope, to: TestHandlers.name)
         let reply = await router.wait(for: envelope.id, timeout: timeout)
         if reply == nil {
-            let pending = try? await redis.execute(["XPENDING", RedisArgument(stream), RedisArgument(TestHandlers.name), RedisArgument(entryID), RedisArgument(entryID), "1"])
+            let pending = try? await redis.send(XPENDING(stream, group: TestHandlers.name, start: entryID, end: entryID, count: 1))
             let ledger = try? await database.collection(MessagingStore.processed, as: BSONDocument.self).findOne([
                 "_id": .string("\(TestHandlers.name):\(envelope.id)")
             ])
