@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "billing", targets: ["billing"]),
+        .executable(name: "billing-bench", targets: ["billing-bench"]),
         .library(name: "Redis", targets: ["Redis"]),
         .library(name: "Mongo", targets: ["Mongo"]),
         .library(name: "BillingDomain", targets: ["BillingDomain"]),
@@ -55,10 +56,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "BillingDomain"),
+        // The bus: envelopes, JSON coding, replies, stream names, the command bus and the reply
+        // router. Redis only: the gateway builds on this and cannot reach MongoDB.
         .target(
-            name: "Messaging",
+            name: "MessageBus",
             dependencies: [
-                "Redis", "Mongo", "BillingDomain",
+                "Redis",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // The worker runtime on MongoDB: processor, handler contexts, consumer groups, outbox relay,
+        // session fence, replay, the admin handlers over the streams.
+        .target(
+            name: "WorkerRuntime",
+            dependencies: [
+                "MessageBus", "Redis", "Mongo",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,18 +82,33 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "Redis", "Mongo", "Messaging",
+                "Redis", "Mongo", "MessageBus",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .executableTarget(
-            name: "billing",
+        // The operator's command line as a library: `billing` ships it, `billing-bench` adds the
+        // diagnostic service and the load runs to it.
+        .target(
+            name: "BillingCLI",
             dependencies: [
-                "Runtime", "Redis", "Mongo", "BillingDomain", "Messaging", "TestService", "Gateway", "AuthService",
+                "Runtime", "Redis", "Mongo", "BillingDomain", "MessageBus", "WorkerRuntime", "Gateway", "AuthService",
                 "CustomerService", "PlanService", "BillingService", "ServiceKit", "WebhookService",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(name: "billing", dependencies: ["BillingCLI"]),
+        // Development only: `billing-bench` runs the multi-process benchmarks (wrk, redis-benchmark
+        // beside the project) and `serve`s the process roles with the diagnostic `test` service.
+        .executableTarget(
+            name: "billing-bench",
+            dependencies: [
+                "BillingCLI", "TestService", "Runtime", "Redis", "Mongo", "MessageBus", "WorkerRuntime", "Gateway",
+                "AuthService", "CustomerService", "WebhookService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -90,7 +119,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Messaging", "Redis", "BillingDomain",
+                "MessageBus", "Redis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -104,18 +133,18 @@ let package = Package(
         // cursor pagination, tenant/customer scoping, versioned writes, the read cache, personal-data references.
         .target(
             name: "ServiceKit",
-            dependencies: ["Messaging", "Mongo", "Redis", "BillingDomain"],
+            dependencies: ["MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain"],
             path: "Sources/Services/Kit"),
         .target(
-            name: "CustomerService", dependencies: ["ServiceKit", "Messaging", "Mongo", "Redis"],
+            name: "CustomerService", dependencies: ["ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "Redis"],
             path: "Sources/Services/Customer"),
         .target(
-            name: "PlanService", dependencies: ["ServiceKit", "Messaging", "Mongo", "BillingDomain"],
+            name: "PlanService", dependencies: ["ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "BillingDomain"],
             path: "Sources/Services/Plan"),
         .target(
             name: "AuthService",
             dependencies: [
-                "Messaging", "Mongo", "Redis", "BillingDomain", "ServiceKit",
+                "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain", "ServiceKit",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -127,7 +156,7 @@ let package = Package(
         .target(
             name: "BillingService",
             dependencies: [
-                "ServiceKit", "Messaging", "Mongo", "Redis", "BillingDomain",
+                "ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -135,7 +164,7 @@ let package = Package(
         .target(
             name: "WebhookService",
             dependencies: [
-                "Messaging", "Mongo", "Redis", "BillingDomain",
+                "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -147,7 +176,7 @@ let package = Package(
             ],
             path: "Sources/Services/Webhook"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
-        .target(name: "TestService", dependencies: ["Messaging", "Mongo", "Redis"]),
+        .target(name: "TestService", dependencies: ["MessageBus", "WorkerRuntime", "Gateway", "Mongo", "Redis"]),
 
         // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
         .target(
@@ -156,11 +185,11 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
-        .testTarget(name: "MessagingTests", dependencies: ["Messaging"]),
+        .testTarget(name: "MessageBusTests", dependencies: ["MessageBus"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "TestSupport", "Gateway", "Messaging", "Redis", "Mongo", "TestService",
+                "TestSupport", "Gateway", "MessageBus", "Redis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -169,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "TestSupport", "AuthService", "CustomerService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "TestSupport", "AuthService", "CustomerService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -178,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "Messaging", "Redis", "Mongo",
+                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo",
                 "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "WebhookTests",
             dependencies: [
-                "TestSupport", "WebhookService", "Gateway", "Messaging", "Redis", "Mongo", "Runtime",
+                "TestSupport", "WebhookService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -198,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "Redis", "Mongo", "Runtime", "Messaging", "BillingDomain", "TestService", "Gateway",
+                "TestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

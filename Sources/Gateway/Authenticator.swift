@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
-import Messaging
+import MessageBus
 import Redis
 import Synchronization
 

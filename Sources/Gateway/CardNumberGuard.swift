@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// Refuses card numbers before anything is queued: no primary account number may reach a stream,
 /// a collection or a log (PCI DSS). A run of 13–19 digits (spaces or dashes allowed between them)

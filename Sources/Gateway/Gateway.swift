@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import Messaging
+import MessageBus
 import NIOCore
 import Redis
 

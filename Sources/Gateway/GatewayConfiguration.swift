@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// Everything the edge needs to know that is not a route: limits, waits, CORS, token checks.
 public struct GatewayConfiguration: Sendable {

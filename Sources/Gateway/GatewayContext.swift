@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import Messaging
+import MessageBus
 import NIOCore
 import Redis
 import Synchronization

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Messaging
+import MessageBus
 import Redis
 
 /// `Idempotency-Key` records in Redis, scoped to the principal and kept 24 h:

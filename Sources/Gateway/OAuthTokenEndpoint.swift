@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Messaging
+import MessageBus
 
 /// The RFC 6749 shapes of the token endpoint: its request body (form-encoded or JSON, client
 /// credentials from `Authorization: Basic`, §2.3.1) and its error bodies (§5.2).

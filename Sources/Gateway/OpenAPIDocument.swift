@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 import Yams
 
 /// schemas/openapi.yaml, loaded once: served as `/openapi.json` and used to validate request

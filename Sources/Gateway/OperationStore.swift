@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 import Redis
 
 /// What the gateway writes at `<prefix>:op:<id>` (SET NX, 24 h) before it sends a command; the

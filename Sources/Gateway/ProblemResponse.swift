@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Messaging
+import MessageBus
 
 /// An error the edge answers itself (auth, limits, validation), rendered as RFC 9457 problem+json.
 public struct GatewayError: Error, Sendable {

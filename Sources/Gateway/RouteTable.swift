@@ -1,5 +1,5 @@
 import HTTPTypes
-import Messaging
+import MessageBus
 
 /// One HTTP route mapped to one command: who may call it, which service runs it, what body it takes.
 public struct GatewayRoute: Sendable {

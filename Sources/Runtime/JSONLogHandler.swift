@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Messaging
+import MessageBus
 
 /// Writes one JSON object per line to standard error: time, level, logger, message and metadata.
 /// Secrets are kept out by the callers (URLs are redacted before they are logged).

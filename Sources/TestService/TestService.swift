@@ -1,9 +1,11 @@
 import Foundation
-import Messaging
+import Gateway
+import MessageBus
+import WorkerRuntime
 import Mongo
 import Redis
 
-/// A small service used by the integration tests (and `billing bench streams`) to exercise the
+/// A small service used by the integration tests (and `billing-bench streams`) to exercise the
 /// messaging runtime with real effects: documents in MongoDB, refusals, failures, slowness, events.
 public enum TestHandlers {
     public static let name = "test"
@@ -24,10 +26,26 @@ public enum TestHandlers {
         }
     }
 
-    public static func registry() -> HandlerRegistry {
+    /// The gateway routes a development gateway serves for this service (benchmarks: a no-op
+    /// round trip and an insert through the real edge).
+    public static let routes: [GatewayRoute] = {
+        let anyone: GatewayRoute.Access = .authenticated(roles: [.admin, .customer, .service], scopes: ["test:use"])
+        return [
+            .init(.get, "/v1/test/echo", service: name, type: "test.echo", access: anyone),
+            .init(.post, "/v1/test/echo", service: name, type: "test.echo", access: anyone),
+            .init(.post, "/v1/test/items", service: name, type: "test.insert", access: anyone),
+        ]
+    }()
+
+    @Sendable public static func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
         registry.read("test.echo") { envelope, _ in
             HandlerResult(body: envelope.payload)
+        }
+        registry.read("test.items") { _, context in
+            // The items' command IDs: what the gateway's tests check without a MongoDB client of their own.
+            let items = try await context.database.collection("items", as: Item.self).find([:])
+            return HandlerResult(body: .object(["command_ids": .array(items.map { .string($0.commandID) })]))
         }
         registry.write("test.insert") { context in
             try insert(context)

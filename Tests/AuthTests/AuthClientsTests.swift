@@ -2,7 +2,7 @@ import AuthService
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import Messaging
+import MessageBus
 import Mongo
 import NIOCore
 import Redis

@@ -1,9 +1,10 @@
-import AuthService
+@_spi(Testing) import AuthService
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import JWTKit
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import NIOCore
 import Redis

@@ -1,4 +1,4 @@
-import AuthService
+@_spi(Testing) import AuthService
 import CustomerService
 import Foundation
 import Gateway
@@ -6,7 +6,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import NIOCore
 import Redis

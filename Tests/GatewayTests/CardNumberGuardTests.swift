@@ -1,4 +1,4 @@
-import Messaging
+import MessageBus
 import Testing
 
 @testable import Gateway

@@ -4,22 +4,24 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Logging
-import Messaging
-import Mongo
+import MessageBus
 import NIOCore
 import Redis
-import TestService
 import TestSupport
 import Testing
 
 @testable import Gateway
 
-/// One isolated gateway setup: its own stream prefix and database, the test service's handlers run by
-/// an in-process consumer group, a reply router, an ES256 signing key published as the JWKS.
+/// One isolated gateway setup: its own stream prefix and database, the diagnostic `test` service run
+/// by a real worker process (`billing-bench serve worker test`), a reply router, an ES256 signing key
+/// published as the JWKS. The gateway's tests link the message bus only, never MongoDB: the build
+/// holds the rule that the gateway does not talk to the database.
 final class GatewayHarness: @unchecked Sendable {
+    /// The diagnostic service the test routes reach.
+    static let testService = "test"
+
     let redis: RedisClient
-    let mongo: MongoClient
-    let database: MongoDatabase
+    let databaseName: String
     let names: StreamNames
     let replies: ReplyRouter
     let signingKey = ES256PrivateKey()
@@ -36,10 +38,7 @@ final class GatewayHarness: @unchecked Sendable {
         var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
         redisConfiguration.connectionCount = 2
         redis = RedisClient(configuration: redisConfiguration)
-        var mongoLogger = Logger(label: "test.mongo")
-        mongoLogger.logLevel = .warning
-        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 4, logger: mongoLogger)
-        database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_gw_\(UUID().uuidString.prefix(8).lowercased())")
+        databaseName = "billing_test_gw_\(UUID().uuidString.prefix(8).lowercased())"
         names = StreamNames(prefix: "tg\(UUID().uuidString.prefix(8).lowercased())")
         var logger = Logger(label: "test.replies")
         logger.logLevel = .warning
@@ -47,39 +46,35 @@ final class GatewayHarness: @unchecked Sendable {
         var configuration = GatewayConfiguration()
         configuration.names = names
         configuration.corsAllowedOrigins = ["https://app.example.com"]
-        configuration.requiredServices = [TestHandlers.name]
+        configuration.requiredServices = [Self.testService]
         configure(&configuration)
         self.configuration = configuration
         let replies = self.replies
         tasks.append(Task { try await replies.run() })
         await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
         try await publishJWKS([(kid, signingKey)])
-        if startWorker { self.startWorker() }
+        if startWorker { try await self.startWorker() }
     }
 
-    func startWorker() {
-        var settings = ConsumerSettings()
-        settings.block = .milliseconds(200)
-        var logger = Logger(label: "test.consumer")
-        logger.logLevel = .error
-        let processor = CommandProcessor(
-            group: TestHandlers.name, registry: TestHandlers.registry(), database: database, redis: redis, logger: logger)
-        let runner = ConsumerGroupRunner(
-            service: TestHandlers.name, processor: processor, redis: redis, names: names, settings: settings, logger: logger)
-        tasks.append(Task { try await runner.run() })
+    private var worker: (Process, URL)?
+
+    /// Starts the `test` worker process for this harness's streams and database.
+    func startWorker() async throws {
+        worker = try await TestServers.startWorker(
+            [Self.testService], prefix: names.prefix, database: databaseName)
     }
 
     /// The routes the tests add to the standard table, served by the test service (or by nobody).
     static var testRoutes: RouteTable {
         var table = RouteTable.standard
         let anyone: GatewayRoute.Access = .authenticated(roles: [.admin, .customer, .service], scopes: ["test:use"])
-        table.add(.init(.post, "/v1/test/items", service: TestHandlers.name, type: "test.insert", access: anyone))
-        table.add(.init(.get, "/v1/test/echo", service: TestHandlers.name, type: "test.echo", access: anyone))
-        table.add(.init(.get, "/v1/test/public-echo", service: TestHandlers.name, type: "test.echo", access: .public))
-        table.add(.init(.post, "/v1/test/login", service: TestHandlers.name, type: "test.echo", access: .public, rateClass: .auth))
-        table.add(.init(.post, "/v1/test/refuse", service: TestHandlers.name, type: "test.refuse", access: anyone))
-        table.add(.init(.post, "/v1/test/customers", service: TestHandlers.name, type: "test.echo", access: anyone, requestSchema: "CustomerCreate"))
-        table.add(.init(.post, "/v1/test/admin-only", service: TestHandlers.name, type: "test.echo", access: .authenticated(roles: [.admin], scopes: [])))
+        table.add(.init(.post, "/v1/test/items", service: Self.testService, type: "test.insert", access: anyone))
+        table.add(.init(.get, "/v1/test/echo", service: Self.testService, type: "test.echo", access: anyone))
+        table.add(.init(.get, "/v1/test/public-echo", service: Self.testService, type: "test.echo", access: .public))
+        table.add(.init(.post, "/v1/test/login", service: Self.testService, type: "test.echo", access: .public, rateClass: .auth))
+        table.add(.init(.post, "/v1/test/refuse", service: Self.testService, type: "test.refuse", access: anyone))
+        table.add(.init(.post, "/v1/test/customers", service: Self.testService, type: "test.echo", access: anyone, requestSchema: "CustomerCreate"))
+        table.add(.init(.post, "/v1/test/admin-only", service: Self.testService, type: "test.echo", access: .authenticated(roles: [.admin], scopes: [])))
         // No worker reads this stream: requests to it stay pending.
         table.add(.init(.post, "/v1/test/void", service: "void", type: "void.run", access: anyone))
         return table
@@ -127,18 +122,34 @@ final class GatewayHarness: @unchecked Sendable {
         [.authorization: "Bearer \(try await token(claims))"]
     }
 
-    /// Counts the test service's item documents.
-    func itemCount() async throws -> Int {
-        try await database.collection("items", as: TestHandlers.Item.self).find([:]).count
+    /// The command IDs of the test service's item documents, asked of the worker (`test.items`).
+    func items() async throws -> [String] {
+        let envelope = Envelope(
+            type: "test.items", replyTo: replies.stream, principal: Principal(subject: "test", role: .admin, tenant: "default"),
+            payload: .object([:]), createdAt: Date())
+        replies.expect(envelope.id)
+        _ = try await CommandBus(redis: redis, names: names).send(envelope, to: Self.testService)
+        guard let reply = await replies.wait(for: envelope.id, timeout: .seconds(20)),
+            case .array(let ids)? = reply.result?["command_ids"]
+        else { throw HarnessFailure(description: "test.items got no answer") }
+        return ids.compactMap(\.stringValue)
+    }
+
+    func itemCount() async throws -> Int { try await items().count }
+
+    struct HarnessFailure: Error, CustomStringConvertible {
+        var description: String
     }
 
     func shutdown() async {
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
-        try? await database.drop()
+        if let (process, log) = worker {
+            await ChildProcess.stop(process)
+            try? FileManager.default.removeItem(at: log)
+        }
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()
-        try? await mongo.shutdown()
     }
 }
 

@@ -4,11 +4,10 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Logging
-import Messaging
+import MessageBus
 import NIOCore
 import NIOPosix
 import Redis
-import TestService
 import Testing
 
 @testable import Gateway
@@ -124,7 +123,7 @@ struct GatewayEdgeReviewTests {
                     uri: "/v1/plans/plan_1/archive", method: .post, headers: auth + [GatewayHeaders.prefer: "respond-async"]
                 ) { #expect($0.status == .accepted) }
             }
-            #expect(try await h.redis.send(XLEN(h.names.commands(TestHandlers.name))) == 0)
+            #expect(try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService))) == 0)
         }
     }
 
@@ -207,7 +206,7 @@ struct GatewayIdempotencyReviewTests {
                     #expect(response.text == first)
                 }
             }
-            let entries = try await h.redis.send(XRANGE(h.names.commands(TestHandlers.name)))
+            let entries = try await h.redis.send(XRANGE(h.names.commands(GatewayHarness.testService)))
             #expect(entries.count == 2)
             for entry in entries {
                 let envelope = try MessageCoding.decode(Envelope.self, from: entry.fields[CommandBus.envelopeField] ?? "")
@@ -215,8 +214,7 @@ struct GatewayIdempotencyReviewTests {
                 #expect(envelope.idempotencyKey == key)
             }
             // …which the worker's ledger recognises: one effect, carrying that ID.
-            let items = try await h.database.collection("items", as: TestHandlers.Item.self).find([:])
-            #expect(items.map(\.commandID) == [expectedID])
+            #expect(try await h.items() == [expectedID])
         }
     }
 
@@ -258,7 +256,7 @@ struct GatewayTokenReviewTests {
                     }
                 }
             }
-            #expect(try await h.redis.send(XLEN(h.names.commands(TestHandlers.name))) == 0)
+            #expect(try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService))) == 0)
         }
     }
 }

@@ -4,10 +4,9 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Logging
-import Messaging
+import MessageBus
 import NIOCore
 import Redis
-import TestService
 import Testing
 
 @testable import Gateway
@@ -276,7 +275,7 @@ struct GatewayAuthTests {
                 // Public routes need no credentials.
                 try await client.execute(uri: "/v1/test/public-echo", method: .get) { #expect($0.status == .ok) }
             }
-            let length = try await h.redis.send(XLEN(h.names.commands(TestHandlers.name)))
+            let length = try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService)))
             #expect(length == 1)
         }
     }
@@ -339,11 +338,11 @@ struct GatewayEdgeTests {
                     #expect($0.status == .badRequest)
                     #expect($0.headers[GatewayHeaders.rateLimitRemaining] == "0")
                 }
-                let sent = try await h.redis.send(XLEN(h.names.commands(TestHandlers.name)))
+                let sent = try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService)))
                 try await client.execute(
                     uri: "/v1/test/items", method: .post, headers: json, body: ByteBuffer(string: #"{"key":"k"}"#)
                 ) { #expect($0.status == .tooManyRequests) }
-                #expect(try await h.redis.send(XLEN(h.names.commands(TestHandlers.name))) == sent)
+                #expect(try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService))) == sent)
             }
         }
     }
@@ -571,10 +570,10 @@ struct GatewayHealthTests {
                     let (status, body) = try await client.execute(uri: "/readyz", method: .get) { ($0.status, $0.json) }
                     #expect(status == .serviceUnavailable)
                     checks = body["checks"] as? [String: Any] ?? [:]
-                    if checks["consumers:\(TestHandlers.name)"] as? String == "ok" { break }
+                    if checks["consumers:\(GatewayHarness.testService)"] as? String == "ok" { break }
                     try await Task.sleep(for: .milliseconds(100))
                 }
-                #expect(checks["consumers:\(TestHandlers.name)"] as? String == "ok")
+                #expect(checks["consumers:\(GatewayHarness.testService)"] as? String == "ok")
                 #expect(checks["replies"] as? String == "reply loop not reading")
             }
         }

@@ -1,6 +1,6 @@
 import Foundation
 import Gateway
-import Messaging
+import MessageBus
 import Mongo
 import Redis
 import TestService
@@ -17,9 +17,18 @@ struct CommandLineTests {
     }
 
     static func billing(_ arguments: [String], environment extra: [String: String]) async throws -> Run {
+        try await run("billing", arguments, environment: extra)
+    }
+
+    /// The development binary's `serve`: `billing` with the diagnostic `test` service.
+    static func dev(_ arguments: [String], environment extra: [String: String]) async throws -> Run {
+        try await run("billing-bench", ["serve"] + arguments, environment: extra)
+    }
+
+    static func run(_ binary: String, _ arguments: [String], environment extra: [String: String]) async throws -> Run {
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extra { environment[key] = value }
-        let run = try await ChildProcess.run(try TestServers.binary("billing"), arguments, environment: environment)
+        let run = try await ChildProcess.run(try TestServers.binary(binary), arguments, environment: environment)
         return Run(
             status: run.status, output: String(decoding: run.output, as: UTF8.self),
             errors: String(decoding: run.errors, as: UTF8.self))
@@ -139,10 +148,10 @@ struct CommandLineTests {
         var processes: [Process] = []
         defer { for process in processes where process.isRunning { process.terminate() } }
         // /readyz also waits for a consumer of every production service.
-        for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice", "webhook"], ["gateway", "--test-routes"]] {
+        for arguments in [["worker", "test", "auth", "customer", "plan", "subscription", "invoice", "webhook"], ["gateway"]] {
             let process = Process()
-            process.executableURL = try TestServers.binary("billing")
-            process.arguments = arguments
+            process.executableURL = try TestServers.binary("billing-bench")
+            process.arguments = ["serve"] + arguments
             var merged = ProcessInfo.processInfo.environment
             for (k, v) in environment { merged[k] = v }
             process.environment = merged
@@ -176,9 +185,24 @@ struct CommandLineTests {
         var environment = try Self.environment(h)
         environment["BILLING_MODE"] = "production"
         environment["BILLING_HTTP_PORT"] = "0"
-        let run = try await Self.billing(["gateway", "--test-routes"], environment: environment)
+        let run = try await Self.dev(["gateway"], environment: environment)
         #expect(run.status != 0)
-        #expect(run.errors.contains("--test-routes"))
+        #expect(run.errors.contains("diagnostic routes are refused outside BILLING_MODE=development"), "\(run.errors)")
+    }
+
+    @Test func theShippedBinaryHasNoBenchmarksOrDiagnosticService() async throws {
+        let help = try await Self.billing(["--help"], environment: [:])
+        #expect(help.status == 0)
+        for role in ["all", "gateway", "worker", "scheduler", "migrate", "streams", "admin"] {
+            #expect(help.output.contains("  \(role)"), "billing --help lists \(role): \(help.output)")
+        }
+        #expect(!help.output.contains("bench") && !help.output.contains("serve"), "\(help.output)")
+        let gateway = try await Self.billing(["gateway", "--help"], environment: [:])
+        #expect(!gateway.output.contains("test-routes"), "\(gateway.output)")
+        let worker = try await Self.billing(["worker", "test"], environment: [:])
+        #expect(worker.status != 0 && worker.errors.contains("unknown service 'test'"), "\(worker.errors)")
+        let benchHelp = try await Self.run("billing-bench", ["--help"], environment: [:])
+        #expect(benchHelp.output.contains("streams") && benchHelp.output.contains("serve"), "\(benchHelp.output)")
     }
 
     @Test func streamsStatusDeadLettersAndReplayFromTheCommandLine() async throws {
@@ -193,22 +217,22 @@ struct CommandLineTests {
         #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 1 })
         let env = try Self.environment(h)
 
-        let status = try await Self.billing(["streams", "status", "--services", "test"], environment: env)
+        let status = try await Self.dev(["streams", "status", "--services", "test"], environment: env)
         #expect(status.status == 0, "\(status.errors)")
         let row = status.output.split(separator: "\n").first { $0.hasPrefix(h.stream) }
         #expect(row?.contains(" test ") == true, "status output: \(status.output)")
         #expect(row.map { $0.split(separator: " ").last == "1" } == true, "one dead letter: \(status.output)")
 
-        let dlq = try await Self.billing(["streams", "dlq", "list", "test"], environment: env)
+        let dlq = try await Self.dev(["streams", "dlq", "list", "test"], environment: env)
         #expect(dlq.output.contains("malformed envelope"))
 
-        let replay = try await Self.billing(["streams", "replay", "test", "--from", "-"], environment: env)
+        let replay = try await Self.dev(["streams", "replay", "test", "--from", "-"], environment: env)
         #expect(replay.status == 0, "\(replay.errors)")
         #expect(replay.output.contains("applied 0, already applied 12"), "\(replay.output)")
         #expect(replay.output.contains("unreadable 1"))
         #expect(try await h.items().count([:]) == 12)
 
-        let purge = try await Self.billing(["streams", "dlq", "purge", "test"], environment: env)
+        let purge = try await Self.dev(["streams", "dlq", "purge", "test"], environment: env)
         #expect(purge.output.contains("purged 1"))
         #expect(try await admin.deadLetters(service: TestHandlers.name).isEmpty)
 

@@ -1,7 +1,8 @@
 import BillingDomain
 import Foundation
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import Redis
 import ServiceLifecycle

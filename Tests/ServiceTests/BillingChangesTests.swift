@@ -1,7 +1,7 @@
 import BillingService
 import Foundation
 import HTTPTypes
-import Messaging
+import MessageBus
 import Mongo
 import Testing
 

@@ -2,7 +2,8 @@ import BillingDomain
 import BillingService
 import Foundation
 import HTTPTypes
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import Redis
 import Synchronization

@@ -1,6 +1,7 @@
 import CustomerService
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import Testing
 

@@ -1,7 +1,7 @@
 import CustomerService
 import Foundation
 import HTTPTypes
-import Messaging
+import MessageBus
 import Mongo
 import Redis
 import ServiceKit

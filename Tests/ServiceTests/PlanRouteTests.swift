@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import Messaging
+import MessageBus
 import Mongo
 import PlanService
 import Testing

@@ -4,7 +4,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import NIOCore
 import PlanService

@@ -1,6 +1,6 @@
 import CustomerService
 import Foundation
-import Messaging
+import MessageBus
 import Mongo
 import PlanService
 import Testing

@@ -70,8 +70,14 @@ extension TestServers {
         _ services: [String], prefix: String, database: String, environment extra: [String: String] = [:]
     ) async throws -> (Process, URL) {
         let process = Process()
-        process.executableURL = try binary("billing")
-        process.arguments = ["worker"] + services
+        // The diagnostic `test` service lives in the development binary only.
+        if services.contains("test") {
+            process.executableURL = try binary("billing-bench")
+            process.arguments = ["serve", "worker"] + services
+        } else {
+            process.executableURL = try binary("billing")
+            process.arguments = ["worker"] + services
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["BILLING_REDIS_URL"] = try url("BILLING_TEST_REDIS_URL")
         environment["BILLING_MONGO_URL"] = try mongoURL(database: database)

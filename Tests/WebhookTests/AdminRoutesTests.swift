@@ -2,7 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Redis
 import Testing
 import WebhookService

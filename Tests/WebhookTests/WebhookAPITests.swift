@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import Messaging
+import MessageBus
 import Mongo
 import NIOCore
 import Testing

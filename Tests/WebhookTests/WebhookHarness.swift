@@ -5,7 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import NIOCore
 import Redis

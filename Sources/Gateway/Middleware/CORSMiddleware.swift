@@ -1,6 +1,6 @@
 import HTTPTypes
 import Hummingbird
-import Messaging
+import MessageBus
 
 /// CORS from an exact allow-list. Hummingbird's `CORSMiddleware` answers a preflight from any origin
 /// with 200 (just without `Access-Control-Allow-Origin`); the edge refuses it with a 403 problem instead.

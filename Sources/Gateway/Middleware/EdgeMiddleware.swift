@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import Messaging
+import MessageBus
 
 /// The outermost layer: gives every request its `Request-Id`, renders every error as problem+json,
 /// adds the security headers to every response (errors included), counts and logs the request.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Messaging
+import MessageBus
 
 /// What the auth service needs to know besides its data: token lifetimes, the JWT issuer and
 /// audience the gateway checks, the password hashing cost, the key that seals signing keys, and

@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 import ServiceKit
 
 /// The command's fields through ServiceKit's readers (each failure a 422 naming the field), with

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Messaging
+import MessageBus
 import Redis
 
 /// Failed sign-ins counted in Redis per account and per client IP; past the threshold the account

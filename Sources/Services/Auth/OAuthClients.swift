@@ -1,5 +1,6 @@
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import ServiceKit
 

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
-import Messaging
+import MessageBus
 import ServiceKit
 
 /// The access token's claims (the gateway's `Authenticator` reads the same names).
@@ -69,9 +69,9 @@ enum Secrets {
 }
 
 extension AuthService {
-    /// An access token signed with the current key, as login would issue it; for tests and tools
-    /// (`bench`), never reachable from a request.
-    public func accessTokenForTests(
+    /// An access token signed with the current key, as login would issue it; for tests and
+    /// `billing-bench` only (`@_spi(Testing) import AuthService`), never reachable from a request.
+    @_spi(Testing) public func accessTokenForTests(
         subject: String, role: String, tenant: String, customerID: String? = nil, scope: String? = nil, now: Date
     ) async throws -> String {
         try await issuer.accessToken(

@@ -1,6 +1,6 @@
 import BillingDomain
 import Foundation
-import Messaging
+import MessageBus
 import ServiceKit
 
 /// Collections the billing engine (subscription and invoice workers) owns.

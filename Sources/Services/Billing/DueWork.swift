@@ -1,6 +1,7 @@
 import BillingDomain
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 
 /// A transition that is due at a time: what the scheduler sends and a test clock runs.

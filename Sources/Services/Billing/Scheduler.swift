@@ -1,7 +1,7 @@
 import BillingDomain
 import Foundation
 import Logging
-import Messaging
+import MessageBus
 import Mongo
 import ServiceLifecycle
 import Synchronization

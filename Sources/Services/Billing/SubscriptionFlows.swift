@@ -1,6 +1,7 @@
 import BillingDomain
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import ServiceKit
 

@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 import Mongo
 import ServiceKit
 

@@ -1,4 +1,4 @@
-import Messaging
+import MessageBus
 import Mongo
 
 /// What a principal may see, as MongoDB filters: every query is scoped to the principal's tenant,

@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// A command's payload as the gateway sends it, `{"path": {…}, "query": {…}, "body": {…}}`, read
 /// with checks that answer 422 naming the field. Workers check again what the gateway's OpenAPI

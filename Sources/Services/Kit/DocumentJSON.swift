@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 import Mongo
 
 /// BSON as API JSON: dates as RFC 3339 strings with milliseconds, Decimal128 as decimal strings

@@ -1,4 +1,4 @@
-import Messaging
+import MessageBus
 import Mongo
 
 /// Cursor pagination (DESIGN §5): `limit` 1–100 (default 10) and `starting_after` (an object ID);

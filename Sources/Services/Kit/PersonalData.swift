@@ -1,5 +1,6 @@
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 
 /// Where the runtime keeps copies of a person's data, and how erasure finds them.

@@ -1,4 +1,4 @@
-import Messaging
+import MessageBus
 
 extension Problem {
     /// 409: the request is valid but conflicts with the current state (`email_taken`, `plan_in_use` …).

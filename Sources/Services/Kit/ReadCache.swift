@@ -1,5 +1,6 @@
 import Foundation
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Redis
 
 /// A Redis read-through cache of rendered objects, one key per object

@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// Prefixed, time-ordered object IDs (`cus_0192f4…`, `plan_…`, `usr_…`): the prefix, an underscore,
 /// then the 32 lowercase hex digits of a UUIDv7 (RFC 9562). IDs of one prefix sort by creation time

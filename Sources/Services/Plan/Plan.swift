@@ -1,6 +1,6 @@
 import BillingDomain
 import Foundation
-import Messaging
+import MessageBus
 import ServiceKit
 
 /// How often a plan bills: `interval_count` × `interval`.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Messaging
+import MessageBus
 
 /// The webhook service's settings.
 public struct WebhookConfiguration: Sendable {

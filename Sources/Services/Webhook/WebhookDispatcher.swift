@@ -3,7 +3,7 @@ import BillingDomain
 import Crypto
 import Foundation
 import Logging
-import Messaging
+import MessageBus
 import Metrics
 import Mongo
 import NIOCore

@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// The command's `path`, `query` and `body`, with typed access: each failure is a 422 naming the field.
 struct WebhookInput {

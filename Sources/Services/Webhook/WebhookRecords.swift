@@ -1,5 +1,5 @@
 import Foundation
-import Messaging
+import MessageBus
 
 /// The collections of the webhook service (validators and indexes: schemas/collections/).
 public enum WebhookCollections {

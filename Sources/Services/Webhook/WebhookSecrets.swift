@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Messaging
+import MessageBus
 
 /// Signing secrets (`whsec_<base64 of 32 bytes>`, as Standard Webhooks has them), sealed at rest
 /// so the worker can sign with them and no stored copy reveals them.

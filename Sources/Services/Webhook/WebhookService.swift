@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import Redis
 import Synchronization

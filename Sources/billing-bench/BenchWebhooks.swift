@@ -1,9 +1,10 @@
 import ArgumentParser
+import BillingCLI
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import Messaging
+import MessageBus
 import Mongo
 import NIOCore
 import Redis
@@ -11,8 +12,9 @@ import Runtime
 import Synchronization
 import TestService
 import WebhookService
+import WorkerRuntime
 
-/// `billing bench webhooks`: domain changes (a `test.emit` command whose transaction raises an event
+/// `billing-bench webhooks`: domain changes (a `test.emit` command whose transaction raises an event
 /// through the outbox) delivered as signed webhooks to a local receiver, with 1 and with 4
 /// endpoints: deliveries/s and the delay from the change (the event's `created_at`) to the receiver.
 struct BenchWebhooks: AsyncParsableCommand {
@@ -54,7 +56,7 @@ struct BenchWebhooks: AsyncParsableCommand {
         }
         await receiver.stop()
         await infrastructure.shutdown()
-        print("billing bench webhooks: \(events) domain changes per run, dispatcher concurrency \(concurrency), development mode (http on loopback)")
+        print("billing-bench webhooks: \(events) domain changes per run, dispatcher concurrency \(concurrency), development mode (http on loopback)")
         for line in lines { print(line) }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Messaging
+@testable import MessageBus
 
 /// The JSON Schemas in schemas/ are the contract: what we encode must match them.
 @Suite("Envelope and reply schemas")

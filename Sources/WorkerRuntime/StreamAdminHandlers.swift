@@ -1,3 +1,4 @@
+import MessageBus
 import Foundation
 
 /// The admin routes over ``StreamAdmin`` (DESIGN §5): `GET /v1/admin/streams`,

@@ -1,4 +1,3 @@
-import BillingDomain
 import Foundation
 import Redis
 

@@ -1,12 +1,19 @@
 import ArgumentParser
+import BillingCLI
 import Foundation
 import Redis
 import Runtime
 
-/// `billing bench …`: benchmarks that print figures next to the raw server rates of the same run.
-struct Bench: AsyncParsableCommand {
+/// `billing-bench …`: benchmarks that print figures next to the raw server rates of the same run,
+/// and `serve`, the `billing` process roles with the diagnostic `test` service they load.
+/// A development tool: none of it ships in `billing`.
+struct BillingBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that print figures beside raw server rates.", subcommands: [RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self, BenchWebhooks.self])
+        commandName: "billing-bench",
+        abstract: "Benchmarks that print figures beside raw server rates.",
+        subcommands: [
+            RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self, BenchWebhooks.self, Serve.self,
+        ])
 }
 
 struct RedisBench: AsyncParsableCommand {
@@ -42,7 +49,7 @@ struct RedisBench: AsyncParsableCommand {
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
 
-        print("billing bench redis: \(requests) XADDs, \(concurrency) concurrent callers, \(connections) connections")
+        print("billing-bench redis: \(requests) XADDs, \(concurrency) concurrent callers, \(connections) connections")
         print(String(format: "  swift client     %10.0f ops/s   p50 %.3f ms   p99 %.3f ms", swiftRate, percentile(0.5), percentile(0.99)))
         if !redisBenchmark.isEmpty {
             let rawStream = "bench:raw:\(UUID().uuidString.prefix(8))"

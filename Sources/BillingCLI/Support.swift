@@ -3,7 +3,7 @@ import Foundation
 import Runtime
 
 /// Loads settings and installs JSON logging; a bad setting stops the command with its name.
-func loadSettings() async throws -> BillingSettings {
+public func loadSettings() async throws -> BillingSettings {
     do {
         let settings = try await BillingSettings.load()
         JSONLogHandler.bootstrap(level: settings.logLevel)

@@ -4,18 +4,20 @@ import BillingService
 import Crypto
 import CustomerService
 import Foundation
+import Gateway
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Mongo
 import PlanService
 import Redis
 import Runtime
 import ServiceLifecycle
-import TestService
+import Synchronization
 import WebhookService
 
 /// Which services this binary can run, and how one is assembled from its handlers.
-enum ServiceCatalog {
+public enum ServiceCatalog {
     /// The services `billing all` runs. The service issues (auth, customer, plan, subscription,
     /// invoice, webhook) add themselves here.
     static let production: [String] = [
@@ -23,17 +25,41 @@ enum ServiceCatalog {
         WebhookService.name,
     ]
 
-    /// `test` is a diagnostic service (echo, insert, refuse, fail, slow): benchmarks and the fault
-    /// tests run it; `billing all` does not.
-    static let diagnostic = [TestHandlers.name]
+    /// Services a development build adds (`billing-bench` adds the diagnostic `test` service) and
+    /// the gateway routes that reach them; the shipped `billing` registers none.
+    private static let extra = Mutex<[String: @Sendable () -> HandlerRegistry]>([:])
+    private static let extraRoutes = Mutex<[GatewayRoute]>([])
 
-    static var known: [String] { production + diagnostic }
+    /// Makes `name` runnable by `worker`, known to `streams`, and served by the gateway on `routes`
+    /// (development mode only) in this process.
+    public static func register(
+        _ name: String, routes: [GatewayRoute] = [], _ registry: @escaping @Sendable () -> HandlerRegistry
+    ) {
+        extra.withLock { $0[name] = registry }
+        extraRoutes.withLock { $0 += routes }
+    }
+
+    static var known: [String] { production + extra.withLock { $0.keys.sorted() } }
+
+    /// The gateway's routes: the standard table and those of registered development services.
+    static var routes: RouteTable {
+        var table = RouteTable.standard
+        for route in extraRoutes.withLock({ $0 }) { table.add(route) }
+        return table
+    }
+
+    /// The services whose consumers the gateway's readiness requires.
+    static var required: [String] {
+        production + Set(extraRoutes.withLock { $0.map(\.service) }).sorted()
+    }
+
+    static var hasDevelopmentRoutes: Bool { !extraRoutes.withLock { $0.isEmpty } }
 
     static func registry(for service: String, settings: BillingSettings, infrastructure: Infrastructure) throws
         -> HandlerRegistry?
     {
-        switch service {
-        case TestHandlers.name: TestHandlers.registry()
+        if let extra = extra.withLock({ $0[service] }) { return extra() }
+        return switch service {
         case AuthService.name: try auth(settings, infrastructure: infrastructure).registry()
         case CustomerService.name: CustomerService.registry(CustomerService.Options(names: names(settings)))
         case PlanService.name: PlanService.registry()
@@ -113,7 +139,7 @@ enum ServiceCatalog {
         infrastructure.mongo.database(infrastructure.databaseName)
     }
 
-    static func auth(_ settings: BillingSettings, infrastructure: Infrastructure) throws -> AuthService {
+    package static func auth(_ settings: BillingSettings, infrastructure: Infrastructure) throws -> AuthService {
         AuthService(
             configuration: try authConfiguration(settings), database: database(infrastructure),
             redis: infrastructure.redis)

@@ -140,4 +140,19 @@ public enum MessageCoding {
         // Snap to the millisecond, the precision we write, so a round trip gives the same Date.
         return Date(timeIntervalSince1970: (parsed.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
+
+    /// One line saying what is wrong with a message: a problem's code, or the field a decoder choked on.
+    public static func describe(_ error: any Error) -> String {
+        if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }
+        if let decoding = error as? DecodingError {
+            switch decoding {
+            case .keyNotFound(let key, let c): return "missing field '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+                return "\(path.isEmpty ? "document" : "field '\(path)'"): \(c.debugDescription)"
+            @unknown default: return "\(decoding)"
+            }
+        }
+        return "\(error)"
+    }
 }

@@ -12,7 +12,7 @@ public struct DeadLetter: Sendable, Hashable {
     public var deliveries: Int
     public var deadLetteredAt: Date?
 
-    static func fields(originalID: String, envelope: String, error: String, deliveries: Int, at: Date)
+    package static func fields(originalID: String, envelope: String, error: String, deliveries: Int, at: Date)
         -> [(String, String)]
     {
         [

@@ -1,14 +1,16 @@
 import ArgumentParser
+import BillingCLI
 import BillingDomain
 import Foundation
 import Logging
-import Messaging
+import MessageBus
 import Mongo
 import Redis
 import Runtime
 import TestService
+import WorkerRuntime
 
-/// `billing bench streams`: command round trips through the real runtime (bus → consumer group →
+/// `billing-bench streams`: command round trips through the real runtime (bus → consumer group →
 /// processor → reply router) beside raw XADD and raw insert rates of the same servers, same run.
 struct BenchStreams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +23,7 @@ struct BenchStreams: AsyncParsableCommand {
     @Option(help: "Consumers in the runner (the production default is 1).") var consumers: Int = 1
     @Option(help: "Entries per batch (several inserts share one transaction).") var batch: Int = 64
     @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
-    @Flag(help: "Run the consumers in a `billing worker test` process of their own (as in production) rather than in the callers' process.")
+    @Flag(help: "Run the consumers in a `billing-bench serve worker test` process of their own (as in production) rather than in the callers' process.")
     var workerProcess = false
     @Option(help: "Also measure no-op round trips (and raw XADD) at this many callers; 0: don't.")
     var moreConcurrency: Int = 100
@@ -77,7 +79,7 @@ struct BenchStreams: AsyncParsableCommand {
             environment["BILLING_LOG_LEVEL"] = "error"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            process.arguments = ["worker", TestHandlers.name]
+            process.arguments = ["serve", "worker", TestHandlers.name]
             process.environment = environment
             try process.run()
             worker = process
@@ -123,7 +125,7 @@ struct BenchStreams: AsyncParsableCommand {
         await infrastructure.shutdown()
 
         print(
-            "billing bench streams: \(concurrency) concurrent callers, \(consumers) consumers, batch \(batch), "
+            "billing-bench streams: \(concurrency) concurrent callers, \(consumers) consumers, batch \(batch), "
                 + (workerProcess ? "consumers in a worker process of their own" : "consumers in the callers' process"))
         print(String(format: "  raw XADD (redis-benchmark)       %9.0f /s", rawXADD))
         print(String(format: "  raw insert_one (%2d callers)      %9.0f /s   p50 %.2f ms  p99 %.2f ms", concurrency, rawInsert.rate, rawInsert.p50, rawInsert.p99))

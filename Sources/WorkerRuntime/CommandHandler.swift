@@ -1,4 +1,4 @@
-import BillingDomain
+import MessageBus
 import Foundation
 import Mongo
 import NIOPosix

@@ -1,15 +1,17 @@
 import ArgumentParser
+@_spi(Testing) import AuthService
+import BillingCLI
 import Foundation
 import Gateway
 import Hummingbird
 import Logging
-import Messaging
+import MessageBus
 import Redis
 import Runtime
 import ServiceLifecycle
 
-/// `billing bench gateway`: wrk against a real `billing gateway --test-routes` process and a real
-/// `billing worker test` (no-op handler), beside redis-benchmark's XADD rate in the same run.
+/// `billing-bench gateway`: wrk against a real `billing-bench serve gateway` process and a real
+/// `billing-bench serve worker test` (no-op handler), beside redis-benchmark's XADD rate in the same run.
 struct BenchGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
@@ -78,7 +80,7 @@ struct BenchGateway: AsyncParsableCommand {
             process.executableURL = binary
             process.arguments = arguments
             process.environment = environment
-            let log = work.appendingPathComponent("\(arguments[0]).log")
+            let log = work.appendingPathComponent("\(arguments.joined(separator: "-")).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: log)
             try process.run()
@@ -87,8 +89,8 @@ struct BenchGateway: AsyncParsableCommand {
         }
         // Only the no-op service: production workers would consume the `operation.completed` events
         // of the 202s (webhook fan-out into MongoDB) and take CPU from the gateway on this machine.
-        _ = try spawn(["worker", "test"])
-        let gateway = try spawn(["gateway", "--test-routes"])
+        _ = try spawn(["serve", "worker", "test"])
+        let gateway = try spawn(["serve", "gateway"])
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz")
 
@@ -125,7 +127,7 @@ struct BenchGateway: AsyncParsableCommand {
         _ = try? await redis.deleteKeys(prefix: prefix + ":")
         await redis.shutdown()
 
-        print("billing bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")
+        print("billing-bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")
         print(String(format: "  raw XADD (redis-benchmark -c 50)   %9.0f /s", rawXADD))
         print(bare.line("bare Hummingbird POST → 202") + String(format: "   %.2fx raw XADD (no middleware, no Redis)", bare.rate / rawXADD))
         print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx raw XADD (target ≥ 0.50)", accept.rate / rawXADD))

@@ -1,3 +1,4 @@
+import MessageBus
 import Foundation
 import Mongo
 import Redis
@@ -31,12 +32,6 @@ public final class SessionFence: Sendable {
         self.redis = redis
         self.names = names
         self.process = process
-    }
-
-    /// The process a consumer named host-pid-n belongs to.
-    public static func process(ofConsumer consumer: String) -> String {
-        guard let dash = consumer.lastIndex(of: "-") else { return consumer }
-        return String(consumer[..<dash])
     }
 
     /// Runs `body` in a transaction (``MongoDatabase/withTransaction(_:)``) whose session is

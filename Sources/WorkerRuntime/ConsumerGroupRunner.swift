@@ -1,4 +1,4 @@
-import BillingDomain
+import MessageBus
 import Foundation
 import Logging
 import Metrics
@@ -264,7 +264,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
             do {
                 envelope = try MessageCoding.decode(Envelope.self, from: json)
             } catch {
-                await deadLetter(entry.id, raw: json, error: "malformed envelope: \(Self.describe(error))", deliveries: deliveries[entry.id] ?? 1)
+                await deadLetter(entry.id, raw: json, error: "malformed envelope: \(MessageCoding.describe(error))", deliveries: deliveries[entry.id] ?? 1)
                 continue
             }
             guard processor.registry.handler(for: envelope.type) != nil else {
@@ -288,7 +288,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 processed.answered.append((entry.id, envelope, outcome.reply))
             case .failure(let error):
                 metrics.failed.increment()
-                let text = Self.describe(error)
+                let text = MessageCoding.describe(error)
                 logger.warning(
                     "message failed", metadata: ["id": "\(envelope.id)", "type": "\(envelope.type)", "error": "\(text)"])
                 failures.append((entry.id, text))
@@ -370,20 +370,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
-        if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }
-        if let decoding = error as? DecodingError {
-            switch decoding {
-            case .keyNotFound(let key, let c): return "missing field '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-                let path = c.codingPath.map(\.stringValue).joined(separator: ".")
-                return "\(path.isEmpty ? "document" : "field '\(path)'"): \(c.debugDescription)"
-            @unknown default: return "\(decoding)"
-            }
-        }
-        return "\(error)"
-    }
-
     // MARK: Reclaiming, dead letters, housekeeping
 
     private func maintain(as consumer: String) async {
@@ -421,7 +407,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         // cannot tell a live process from a dead one on Redis 7.0: its idle time counts from the
         // consumer's last read that returned something. A live process whose entry failed loses
         // its open transactions too; they are retried.)
-        for process in Set(idle.map { SessionFence.process(ofConsumer: $0.consumer) }) where process != consumerPrefix {
+        for process in Set(idle.map { StreamNames.process(ofConsumer: $0.consumer) }) where process != consumerPrefix {
             do {
                 let sessions = try await fence.fence(process, client: processor.database.client)
                 if sessions > 0 {

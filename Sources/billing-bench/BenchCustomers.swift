@@ -1,14 +1,16 @@
 import ArgumentParser
+import BillingCLI
 import CustomerService
 import Foundation
 import Logging
-import Messaging
+import MessageBus
 import Mongo
 import Redis
 import Runtime
 import ServiceKit
+import WorkerRuntime
 
-/// `billing bench customers`: `customer.get` round trips through the real runtime (bus → consumer
+/// `billing-bench customers`: `customer.get` round trips through the real runtime (bus → consumer
 /// group → processor → reply router), with the Redis read cache and without it, same servers, same run.
 struct BenchCustomers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,7 +90,7 @@ struct BenchCustomers: AsyncParsableCommand {
         try? await database.drop()
         await infrastructure.shutdown()
 
-        print("billing bench customers: customer.get, \(customers) customers, \(requests) gets, \(concurrency) concurrent callers, \(consumers) consumers")
+        print("billing-bench customers: customer.get, \(customers) customers, \(requests) gets, \(concurrency) concurrent callers, \(consumers) consumers")
         print(String(format: "  raw find by _id (MongoDB)        %9.0f /s   p50 %.2f ms  p99 %.2f ms", rawMongo.rate, rawMongo.p50, rawMongo.p99))
         print(String(format: "  get, no cache                    %9.0f /s   p50 %.2f ms  p99 %.2f ms", uncached.rate, uncached.p50, uncached.p99))
         print(String(format: "  get, cache filling (first pass)  %9.0f /s   p50 %.2f ms  p99 %.2f ms", cold.rate, cold.p50, cold.p99))

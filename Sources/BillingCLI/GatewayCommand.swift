@@ -3,27 +3,22 @@ import Foundation
 import Gateway
 import Hummingbird
 import Logging
-import Messaging
+import MessageBus
 import Redis
 import Runtime
 import ServiceLifecycle
-import TestService
 
 /// `billing gateway`: the HTTP edge and its reply router, until SIGTERM.
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway", abstract: "Run the HTTP gateway (and its reply router) until SIGTERM.")
 
-    @Flag(help: "Also serve the diagnostic test service's routes under /v1/test (development mode only; benchmarks).")
-    var testRoutes = false
-
     func run() async throws {
         let settings = try await loadSettings()
         let logger = Logger(label: "billing.gateway")
         let redis = try await Infrastructure.connectRedis(settings: settings, logger: logger)
         let edge = try GatewayAssembly.services(
-            settings: settings, redis: redis, requiredServices: ServiceCatalog.production, testRoutes: testRoutes,
-            logger: logger)
+            settings: settings, redis: redis, logger: logger)
         let ready = ReadyAnnouncement(
             logger: logger, message: "gateway ready",
             metadata: [
@@ -85,28 +80,16 @@ enum GatewayAssembly {
         }
     }
 
-    /// Diagnostic routes served by the `test` service, for benchmarks against a no-op worker.
-    static func withTestRoutes(_ table: RouteTable) -> RouteTable {
-        var table = table
-        let anyone: GatewayRoute.Access = .authenticated(roles: [.admin, .customer, .service], scopes: ["test:use"])
-        table.add(.init(.get, "/v1/test/echo", service: TestHandlers.name, type: "test.echo", access: anyone))
-        table.add(.init(.post, "/v1/test/echo", service: TestHandlers.name, type: "test.echo", access: anyone))
-        table.add(.init(.post, "/v1/test/items", service: TestHandlers.name, type: "test.insert", access: anyone))
-        return table
-    }
-
     /// The gateway application and its reply router, as services.
-    static func services(
-        settings: BillingSettings, redis: RedisClient, requiredServices: [String], testRoutes: Bool, logger: Logger
-    ) throws -> [any Service] {
-        if testRoutes && settings.mode != .development {
-            throw ValidationError("--test-routes is refused outside BILLING_MODE=development")
+    static func services(settings: BillingSettings, redis: RedisClient, logger: Logger) throws -> [any Service] {
+        if ServiceCatalog.hasDevelopmentRoutes && settings.mode != .development {
+            throw ValidationError("this development build's diagnostic routes are refused outside BILLING_MODE=development")
         }
-        let configuration = configuration(settings, requiredServices: requiredServices + (testRoutes ? [TestHandlers.name] : []))
+        let configuration = configuration(settings, requiredServices: ServiceCatalog.required)
         let replies = ReplyRouter(redis: redis, names: configuration.names, logger: Logger(label: "billing.replies"))
         let gateway = Gateway(
             redis: redis, replies: replies, configuration: configuration,
-            routes: testRoutes ? withTestRoutes(.standard) : .standard, openAPI: try openAPIDocument(settings),
+            routes: ServiceCatalog.routes, openAPI: try openAPIDocument(settings),
             logger: logger)
         return [replies, OnEventLoops(gateway.buildApplication())]
     }

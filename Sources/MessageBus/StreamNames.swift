@@ -25,6 +25,12 @@ public struct StreamNames: Sendable, Hashable {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         return "\(host)-\(getpid())"
     }
+
+    /// The process a consumer named host-pid-n belongs to.
+    public static func process(ofConsumer consumer: String) -> String {
+        guard let dash = consumer.lastIndex(of: "-") else { return consumer }
+        return String(consumer[..<dash])
+    }
 }
 
 /// How long streams keep entries (DESIGN §3: commands and events at least 7 days, for replay).

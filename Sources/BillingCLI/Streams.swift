@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Messaging
+import MessageBus
+import WorkerRuntime
 import Redis
 import Runtime
 import Synchronization

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Messaging
+@testable import MessageBus
 
 @Suite("Envelope and message coding")
 struct EnvelopeTests {
@@ -34,7 +34,7 @@ struct EnvelopeTests {
     @Test func malformedEnvelopesNameTheMissingField() {
         let json = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
         let error = #expect(throws: DecodingError.self) { try MessageCoding.decode(Envelope.self, from: json) }
-        #expect(ConsumerGroupRunner.describe(error!).contains("principal"))
+        #expect(MessageCoding.describe(error!).contains("principal"))
     }
 
     @Test func messageIDsAreTimeOrderedUUIDv7() throws {
@@ -159,7 +159,7 @@ struct EnvelopeTests {
             == .object(["a": .array([.number("1"), .string("x"), .null, .bool(true)])]))
         let missing = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
         let error = #expect(throws: DecodingError.self) { try MessageCoding.decode(Envelope.self, from: missing) }
-        #expect(ConsumerGroupRunner.describe(error!).contains("principal"))
+        #expect(MessageCoding.describe(error!).contains("principal"))
         // Replies, with and without errors and results.
         let envelope = Envelope(type: "t", principal: principal, payload: .null, createdAt: Date(timeIntervalSince1970: 1))
         var replies: [String] = []
@@ -188,7 +188,7 @@ struct EnvelopeTests {
         #expect(Hex.decode("abc") == nil)
         #expect(Hex.decode("zz") == nil)
         // A consumer named host-pid-n belongs to process host-pid (host names may have dashes).
-        #expect(SessionFence.process(ofConsumer: "web-1-4242-0") == "web-1-4242")
+        #expect(StreamNames.process(ofConsumer: "web-1-4242-0") == "web-1-4242")
         #expect(MessageID.format(Array(0..<16)) == "00010203-0405-0607-0809-0a0b0c0d0e0f")
         #expect(MessageID.timestamp(of: "00010203-0405-8607-0809-0a0b0c0d0e0f") == nil)  // not version 7
         #expect(MessageID.timestamp(of: "not-an-id") == nil)

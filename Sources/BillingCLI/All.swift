@@ -13,17 +13,16 @@ struct All: AsyncParsableCommand {
         let logger = Logger(label: "billing.all")
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: logger)
         let workers =
-            try ServiceCatalog.workers(ServiceCatalog.production, settings: settings, infrastructure: infrastructure)
+            try ServiceCatalog.workers(ServiceCatalog.known, settings: settings, infrastructure: infrastructure)
             + [try ServiceCatalog.scheduler(settings, infrastructure: infrastructure)]
         let edge = try GatewayAssembly.services(
-            settings: settings, redis: infrastructure.redis, requiredServices: ServiceCatalog.production,
-            testRoutes: false, logger: Logger(label: "billing.gateway"))
+            settings: settings, redis: infrastructure.redis, logger: Logger(label: "billing.gateway"))
         let ready = ReadyAnnouncement(
             logger: logger, message: "ready",
             metadata: [
                 "redis": "\(infrastructure.redisDescription)", "mongo": "\(infrastructure.mongoDescription)",
                 "mode": "\(settings.mode.rawValue)", "http": "\(settings.httpHost):\(settings.httpPort)",
-                "services": "\(ServiceCatalog.production.joined(separator: ","))",
+                "services": "\(ServiceCatalog.known.joined(separator: ","))",
             ])
         let group = ServiceGroup(
             configuration: .init(
