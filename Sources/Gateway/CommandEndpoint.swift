@@ -233,13 +233,13 @@ struct CommandEndpoint: Sendable {
         let preference = Preference(request.headers[GatewayHeaders.prefer], maxWait: configuration.maxWait)
         let wait = preference.respondAsync ? .zero : (preference.wait ?? configuration.defaultWait)
         let now = Date()
-        let deadlineWait = preference.respondAsync ? configuration.maxWait : wait
-        // Nobody waits on `respond-async`: the worker then only stores the operation's state.
+        // Nobody waits on `respond-async`: the worker then only stores the operation's state. A client
+        // command carries no deadline: once accepted (202, or still waiting) it runs however long the
+        // backlog, since an outage must delay accepted work, never turn it into failures (DESIGN §3).
         let envelope = Envelope(
             id: commandID, type: route.type, correlationID: context.state.requestID,
             replyTo: preference.respondAsync ? "" : replies.stream,
             principal: principal, idempotencyKey: idempotencyKey,
-            deadline: now.addingTimeInterval(Self.seconds(deadlineWait + configuration.deadlineMargin)),
             payload: payload, createdAt: now, respondAsync: preference.respondAsync ? true : nil)
         let answer: Answer
         var stored: Answer?

@@ -10,8 +10,6 @@ public struct GatewayConfiguration: Sendable {
     /// How long a request waits for its reply before answering 202 (`Prefer: wait=N` overrides, up to `maxWait`).
     public var defaultWait: Duration = .seconds(5)
     public var maxWait: Duration = .seconds(30)
-    /// Added to the wait to form the command's deadline, so a reply in flight is not refused.
-    public var deadlineMargin: Duration = .seconds(2)
     /// `Retry-After` (seconds) on a 202.
     public var retryAfterSeconds: Int = 1
     /// Origins that may call the API from a browser (exact match, e.g. `https://app.example.com`).
@@ -39,9 +37,10 @@ public struct GatewayConfiguration: Sendable {
     public var consumerLiveness: Duration = .seconds(30)
     /// Idempotency records live this long once the first response is stored.
     public var idempotencyTTL: Duration = .seconds(86_400)
-    /// An in-flight idempotency claim lives this long: the longest wait, the deadline margin, and a few
-    /// seconds to store the response. A claim left by a failure frees its key after this, not after a day.
-    public var idempotencyClaimTTL: Duration { maxWait + deadlineMargin + .seconds(5) }
+    /// An in-flight idempotency claim lives this long: the longest wait and a few seconds to store
+    /// the response. A claim left by a failure frees its key after this, not after a day. (A retry
+    /// after that, with the same key, sends the same command ID: the worker's ledger runs it once.)
+    public var idempotencyClaimTTL: Duration { maxWait + .seconds(7) }
     /// Pending operation records live this long (same as the workers' operation state).
     public var operationTTL: Duration = .seconds(86_400)
     /// `Strict-Transport-Security` value.
