@@ -3,6 +3,7 @@ import AuthService
 import Foundation
 import Logging
 import Runtime
+import ServiceKit
 
 /// `billing admin …`: operator tasks on the auth data.
 struct Admin: AsyncParsableCommand {
@@ -14,11 +15,18 @@ struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create the first admin user and print its password once; does nothing if an admin exists.")
 
-        @Option(help: "The admin's email.")
-        var email: String = "admin@localhost"
+        @Option(help: "The admin's email (the address it signs in with).")
+        var email: String = "admin@example.com"
 
         @Option(help: "The tenant.")
         var tenant: String = "default"
+
+        func validate() throws {
+            // The rule login applies: an admin created here must be able to sign in.
+            guard FieldReader.isEmail(email.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw ValidationError("'\(email)' is not an email address (a dotted domain, such as admin@example.com)")
+            }
+        }
 
         func run() async throws {
             let settings = try await loadSettings()

@@ -19,8 +19,9 @@ extension AuthService {
             return BootstrapResult(created: false, email: existing.email, password: nil)
         }
         let email = rawEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        guard email.wholeMatch(of: /[^@\s]+@[^@\s]+/) != nil else {
-            throw Problem.invalid("email", "'\(email)' is not an email address")
+        // The rule login applies: an admin created here must be able to sign in.
+        guard FieldReader.isEmail(email) else {
+            throw Problem.invalid("email", "'\(email)' is not an email address (a dotted domain, such as admin@example.com)")
         }
         // 24 characters from a 256-bit secret: far above the policy.
         let password = String(Secrets.token().prefix(24))
