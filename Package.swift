@@ -151,7 +151,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Services/Auth"),
+            path: "Sources/Services/Auth",
+            resources: [.copy("Resources/common-passwords.txt")]),
         // The billing engine: the subscription and invoice workers, payments, the scheduler, test clocks.
         .target(
             name: "BillingService",
@@ -180,7 +181,12 @@ let package = Package(
 
         // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
         .target(
-            name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/TestSupport"),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
@@ -228,6 +234,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -416,8 +416,6 @@ struct CommandEndpoint: Sendable {
         }
     }
 
-    /// The pending operation record, written before the command is sent (SET NX: a fast worker's
-    /// completed record is never overwritten).
     /// Counts the request against its tier and, when it is allowed, writes its pending operation and
     /// sends its command, in one script (one round trip): a refused request sends nothing. A revoked
     /// token's 401 is counted against the client IP, as any refused credential.
@@ -452,6 +450,8 @@ struct CommandEndpoint: Sendable {
             createdAt: envelope.createdAt)
     }
 
+    /// The pending operation record, written before the command is sent (SET NX: a fast worker's
+    /// completed record is never overwritten).
     private func writePending(_ envelope: Envelope) async throws {
         let record = Self.pendingRecord(envelope)
         let expiry = SET.Expiry.milliseconds(IdempotencyStore.milliseconds(configuration.operationTTL))

@@ -8,6 +8,16 @@ public struct OpenAPIDocument: Sendable {
     public let root: JSONValue
     /// The document as JSON, ready to serve.
     public let json: Data
+    /// Every `pattern` of the document, compiled once when it loads.
+    let patterns: [String: NSRegularExpression]
+
+    /// JSON Schema keywords ``SchemaValidator`` does not implement: a request schema using one would be
+    /// silently half-checked, so the document is refused when it loads instead.
+    static let unsupportedKeywords: Set<String> = [
+        "oneOf", "anyOf", "not", "uniqueItems", "if", "then", "else", "patternProperties", "propertyNames",
+        "dependentRequired", "dependentSchemas", "contains", "prefixItems", "multipleOf", "exclusiveMinimum",
+        "exclusiveMaximum", "minProperties", "maxProperties", "unevaluatedProperties", "unevaluatedItems",
+    ]
 
     public struct LoadError: Error, CustomStringConvertible {
         public var description: String
@@ -23,8 +33,74 @@ public struct OpenAPIDocument: Sendable {
         guard let loaded, case .object = Self.convert(loaded) else {
             throw LoadError(description: "openapi.yaml must be a mapping at the top")
         }
-        root = Self.convert(loaded)
+        let root = Self.convert(loaded)
+        self.root = root
         json = try MessageCoding.encode(root)
+        var patterns: [String: NSRegularExpression] = [:]
+        try Self.forEachRequestSchema(in: root) { schema, at in
+            for keyword in Self.unsupportedKeywords where schema[keyword] != nil {
+                throw LoadError(description: "openapi.yaml: \(at) uses '\(keyword)', which the gateway's validator does not implement")
+            }
+            if let pattern = schema["pattern"]?.stringValue, patterns[pattern] == nil {
+                do {
+                    patterns[pattern] = try NSRegularExpression(pattern: pattern)
+                } catch {
+                    throw LoadError(description: "openapi.yaml: \(at) has a pattern that does not compile: \(pattern)")
+                }
+            }
+        }
+        self.patterns = patterns
+    }
+
+    /// Calls `body` with every schema a request is validated against (the request bodies and query
+    /// parameters of `paths`, following `$ref`s), each with where it is. Response schemas are
+    /// documentation only and may use any keyword.
+    static func forEachRequestSchema(
+        in root: JSONValue, _ body: (JSONValue, String) throws -> Void
+    ) throws {
+        var seen: Set<String> = []
+        func resolve(_ schema: JSONValue) -> (JSONValue, String?) {
+            guard let ref = schema["$ref"]?.stringValue else { return (schema, nil) }
+            var node = root
+            for part in ref.dropFirst(2).split(separator: "/") { node = node[String(part)] ?? .null }
+            return (node, ref)
+        }
+        func visit(_ raw: JSONValue, at: String) throws {
+            let (schema, ref) = resolve(raw)
+            if let ref {
+                guard seen.insert(ref).inserted else { return }
+                return try visit(schema, at: String(ref.dropFirst(2)))
+            }
+            guard case .object = schema else { return }
+            try body(schema, at)
+            if case .object(let properties)? = schema["properties"] {
+                for (name, property) in properties { try visit(property, at: "\(at)/properties/\(name)") }
+            }
+            if let items = schema["items"] { try visit(items, at: "\(at)/items") }
+            if case .object? = schema["additionalProperties"], let extra = schema["additionalProperties"] {
+                try visit(extra, at: "\(at)/additionalProperties")
+            }
+            if case .array(let parts)? = schema["allOf"] {
+                for (index, part) in parts.enumerated() { try visit(part, at: "\(at)/allOf/\(index)") }
+            }
+        }
+        if case .object(let paths)? = root["paths"] {
+            for (path, item) in paths.sorted(by: { $0.key < $1.key }) {
+                guard case .object(let operations) = item else { continue }
+                for (method, operation) in operations.sorted(by: { $0.key < $1.key }) {
+                    if case .array(let parameters)? = operation["parameters"] {
+                        for parameter in parameters {
+                            if let schema = resolve(parameter).0["schema"] { try visit(schema, at: "paths/\(path)/\(method)/parameters") }
+                        }
+                    }
+                    if case .object(let content)? = operation["requestBody"]?["content"] {
+                        for (type, media) in content {
+                            if let schema = media["schema"] { try visit(schema, at: "paths/\(path)/\(method)/requestBody/\(type)") }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     public init(contentsOf path: String) throws {
@@ -180,8 +256,10 @@ struct SchemaValidator {
         case .string(let s):
             if let min = Self.int(schema["minLength"]), s.count < min { throw fail(path, "must be at least \(min) characters") }
             if let max = Self.int(schema["maxLength"]), s.count > max { throw fail(path, "must be at most \(max) characters") }
-            if let pattern = schema["pattern"]?.stringValue, s.range(of: pattern, options: .regularExpression) == nil {
-                throw fail(path, "does not match \(pattern)")
+            if let pattern = schema["pattern"]?.stringValue {
+                let range = NSRange(s.startIndex..., in: s)
+                let compiled = document.patterns[pattern] ?? (try? NSRegularExpression(pattern: pattern))
+                if compiled?.firstMatch(in: s, range: range) == nil { throw fail(path, "does not match \(pattern)") }
             }
             switch schema["format"]?.stringValue {
             case "email"?:

@@ -49,7 +49,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let deadLetterStream: String
     private let consumerPrefix: String
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
     /// Entries this process's consumers are working on (read, not yet settled): idle in Redis's
     /// eyes while a slow batch runs, but not to be reclaimed by our own maintenance.
     private let inFlight = Mutex<Set<String>>([])
@@ -113,25 +112,19 @@ public final class ConsumerGroupRunner: Service, Sendable {
     public func run() async throws {
         try await ensureGroup()
         logger.info("consumer group started", metadata: ["stream": "\(stream)", "consumers": "\(settings.consumers)"])
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { tasks in
-                for index in 0..<settings.consumers {
-                    tasks.addTask { await self.consume(as: self.consumerName(index)) }
-                }
-                tasks.addTask { await self.maintain(as: self.consumerName(0)) }
+        await withTaskGroup(of: Void.self) { tasks in
+            for index in 0..<settings.consumers {
+                tasks.addTask { await self.consume(as: self.consumerName(index)) }
             }
-        } onGracefulShutdown: {
-            self.stop()
+            tasks.addTask { await self.maintain(as: self.consumerName(0)) }
         }
         logger.info("consumer group stopped", metadata: ["stream": "\(stream)"])
     }
 
-    /// Stops reading; in-flight batches finish and are acknowledged. A read blocked in XREADGROUP
-    /// ends within `block` (1 s by default); it is not cut short, since entries Redis delivered at
-    /// that instant would stay pending.
-    public func stop() { stopping.store(true, ordering: .relaxed) }
-
-    private var isStopping: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
+    /// ServiceLifecycle's graceful shutdown (SIGTERM) stops the reading; in-flight batches finish
+    /// and are acknowledged. A read blocked in XREADGROUP ends within `block` (1 s by default); it
+    /// is not cut short, since entries Redis delivered at that instant would stay pending.
+    private var isStopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
     func ensureGroup() async throws {
         do {
@@ -301,8 +294,8 @@ public final class ConsumerGroupRunner: Service, Sendable {
         return processed
     }
 
-    /// Publishes a processed batch's answers and acknowledges its entries: in one script when
-    /// this runner answers (the entries are acknowledged exactly when their answers exist).
+    /// Publishes a processed batch's answers and acknowledges its entries: the XACK goes last in the
+    /// same pipelined write as the answers, so an entry is acknowledged only once its answer exists.
     /// `fresh`: first deliveries, which have no remembered errors to forget.
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         defer { untrack(processed) }
@@ -390,13 +383,10 @@ public final class ConsumerGroupRunner: Service, Sendable {
         }
     }
 
-    /// Sleeps `duration`, in short slices, waking early once the runner stops: a graceful shutdown
-    /// must not wait out a claim interval (a process stops its runners one after another).
+    /// Sleeps `duration`, waking early on graceful shutdown: a process stops its runners one after
+    /// another, and must not wait out a claim interval for each.
     private func sleepUnlessStopping(_ duration: Duration) async {
-        let end = ContinuousClock.now + duration
-        while !isStopping, ContinuousClock.now < end {
-            try? await Task.sleep(for: min(.milliseconds(100), end - ContinuousClock.now))
-        }
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
     }
 
     /// Dead-letters idle entries delivered `maxDeliveries` times, then claims and runs the other idle ones.

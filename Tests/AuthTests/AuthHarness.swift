@@ -28,7 +28,8 @@ final class AuthHarness: @unchecked Sendable {
     var configuration: AuthConfiguration
     let service: AuthService
     var gatewayConfiguration: GatewayConfiguration
-    private var tasks: [Task<Void, any Error>] = []
+    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
+    let services = ServiceStack()
 
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
         contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -60,7 +61,7 @@ final class AuthHarness: @unchecked Sendable {
         try await AuthPublisher(service: service, database: database, redis: redis, logger: logs.logger("test.publisher"))
             .publishOnce()
         let replies = self.replies
-        tasks.append(Task { try await replies.run() })
+        services.start(replies)
         startWorker()
         if withCustomers { startCustomers() }
     }
@@ -86,9 +87,9 @@ final class AuthHarness: @unchecked Sendable {
         let relay = OutboxRelay(
             database: database, bus: CommandBus(redis: redis, names: names), pollInterval: .milliseconds(50),
             logger: logger)
-        tasks.append(Task { try await customerRunner.run() })
-        tasks.append(Task { try await eventRunner.run() })
-        tasks.append(Task { try await relay.run() })
+        services.start(customerRunner)
+        services.start(eventRunner)
+        services.start(relay)
     }
 
     /// The indexes `billing migrate` creates for the auth collections (unique email per tenant).
@@ -107,7 +108,7 @@ final class AuthHarness: @unchecked Sendable {
             group: AuthService.name, registry: service.registry(), database: database, redis: redis, logger: logger)
         let runner = ConsumerGroupRunner(
             service: AuthService.name, processor: processor, redis: redis, names: names, settings: settings, logger: logger)
-        tasks.append(Task { try await runner.run() })
+        services.start(runner)
     }
 
     func application() -> some ApplicationProtocol {
@@ -118,8 +119,7 @@ final class AuthHarness: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = try? await task.value }
+        await services.shutdown()
         try? await database.drop()
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()

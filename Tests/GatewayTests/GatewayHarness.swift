@@ -28,7 +28,8 @@ final class GatewayHarness: @unchecked Sendable {
     let kid = "k-\(UUID().uuidString.prefix(6).lowercased())"
     let keys = JWTKeyCollection()
     var configuration: GatewayConfiguration
-    private var tasks: [Task<Void, any Error>] = []
+    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
+    let services = ServiceStack()
 
     static let openAPIPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml").path
@@ -50,7 +51,7 @@ final class GatewayHarness: @unchecked Sendable {
         configure(&configuration)
         self.configuration = configuration
         let replies = self.replies
-        tasks.append(Task { try await replies.run() })
+        services.start(replies)
         await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
         try await publishJWKS([(kid, signingKey)])
         if startWorker { try await self.startWorker() }
@@ -142,8 +143,7 @@ final class GatewayHarness: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = try? await task.value }
+        await services.shutdown()
         if let (process, log) = worker {
             await ChildProcess.stop(process)
             try? FileManager.default.removeItem(at: log)

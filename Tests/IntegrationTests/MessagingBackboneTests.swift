@@ -4,6 +4,7 @@ import WorkerRuntime
 import Mongo
 import Redis
 import TestService
+import ServiceLifecycleTestKit
 import Testing
 
 @Suite("Messaging backbone against real Redis and SecantusDB", .serialized)
@@ -145,6 +146,43 @@ struct MessagingBackboneTests {
         #expect(try await h.effectCounts().count == 8)
     }
 
+    @Test func gracefulShutdownFinishesAndAcknowledgesTheBatchInHandThenStops() async throws {
+        let h = try MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        // One batch of 6 × 150 ms, queued before the runner starts; shutdown is triggered while it runs.
+        let commands = (0..<6).map { h.command("test.slow", .object(["key": .string("g\($0)"), "ms": .number("150")])) }
+        for c in commands {
+            h.router.expect(c.id)
+            try await h.bus.send(c, to: TestHandlers.name)
+        }
+        var settings = ConsumerSettings()
+        settings.block = .milliseconds(200)
+        settings.batchSize = 6
+        let runner = ConsumerGroupRunner(
+            service: TestHandlers.name, processor: h.processor(), redis: h.redis, names: h.names, settings: settings,
+            logger: h.captured.logger("test.consumer"))
+        let started = ContinuousClock.now
+        try await testGracefulShutdown { trigger in
+            async let running: Void = runner.run()
+            // The batch is in hand once the group shows it pending.
+            #expect(try await h.eventually(timeout: .seconds(10)) {
+                try await StreamAdmin(redis: h.redis, names: h.names).pending(service: TestHandlers.name).count == 6
+            })
+            trigger.triggerGracefulShutdown()  // what SIGTERM does in `billing worker`
+            try await running
+        }
+        // It drained before returning: every command committed once, answered, acknowledged.
+        #expect(try await h.effectCounts().count == 6)
+        for c in commands { #expect(await h.router.wait(for: c.id, timeout: .seconds(1))?.status == .succeeded) }
+        #expect(try await StreamAdmin(redis: h.redis, names: h.names).pending(service: TestHandlers.name).isEmpty)
+        #expect(ContinuousClock.now - started < .seconds(10), "stopping must not wait out a claim interval")
+        // A new command after the stop stays unread: the runner no longer consumes.
+        let late = h.command("test.insert", .object(["key": .string("late")]))
+        try await h.bus.send(late, to: TestHandlers.name)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.effectCounts()[late.id] == nil)
+    }
+
     @Test func tenThousandCommandsQueuedWhileNoWorkerRunsAreAllProcessed() async throws {
         let h = try MessagingHarness()
         defer { Task { await h.shutdown() } }
@@ -184,7 +222,7 @@ struct MessagingBackboneTests {
             commands.append(c)
             #expect(try await h.roundTrip(c)?.status == .succeeded)
         }
-        runner.stop()
+        await runner.stop()
         let replayer = Replayer(redis: h.redis, processor: h.processor(), pageSize: 7)
         let first = try await replayer.replay(stream: h.stream)
         #expect(first == Replayer.Summary(applied: 0, alreadyApplied: 30))

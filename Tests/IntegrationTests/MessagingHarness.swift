@@ -20,7 +20,8 @@ final class MessagingHarness: @unchecked Sendable {
     let bus: CommandBus
     let router: ReplyRouter
     let principal = Principal(subject: "usr_test", role: .admin, tenant: "default")
-    private var tasks: [Task<Void, any Error>] = []
+    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
+    let services = ServiceStack()
     private var processes: [Process] = []
     private var logs: [URL] = []
     /// What the in-process components (runners, processors, router) logged, for failure reports.
@@ -38,7 +39,7 @@ final class MessagingHarness: @unchecked Sendable {
         names = StreamNames(prefix: "t\(UUID().uuidString.prefix(8).lowercased())")
         bus = CommandBus(redis: redis, names: names)
         router = ReplyRouter(redis: redis, names: names, logger: captured.logger("test.replies"))
-        tasks.append(Task { try await router.run() })
+        services.start(router)
     }
 
     var stream: String { names.commands(TestHandlers.name) }
@@ -52,7 +53,7 @@ final class MessagingHarness: @unchecked Sendable {
 
     /// Starts an in-process consumer group runner; returns it so a test can stop it.
     @discardableResult
-    func startRunner(_ configure: (inout ConsumerSettings) -> Void = { _ in }) -> ConsumerGroupRunner {
+    func startRunner(_ configure: (inout ConsumerSettings) -> Void = { _ in }) -> RunningService {
         var settings = ConsumerSettings()
         settings.block = .milliseconds(200)
         settings.claimMinIdle = .milliseconds(500)
@@ -62,8 +63,7 @@ final class MessagingHarness: @unchecked Sendable {
         logger.logLevel = .debug
         let runner = ConsumerGroupRunner(
             service: TestHandlers.name, processor: processor(), redis: redis, names: names, settings: settings, logger: logger)
-        tasks.append(Task { try await runner.run() })
-        return runner
+        return services.start(runner)
     }
 
     func command(_ type: String, _ payload: JSONValue = .object([:]), replyTo: Bool = true, deadline: Date? = nil)
@@ -129,8 +129,7 @@ final class MessagingHarness: @unchecked Sendable {
     func shutdown() async {
         for process in processes { await ChildProcess.stop(process) }
         for log in logs { try? FileManager.default.removeItem(at: log) }
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = try? await task.value }
+        await services.shutdown()
         try? await database.drop()
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()

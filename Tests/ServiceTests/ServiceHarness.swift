@@ -28,7 +28,8 @@ final class ServiceHarness: @unchecked Sendable {
     let replies: ReplyRouter
     let bus: CommandBus
     var configuration: GatewayConfiguration
-    private var tasks: [Task<Void, any Error>] = []
+    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
+    let services = ServiceStack()
 
     static let repository = TestServers.repository
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
@@ -59,7 +60,7 @@ final class ServiceHarness: @unchecked Sendable {
             folder: Self.repository.appendingPathComponent("schemas/collections").path, logger: quiet)
 
         let replies = self.replies
-        tasks.append(Task { try await replies.run() })
+        services.start(replies)
         var settings = ConsumerSettings()
         settings.block = .milliseconds(200)
         let registries: [(String, HandlerRegistry)] = [
@@ -70,7 +71,7 @@ final class ServiceHarness: @unchecked Sendable {
             let processor = CommandProcessor(group: service, registry: registry, database: database, redis: redis, logger: quiet)
             let runner = ConsumerGroupRunner(
                 service: service, processor: processor, redis: redis, names: names, settings: settings, logger: quiet)
-            tasks.append(Task { try await runner.run() })
+            services.start(runner)
         }
     }
 
@@ -131,8 +132,7 @@ final class ServiceHarness: @unchecked Sendable {
     }
 
     func shutdown() async {
-        for task in tasks { task.cancel() }
-        for task in tasks { _ = try? await task.value }
+        await services.shutdown()
         try? await database.drop()
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()

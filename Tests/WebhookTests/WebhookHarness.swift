@@ -112,9 +112,10 @@ final class WebhookHarness: @unchecked Sendable {
     let signingKey = ES256PrivateKey()
     let kid = "k-\(UUID().uuidString.prefix(6).lowercased())"
     let keys = JWTKeyCollection()
-    private let tasks = Mutex<[Task<Void, any Error>]>([])
+    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
+    let services = ServiceStack()
     /// The in-process command consumers, so a test can stop them.
-    let commandRunners = Mutex<[ConsumerGroupRunner]>([])
+    let commandRunners = Mutex<[RunningService]>([])
     private let processes = Mutex<[Process]>([])
 
     static let root = TestServers.repository
@@ -156,17 +157,12 @@ final class WebhookHarness: @unchecked Sendable {
             folder: Self.root.appendingPathComponent("schemas/collections").path, logger: Self.quiet("test.migrate"))
         await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
         try await publishJWKS()
-        let replies = self.replies
-        start { try await replies.run() }
+        services.start(replies)
         startCommandConsumer()
         if eventConsumer { startEventConsumer() }
         for _ in 0..<dispatchers { startDispatcher() }
         let relay = OutboxRelay(database: database, bus: bus, pollInterval: .milliseconds(50), logger: Self.quiet("test.outbox"))
-        start { try await relay.run() }
-    }
-
-    func start(_ body: @escaping @Sendable () async throws -> Void) {
-        tasks.withLock { $0.append(Task { try await body() }) }
+        services.start(relay)
     }
 
     func consumerSettings() -> ConsumerSettings {
@@ -184,14 +180,13 @@ final class WebhookHarness: @unchecked Sendable {
         let runner = ConsumerGroupRunner(
             service: WebhookService.name, processor: processor, redis: redis, names: names, settings: consumerSettings(),
             logger: Self.quiet("test.consumer"))
-        commandRunners.withLock { $0.append(runner) }
-        start { try await runner.run() }
+        let running = services.start(runner)
+        commandRunners.withLock { $0.append(running) }
     }
 
     /// Stops reading commands (requests then wait, and the gateway answers 202).
     func stopCommandConsumers() async throws {
-        for runner in commandRunners.withLock({ $0 }) { runner.stop() }
-        try await Task.sleep(for: .milliseconds(400))
+        for runner in commandRunners.withLock({ $0 }) { await runner.stop() }
     }
 
     func startEventConsumer() {
@@ -203,13 +198,13 @@ final class WebhookHarness: @unchecked Sendable {
         let runner = ConsumerGroupRunner(
             stream: names.events, group: WebhookService.eventGroup, deadLetterStream: names.deadLetters("webhook.events"),
             processor: processor, redis: redis, names: names, settings: settings, logger: Self.quiet("test.consumer"))
-        start { try await runner.run() }
+        services.start(runner)
     }
 
     @discardableResult
     func startDispatcher() -> WebhookDispatcher {
         var dl = Logger(label: "test.dispatcher"); dl.logLevel = .warning; let dispatcher = WebhookDispatcher(service: service, database: database, bus: bus, logger: dl)
-        start { try await dispatcher.run() }
+        services.start(dispatcher)
         return dispatcher
     }
 
@@ -275,9 +270,7 @@ final class WebhookHarness: @unchecked Sendable {
 
     func shutdown() async {
         for process in processes.withLock({ $0 }) { await ChildProcess.stop(process) }
-        let running = tasks.withLock { $0 }
-        for task in running { task.cancel() }
-        for task in running { _ = try? await task.value }
+        await services.shutdown()
         try? await database.drop()
         _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
         await redis.shutdown()

@@ -1,0 +1,69 @@
+import Foundation
+import MessageBus
+import Testing
+
+@testable import Gateway
+
+/// The OpenAPI document the gateway validates against: what it refuses to load, and its agreement
+/// with the route table.
+@Suite struct OpenAPIDocumentTests {
+    static func document(requestSchema: String) -> String {
+        """
+        openapi: 3.1.0
+        info: {title: t, version: '1'}
+        paths:
+          /v1/things:
+            post:
+              requestBody:
+                content:
+                  application/json:
+                    schema: {$ref: '#/components/schemas/ThingCreate'}
+              responses:
+                '200':
+                  description: ok
+                  content:
+                    application/json:
+                      schema: {oneOf: [{type: string}, {type: integer}]}
+        components:
+          schemas:
+            ThingCreate:
+        \(requestSchema)
+        """
+    }
+
+    @Test(arguments: [
+        ("oneOf", "      oneOf: [{type: string}, {type: integer}]"),
+        ("anyOf", "      type: object\n      properties:\n        tag: {anyOf: [{type: string}, {type: 'null'}]}"),
+        ("not", "      type: object\n      properties:\n        tag: {not: {type: string}}"),
+        ("uniqueItems", "      type: object\n      properties:\n        tags: {type: array, uniqueItems: true, items: {type: string}}"),
+    ])
+    func aRequestSchemaUsingAKeywordTheValidatorLacksIsRefusedAtLoad(keyword: String, schema: String) {
+        #expect {
+            _ = try OpenAPIDocument(yaml: Self.document(requestSchema: schema))
+        } throws: { error in
+            "\(error)".contains("'\(keyword)'") && "\(error)".contains("ThingCreate")
+        }
+    }
+
+    @Test func responseSchemasMayUseAnyKeywordAndPatternsAreCompiledOnce() throws {
+        let document = try OpenAPIDocument(
+            yaml: Self.document(
+                requestSchema: "      type: object\n      properties:\n        code: {type: string, pattern: '^[a-z]+$'}"))
+        #expect(document.patterns.keys.sorted() == ["^[a-z]+$"])
+        #expect(throws: Never.self) { try document.validate(.object(["code": .string("abc")]), schemaNamed: "ThingCreate") }
+        #expect(throws: GatewayError.self) { try document.validate(.object(["code": .string("ABC")]), schemaNamed: "ThingCreate") }
+        #expect(throws: (any Error).self) {
+            try OpenAPIDocument(yaml: Self.document(requestSchema: "      type: string\n      pattern: '[unclosed'"))
+        }
+    }
+
+    @Test func everyRouteBodySchemaIsTheOneItsPathDocuments() throws {
+        let document = try #require(GatewayHarness.openAPI, "schemas/openapi.yaml loads")
+        for route in RouteTable.standard.routes {
+            let operation = try #require(
+                document.operation(method: route.method.rawValue, path: route.path), "\(route.label) is in the document")
+            let documented = operation["requestBody"]?["content"]?["application/json"]?["schema"]?["$ref"]?.stringValue
+            #expect(documented == route.requestSchema.map { "#/components/schemas/\($0)" }, "\(route.label)")
+        }
+    }
+}
