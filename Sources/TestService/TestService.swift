@@ -19,11 +19,6 @@ public enum TestHandlers {
             self.commandID = commandID
             self.key = key
         }
-
-        enum CodingKeys: String, CodingKey {
-            case commandID = "command_id"
-            case key
-        }
     }
 
     /// The gateway routes a development gateway serves for this service (benchmarks: a no-op

@@ -23,13 +23,6 @@ struct ProcessedMessage: Codable, Sendable {
     var reply: String
     var processedAt: Date
     var expireAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case group, type, reply
-        case processedAt = "processed_at"
-        case expireAt = "expire_at"
-    }
 }
 
 /// One event waiting in the outbox.
@@ -40,10 +33,4 @@ struct OutboxEntry: Codable, Sendable {
     /// The service whose command stream gets this entry; nil for a domain event (`billing:events`).
     var service: String?
     var createdAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case type, envelope, service
-        case createdAt = "created_at"
-    }
 }

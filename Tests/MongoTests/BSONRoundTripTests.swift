@@ -1,5 +1,5 @@
 import Foundation
-import Mongo
+@testable import Mongo
 import Testing
 
 /// Fields named the way collections store them (snake_case through CodingKeys).
@@ -189,10 +189,45 @@ struct BSONRoundTripTests {
             byCurrency: ["USD": Decimal(string: "10.50")!, "JPY": 100], optionalTags: ["a", nil])
         let (document, decoded) = try roundTrip(customer)
         #expect(decoded == customer)
-        #expect(document.value(atPath: "addresses.1.postalCode") == "75001")
-        #expect(document.value(atPath: "addresses.0.postalCode") == nil)
-        #expect(document["optionalTags"] == ["a", nil])
-        #expect(document.value(atPath: "byCurrency.JPY") == .decimal128(100))
+        #expect(document.value(atPath: "addresses.1.postal_code") == "75001")
+        #expect(document.value(atPath: "addresses.0.postal_code") == nil)
+        #expect(document["optional_tags"] == ["a", nil])
+        #expect(document.value(atPath: "by_currency.JPY") == .decimal128(100))
+    }
+
+    @Test("field names: camelCase properties are snake_case fields, a top-level id is _id, dictionary keys are kept")
+    func fieldNames() throws {
+        struct Line: Codable, Equatable {
+            var id: String
+            var unitAmount: Decimal
+        }
+        struct Record: Codable, Equatable {
+            var id: String
+            var tenantID: String
+            var createdAt: Date
+            var httpStatus: Int
+            var lines: [Line]
+            var metadata: [String: String]
+            var line2: String
+        }
+        let record = Record(
+            id: "in_1", tenantID: "t1", createdAt: date(milliseconds: 7), httpStatus: 201,
+            lines: [Line(id: "il_1", unitAmount: 5)], metadata: ["orderID": "A-1", "snake_key": "x"], line2: "b")
+        let (document, decoded) = try roundTrip(record)
+        #expect(decoded == record)
+        #expect(document.keys == ["_id", "tenant_id", "created_at", "http_status", "lines", "metadata", "line2"])
+        #expect(document.value(atPath: "lines.0.id") == "il_1")  // only the document's own id is _id
+        #expect(document.value(atPath: "lines.0.unit_amount") == .decimal128(5))
+        #expect(document.value(atPath: "metadata.orderID") == "A-1")  // data, not a name
+        #expect(BSONFieldNames.snakeCase("HTTPStatus") == "http_status")
+        #expect(BSONFieldNames.snakeCase("accessTokenID") == "access_token_id")
+        #expect(BSONFieldNames.snakeCase("already_snake") == "already_snake")
+        // A decoding error names the stored field.
+        var broken = try BSONEncoder().encode(record)
+        broken["tenant_id"] = .int(3)
+        #expect {
+            _ = try BSONDecoder().decode(Record.self, from: broken)
+        } throws: { ($0 as? DecodingError)?.bsonFieldPath == "tenant_id" }
     }
 
     @Test("[String: String] metadata is a subdocument")

@@ -28,7 +28,9 @@ extension DecodingError {
         @unknown default:
             path = []
         }
-        return path.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        return path.indices.map { index in
+            path[index].intValue.map(String.init) ?? BSONFieldNames.field(for: path[index], at: Array(path[..<index]))
+        }.joined(separator: ".")
     }
 
     /// The reason without the path, e.g. "expected a decimal, found string".
@@ -37,7 +39,7 @@ extension DecodingError {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             context.debugDescription
         case .keyNotFound(let key, _):
-            "required field \"\(key.stringValue)\" is missing"
+            "required field \"\(BSONFieldNames.snakeCase(key.stringValue))\" is missing"
         @unknown default:
             "\(self)"
         }
@@ -78,6 +80,12 @@ final class _BSONDecoder: Decoder {
 
     /// Decodes `value` at this decoder's path; BSON-native types and `Date`/`Decimal`/`Data`/`URL` are read directly.
     func unbox<T: Decodable>(_ value: BSONValue, as type: T.Type) throws -> T {
+        if let dictionary = type as? any _BSONStringKeyedDictionaryDecodable.Type, case .document(let document) = value {
+            guard let typed = try dictionary._bsonDecode(document, decoder: self) as? T else {
+                throw DecodingError.typeMismatch(type, .init(codingPath: codingPath, debugDescription: "cannot read \(type)"))
+            }
+            return typed
+        }
         guard let native = try Self.native(value, as: type, codingPath) else {
             return try T(from: _BSONDecoder(value: value, codingPath: codingPath))
         }
@@ -190,14 +198,16 @@ struct _BSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoc
         self.index = Dictionary(document.fields.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
+    private func field(_ key: Key) -> String { BSONFieldNames.field(for: key, at: codingPath) }
+
     var allKeys: [Key] { document.keys.compactMap { Key(stringValue: $0) } }
 
-    func contains(_ key: Key) -> Bool { index[key.stringValue] != nil }
+    func contains(_ key: Key) -> Bool { index[field(key)] != nil }
 
     private func value(for key: Key) throws -> BSONValue {
-        guard let value = index[key.stringValue] else {
+        guard let value = index[field(key)] else {
             throw DecodingError.keyNotFound(
-                key, .init(codingPath: codingPath, debugDescription: "required field \"\(key.stringValue)\" is missing"))
+                key, .init(codingPath: codingPath, debugDescription: "required field \"\(field(key))\" is missing"))
         }
         return value
     }
@@ -212,7 +222,7 @@ struct _BSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoc
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        guard let value = index[key.stringValue] else { return true }
+        guard let value = index[field(key)] else { return true }
         return value.isNull
     }
 
@@ -263,7 +273,7 @@ struct _BSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoc
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        _BSONDecoder(value: index[key.stringValue] ?? .null, codingPath: codingPath + [key])
+        _BSONDecoder(value: index[field(key)] ?? .null, codingPath: codingPath + [key])
     }
 }
 

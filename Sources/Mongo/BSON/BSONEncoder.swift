@@ -189,7 +189,8 @@ struct _BSONKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoc
     let document: _BSONRefDocument
     let codingPath: [any CodingKey]
 
-    private func set(_ value: BSONValue, _ key: Key) { document.set(key.stringValue, .value(value)) }
+    private func field(_ key: Key) -> String { BSONFieldNames.field(for: key, at: codingPath) }
+    private func set(_ value: BSONValue, _ key: Key) { document.set(field(key), .value(value)) }
 
     mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { set(.bool(value), key) }
@@ -214,18 +215,18 @@ struct _BSONKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoc
     }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        document.set(key.stringValue, try _BSONEncoder.box(value, codingPath: codingPath + [key]))
+        document.set(field(key), try _BSONEncoder.box(value, codingPath: codingPath + [key]))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy keyType: NestedKey.Type, forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
         let nested: _BSONRefDocument
-        if case .document(let existing) = document.get(key.stringValue) {
+        if case .document(let existing) = document.get(field(key)) {
             nested = existing
         } else {
             nested = _BSONRefDocument()
-            document.set(key.stringValue, .document(nested))
+            document.set(field(key), .document(nested))
         }
         return KeyedEncodingContainer(
             _BSONKeyedEncodingContainer<NestedKey>(document: nested, codingPath: codingPath + [key]))
@@ -233,11 +234,11 @@ struct _BSONKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoc
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested: _BSONRefArray
-        if case .array(let existing) = document.get(key.stringValue) {
+        if case .array(let existing) = document.get(field(key)) {
             nested = existing
         } else {
             nested = _BSONRefArray()
-            document.set(key.stringValue, .array(nested))
+            document.set(field(key), .array(nested))
         }
         return _BSONUnkeyedEncodingContainer(array: nested, codingPath: codingPath + [key])
     }
@@ -249,8 +250,9 @@ struct _BSONKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoc
     }
 
     private func superEncoder(forKey key: any CodingKey) -> any Encoder {
-        _BSONReferencingEncoder(codingPath: codingPath + [key]) { [document] future in
-            document.set(key.stringValue, future)
+        let name = BSONFieldNames.field(for: key, at: codingPath)
+        return _BSONReferencingEncoder(codingPath: codingPath + [key]) { [document] future in
+            document.set(name, future)
         }
     }
 }

@@ -16,16 +16,6 @@ struct UserRecord: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case email, name, password, role, status, version
-        case tenantID = "tenant_id"
-        case emailVerified = "email_verified"
-        case customerID = "customer_id"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// An opaque refresh token, stored as the SHA-256 of its value. Every rotation adds a member to
@@ -64,15 +54,6 @@ struct EmailVerificationRecord: Codable, Sendable {
     var expiresAt: Date
     var usedAt: Date?
     var createdAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case userID = "user_id"
-        case expiresAt = "expires_at"
-        case usedAt = "used_at"
-        case createdAt = "created_at"
-    }
 }
 
 /// An OAuth 2.0 client (client-credentials grant); its secret is stored as a SHA-256 (it is 256
@@ -88,15 +69,6 @@ struct OAuthClientRecord: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case name, scopes, status, version
-        case tenantID = "tenant_id"
-        case secretHash = "secret_hash"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// A third-party API key (`sk_live_…`/`sk_test_…`), stored as the SHA-256 of the whole key, with
@@ -114,14 +86,6 @@ struct APIKeyRecord: Codable, Sendable {
     var status: String
     var createdAt: Date
     var revokedAt: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case name, prefix, hash, scopes, mode, status
-        case tenantID = "tenant_id"
-        case createdAt = "created_at"
-        case revokedAt = "revoked_at"
-    }
 }
 
 enum AuthCollections {

@@ -12,11 +12,6 @@ public struct PasswordHash: Codable, Sendable, Hashable {
     public var p: Int
     public var salt: String
     public var hash: String
-
-    enum CodingKeys: String, CodingKey {
-        case algorithm, r, p, salt, hash
-        case logN = "log_n"
-    }
 }
 
 /// scrypt (memory-hard) password hashing with a per-user random salt.

@@ -20,15 +20,6 @@ struct StoredSigningKey: Codable, Sendable {
     var createdAt: Date
     var retiredAt: Date?
     var verifyUntil: Date?
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case algorithm, x, y, status
-        case sealedPrivateKey = "sealed_private_key"
-        case createdAt = "created_at"
-        case retiredAt = "retired_at"
-        case verifyUntil = "verify_until"
-    }
 }
 
 /// The auth service's signing keys: created on first start, sealed at rest, published to Redis as

@@ -50,30 +50,6 @@ struct SubscriptionDocument: Codable, Sendable {
     var updatedAt: Date
     var version: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case planID = "plan_id"
-        case planName = "plan_name"
-        case price, currency, interval, status, metadata, version
-        case intervalCount = "interval_count"
-        case startDate = "start_date"
-        case endDate = "end_date"
-        case billingCycleAnchor = "billing_cycle_anchor"
-        case currentPeriodStart = "current_period_start"
-        case currentPeriodEnd = "current_period_end"
-        case trialEnd = "trial_end"
-        case trialWillEndSent = "trial_will_end_sent"
-        case cancelAtPeriodEnd = "cancel_at_period_end"
-        case canceledAt = "canceled_at"
-        case pausedAt = "paused_at"
-        case defaultPaymentMethod = "default_payment_method"
-        case latestInvoice = "latest_invoice"
-        case testClock = "test_clock"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 
     var currencyValue: Currency { Currency(code: currency) ?? Currency(code: "USD")! }
     var priceMoney: Money { Money(price, currencyValue) }
@@ -115,12 +91,6 @@ struct InvoiceLineDocument: Codable, Sendable, Hashable {
     var amount: Decimal
     var proration: Bool
 
-    enum CodingKeys: String, CodingKey {
-        case description, quantity, amount, proration
-        case periodStart = "period_start"
-        case periodEnd = "period_end"
-        case unitAmount = "unit_amount"
-    }
 
     init(_ line: InvoiceLine) {
         description = line.description
@@ -173,30 +143,6 @@ struct InvoiceDocument: Codable, Sendable {
     var updatedAt: Date
     var version: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case customerName = "customer_name"
-        case customerEmail = "customer_email"
-        case subscriptionID = "subscription_id"
-        case number, status, currency, lines, subtotal, total, version
-        case billingReason = "billing_reason"
-        case creditApplied = "credit_applied"
-        case amountDue = "amount_due"
-        case amountPaid = "amount_paid"
-        case issuedAt = "issued_at"
-        case dueAt = "due_at"
-        case paidAt = "paid_at"
-        case voidedAt = "voided_at"
-        case attemptCount = "attempt_count"
-        case firstFailureAt = "first_failure_at"
-        case nextPaymentAttempt = "next_payment_attempt"
-        case paymentMethod = "payment_method"
-        case testClock = "test_clock"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 
     var currencyValue: Currency { Currency(code: currency) ?? Currency(code: "USD")! }
     func money(_ amount: Decimal) -> JSONValue { .string(Money(amount, currencyValue).formatted) }
@@ -236,19 +182,6 @@ struct PaymentDocument: Codable, Sendable {
     var failureMessage: String?
     var attempt: Int
     var createdAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case invoiceID = "invoice_id"
-        case paymentMethod = "payment_method"
-        case amount, currency, status, attempt
-        case providerReference = "provider_reference"
-        case failureCode = "failure_code"
-        case failureMessage = "failure_message"
-        case createdAt = "created_at"
-    }
 }
 
 /// A saved payment method: the provider's token and what may be shown (brand, last 4, expiry),
@@ -267,17 +200,6 @@ struct PaymentMethodDocument: Codable, Sendable {
     var status: String
     var createdAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case type, brand, last4, status
-        case providerToken = "provider_token"
-        case expMonth = "exp_month"
-        case expYear = "exp_year"
-        case isDefault = "is_default"
-        case createdAt = "created_at"
-    }
 
     var json: JSONValue {
         .object([
@@ -302,14 +224,6 @@ struct TestClockDocument: Codable, Sendable {
     var updatedAt: Date
     var version: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case name, status, version
-        case frozenTime = "frozen_time"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 
     var json: JSONValue {
         .object([
@@ -329,14 +243,6 @@ struct BalanceDocument: Codable, Sendable {
     /// Credit available, ≥ 0.
     var credit: Decimal
     var updatedAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case currency, credit
-        case updatedAt = "updated_at"
-    }
 }
 
 /// What the billing engine reads of a plan (owned by the plan service).
@@ -350,14 +256,6 @@ struct PlanView: Codable, Sendable {
     var intervalCount: Int
     var trialDays: Int
     var active: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case name, price, currency, interval, active
-        case intervalCount = "interval_count"
-        case trialDays = "trial_days"
-    }
 }
 
 /// What the billing engine reads of a customer (owned by the customer service).
@@ -368,11 +266,4 @@ struct CustomerView: Codable, Sendable {
     var email: String
     var status: String
     var testClock: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case name, email, status
-        case testClock = "test_clock"
-    }
 }

@@ -33,16 +33,6 @@ struct CustomerDocument: Codable, Sendable {
     var deletedAt: Date?
     var version: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case name, email, status, metadata, version
-        case userID = "user_id"
-        case testClock = "test_clock"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-        case deletedAt = "deleted_at"
-    }
 
     /// The API representation (schemas/openapi.yaml `Customer`).
     var json: JSONValue {

@@ -28,16 +28,6 @@ struct PlanDocument: Codable, Sendable {
     var updatedAt: Date
     var version: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case tenantID = "tenant_id"
-        case name, description, price, currency, interval, features, metadata, active, version
-        case intervalCount = "interval_count"
-        case trialDays = "trial_days"
-        case archivedAt = "archived_at"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 
     /// The price with exactly the currency's minor-unit digits (`"19.90"`, `"100"` for JPY).
     var priceText: String {

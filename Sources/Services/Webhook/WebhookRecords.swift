@@ -25,17 +25,6 @@ struct EndpointRecord: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case url, events, description, status, version
-        case tenantID = "tenant_id"
-        case disabledReason = "disabled_reason"
-        case sealedSecret = "sealed_secret"
-        case failingSince = "failing_since"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// One try to deliver: when, what came back, how long it took.
@@ -76,22 +65,6 @@ struct DeliveryRecord: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case status, manual, attempts, version
-        case tenantID = "tenant_id"
-        case endpointID = "endpoint_id"
-        case eventID = "event_id"
-        case eventType = "event_type"
-        case attemptCount = "attempt_count"
-        case nextAttemptAt = "next_attempt_at"
-        case firstAttemptAt = "first_attempt_at"
-        case leaseUntil = "lease_until"
-        case leaseOwner = "lease_owner"
-        case createdAt = "created_at"
-        case updatedAt = "updated_at"
-    }
 }
 
 /// An event as the Events API serves it and deliveries send it: `body` is the exact JSON posted
@@ -105,12 +78,4 @@ struct EventRecord: Codable, Sendable {
     var body: String
     var createdAt: Date
     var version: Int = 1
-
-    enum CodingKeys: String, CodingKey {
-        case id = "_id"
-        case type, body, version
-        case tenantID = "tenant_id"
-        case customerID = "customer_id"
-        case createdAt = "created_at"
-    }
 }
