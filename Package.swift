@@ -1,6 +1,8 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+import class Foundation.ProcessInfo
+
 let package = Package(
     name: "billing",
     platforms: [.macOS(.v15)],
@@ -67,12 +69,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // The catalogue of commands and domain events (schemas/commands, schemas/events) as types.
+        .target(name: "Contracts", dependencies: ["MessageBus"]),
         // The worker runtime on MongoDB: processor, handler contexts, consumer groups, outbox relay,
         // session fence, replay, the admin handlers over the streams.
         .target(
             name: "WorkerRuntime",
             dependencies: [
-                "MessageBus", "Redis", "Mongo",
+                "MessageBus", "Contracts", "Redis", "Mongo",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +97,7 @@ let package = Package(
         .target(
             name: "BillingCLI",
             dependencies: [
-                "Runtime", "Redis", "Mongo", "BillingDomain", "MessageBus", "WorkerRuntime", "Gateway", "AuthService",
+                "Runtime", "Redis", "Mongo", "BillingDomain", "MessageBus", "Contracts", "WorkerRuntime", "Gateway", "AuthService",
                 "CustomerService", "PlanService", "BillingService", "ServiceKit", "WebhookService",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "billing-bench",
             dependencies: [
-                "BillingCLI", "TestService", "Runtime", "Redis", "Mongo", "MessageBus", "WorkerRuntime", "Gateway",
+                "BillingCLI", "TestService", "Runtime", "Redis", "Mongo", "MessageBus", "Contracts", "WorkerRuntime", "Gateway",
                 "AuthService", "CustomerService", "WebhookService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -119,7 +123,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "MessageBus", "Redis",
+                "MessageBus", "Contracts", "Redis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -133,18 +137,18 @@ let package = Package(
         // cursor pagination, tenant/customer scoping, versioned writes, the read cache, personal-data references.
         .target(
             name: "ServiceKit",
-            dependencies: ["MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain"],
+            dependencies: ["MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain"],
             path: "Sources/Services/Kit"),
         .target(
-            name: "CustomerService", dependencies: ["ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "Redis"],
+            name: "CustomerService", dependencies: ["ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis"],
             path: "Sources/Services/Customer"),
         .target(
-            name: "PlanService", dependencies: ["ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "BillingDomain"],
+            name: "PlanService", dependencies: ["ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "BillingDomain"],
             path: "Sources/Services/Plan"),
         .target(
             name: "AuthService",
             dependencies: [
-                "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain", "ServiceKit",
+                "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain", "ServiceKit",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -157,7 +161,7 @@ let package = Package(
         .target(
             name: "BillingService",
             dependencies: [
-                "ServiceKit", "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
+                "ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -165,7 +169,7 @@ let package = Package(
         .target(
             name: "WebhookService",
             dependencies: [
-                "MessageBus", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
+                "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,7 +181,7 @@ let package = Package(
             ],
             path: "Sources/Services/Webhook"),
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
-        .target(name: "TestService", dependencies: ["MessageBus", "WorkerRuntime", "Gateway", "Mongo", "Redis"]),
+        .target(name: "TestService", dependencies: ["MessageBus", "Contracts", "WorkerRuntime", "Gateway", "Mongo", "Redis"]),
 
         // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
         .target(
@@ -191,7 +195,7 @@ let package = Package(
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
-        .testTarget(name: "MessageBusTests", dependencies: ["MessageBus"]),
+        .testTarget(name: "MessageBusTests", dependencies: ["MessageBus", "Contracts"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
@@ -204,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "TestSupport", "AuthService", "CustomerService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                "TestSupport", "AuthService", "CustomerService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -213,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo",
+                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo",
                 "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -221,7 +225,7 @@ let package = Package(
         .testTarget(
             name: "WebhookTests",
             dependencies: [
-                "TestSupport", "WebhookService", "Gateway", "MessageBus", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                "TestSupport", "WebhookService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -233,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
+                "TestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "Contracts", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -242,3 +246,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Micro-benchmarks (ordo-one/benchmark, with allocation counts): only when ENABLE_BENCHMARKS is set
+// (scripts/bench micro sets it), so plain builds and tests neither resolve nor build the harness.
+if ProcessInfo.processInfo.environment["ENABLE_BENCHMARKS"] != nil {
+    package.dependencies += [
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"])
+    ]
+    package.targets += [
+        .executableTarget(
+            name: "BillingBenchmarks",
+            dependencies: ["MessageBus", "Redis", "Mongo", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BillingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ]
+}

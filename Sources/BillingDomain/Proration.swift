@@ -41,6 +41,23 @@ public enum Proration {
         return -share(of: price, unusedSeconds: unused, periodSeconds: period.seconds)
     }
 
+    /// The credit for cancelling at `time`: the unused part of what was actually paid, never of a
+    /// price that was not invoiced. Each paid line (a period's charge, a proration charge or credit)
+    /// gives back `amount × seconds of it after time / its seconds`, rounded once per line; the sum
+    /// is returned as a credit (zero or negative), never more than was paid and never a charge.
+    public static func unusedPaidCredit(
+        _ paid: [(amount: Money, period: BillingPeriod)], currency: Currency, at time: Date
+    ) -> Money {
+        var total = Money(0, currency)
+        for line in paid where line.amount.currency == currency && line.period.seconds > 0 {
+            let unused = line.period.end.unixSeconds - max(line.period.start.unixSeconds, time.unixSeconds)
+            guard unused > 0 else { continue }
+            let share = share(of: Money(abs(line.amount.amount), currency), unusedSeconds: unused, periodSeconds: line.period.seconds)
+            total = line.amount.amount < 0 ? total - share : total + share
+        }
+        return total.amount > 0 ? -total : Money(0, currency)
+    }
+
     /// `period.end − time` in whole seconds, for a time inside the period.
     public static func unusedSeconds(in period: BillingPeriod, at time: Date) throws(BillingRuleError) -> Int {
         guard period.contains(time) else {

@@ -1,3 +1,4 @@
+import Contracts
 import HTTPTypes
 import MessageBus
 
@@ -33,14 +34,14 @@ public struct GatewayRoute: Sendable {
     /// carries the client's credentials (not a principal), and errors are RFC 6749 §5.2 bodies.
     public var oauthTokenEndpoint: Bool
 
-    public init(
-        _ method: HTTPRequest.Method, _ path: String, service: String, type: String, access: Access,
+    public init<C: BusCommand>(
+        _ method: HTTPRequest.Method, _ path: String, _ command: C.Type, access: Access,
         rateClass: RateClass = .standard, requestSchema: String? = nil, oauthTokenEndpoint: Bool = false
     ) {
         self.method = method
         self.path = path
-        self.service = service
-        self.type = type
+        self.service = C.service
+        self.type = C.name
         self.access = access
         self.rateClass = rateClass
         self.requestSchema = requestSchema
@@ -80,73 +81,73 @@ public struct RouteTable: Sendable {
         }
         return RouteTable(routes: [
             // auth
-            .init(.post, "/v1/auth/signup", service: "auth", type: "auth.signup", access: .public, rateClass: .auth, requestSchema: "SignupRequest"),
-            .init(.post, "/v1/auth/login", service: "auth", type: "auth.login", access: .public, rateClass: .auth, requestSchema: "LoginRequest"),
-            .init(.post, "/v1/auth/refresh", service: "auth", type: "auth.refresh", access: .public, rateClass: .auth, requestSchema: "RefreshRequest"),
-            .init(.post, "/v1/auth/logout", service: "auth", type: "auth.logout", access: auth(everyone), requestSchema: "LogoutRequest"),
-            .init(.post, "/v1/auth/verify-email", service: "auth", type: "auth.verify_email", access: .public, rateClass: .auth, requestSchema: "VerifyEmailRequest"),
-            .init(.post, "/v1/oauth/token", service: "auth", type: "auth.token", access: .public, rateClass: .auth, requestSchema: "TokenRequest", oauthTokenEndpoint: true),
-            .init(.post, "/v1/oauth/clients", service: "auth", type: "oauth_client.create", access: auth(admin), requestSchema: "OAuthClientCreate"),
-            .init(.get, "/v1/oauth/clients", service: "auth", type: "oauth_client.list", access: auth(admin)),
-            .init(.delete, "/v1/oauth/clients/{id}", service: "auth", type: "oauth_client.delete", access: auth(admin)),
-            .init(.post, "/v1/api-keys", service: "auth", type: "api_key.create", access: auth(admin), requestSchema: "ApiKeyCreate"),
-            .init(.get, "/v1/api-keys", service: "auth", type: "api_key.list", access: auth(admin)),
-            .init(.delete, "/v1/api-keys/{id}", service: "auth", type: "api_key.delete", access: auth(admin)),
+            .init(.post, "/v1/auth/signup", Commands.AuthSignup.self, access: .public, rateClass: .auth, requestSchema: "SignupRequest"),
+            .init(.post, "/v1/auth/login", Commands.AuthLogin.self, access: .public, rateClass: .auth, requestSchema: "LoginRequest"),
+            .init(.post, "/v1/auth/refresh", Commands.AuthRefresh.self, access: .public, rateClass: .auth, requestSchema: "RefreshRequest"),
+            .init(.post, "/v1/auth/logout", Commands.AuthLogout.self, access: auth(everyone), requestSchema: "LogoutRequest"),
+            .init(.post, "/v1/auth/verify-email", Commands.AuthVerifyEmail.self, access: .public, rateClass: .auth, requestSchema: "VerifyEmailRequest"),
+            .init(.post, "/v1/oauth/token", Commands.AuthToken.self, access: .public, rateClass: .auth, requestSchema: "TokenRequest", oauthTokenEndpoint: true),
+            .init(.post, "/v1/oauth/clients", Commands.OauthClientCreate.self, access: auth(admin), requestSchema: "OAuthClientCreate"),
+            .init(.get, "/v1/oauth/clients", Commands.OauthClientList.self, access: auth(admin)),
+            .init(.delete, "/v1/oauth/clients/{id}", Commands.OauthClientDelete.self, access: auth(admin)),
+            .init(.post, "/v1/api-keys", Commands.ApiKeyCreate.self, access: auth(admin), requestSchema: "ApiKeyCreate"),
+            .init(.get, "/v1/api-keys", Commands.ApiKeyList.self, access: auth(admin)),
+            .init(.delete, "/v1/api-keys/{id}", Commands.ApiKeyDelete.self, access: auth(admin)),
             // customers
-            .init(.post, "/v1/customers", service: "customer", type: "customer.create", access: auth(adminService, "customers:write"), requestSchema: "CustomerCreate"),
-            .init(.get, "/v1/customers", service: "customer", type: "customer.list", access: auth(adminService, "customers:read")),
-            .init(.get, "/v1/customers/me", service: "customer", type: "customer.me", access: auth([.customer])),
-            .init(.get, "/v1/customers/{id}", service: "customer", type: "customer.get", access: auth(everyone, "customers:read")),
-            .init(.patch, "/v1/customers/{id}", service: "customer", type: "customer.update", access: auth(everyone, "customers:write"), requestSchema: "CustomerUpdate"),
-            .init(.delete, "/v1/customers/{id}", service: "customer", type: "customer.delete", access: auth(adminService, "customers:write")),
-            .init(.get, "/v1/customers/{id}/export", service: "customer", type: "customer.export", access: auth(everyone, "customers:read")),
-            .init(.post, "/v1/customers/{id}/suspend", service: "customer", type: "customer.suspend", access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
-            .init(.post, "/v1/customers/{id}/reactivate", service: "customer", type: "customer.reactivate", access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/customers", Commands.CustomerCreate.self, access: auth(adminService, "customers:write"), requestSchema: "CustomerCreate"),
+            .init(.get, "/v1/customers", Commands.CustomerList.self, access: auth(adminService, "customers:read")),
+            .init(.get, "/v1/customers/me", Commands.CustomerMe.self, access: auth([.customer])),
+            .init(.get, "/v1/customers/{id}", Commands.CustomerGet.self, access: auth(everyone, "customers:read")),
+            .init(.patch, "/v1/customers/{id}", Commands.CustomerUpdate.self, access: auth(everyone, "customers:write"), requestSchema: "CustomerUpdate"),
+            .init(.delete, "/v1/customers/{id}", Commands.CustomerDelete.self, access: auth(adminService, "customers:write")),
+            .init(.get, "/v1/customers/{id}/export", Commands.CustomerExport.self, access: auth(everyone, "customers:read")),
+            .init(.post, "/v1/customers/{id}/suspend", Commands.CustomerSuspend.self, access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/customers/{id}/reactivate", Commands.CustomerReactivate.self, access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
             // plans
-            .init(.post, "/v1/plans", service: "plan", type: "plan.create", access: auth(adminService, "plans:write"), requestSchema: "PlanCreate"),
-            .init(.get, "/v1/plans", service: "plan", type: "plan.list", access: .public),
-            .init(.get, "/v1/plans/{id}", service: "plan", type: "plan.get", access: auth(everyone, "plans:read")),
-            .init(.patch, "/v1/plans/{id}", service: "plan", type: "plan.update", access: auth(adminService, "plans:write"), requestSchema: "PlanUpdate"),
-            .init(.post, "/v1/plans/{id}/archive", service: "plan", type: "plan.archive", access: auth(adminService, "plans:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/plans", Commands.PlanCreate.self, access: auth(adminService, "plans:write"), requestSchema: "PlanCreate"),
+            .init(.get, "/v1/plans", Commands.PlanList.self, access: .public),
+            .init(.get, "/v1/plans/{id}", Commands.PlanGet.self, access: auth(everyone, "plans:read")),
+            .init(.patch, "/v1/plans/{id}", Commands.PlanUpdate.self, access: auth(adminService, "plans:write"), requestSchema: "PlanUpdate"),
+            .init(.post, "/v1/plans/{id}/archive", Commands.PlanArchive.self, access: auth(adminService, "plans:write"), requestSchema: "EmptyRequest"),
             // subscriptions
-            .init(.post, "/v1/subscriptions", service: "subscription", type: "subscription.create", access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionCreate"),
-            .init(.get, "/v1/subscriptions", service: "subscription", type: "subscription.list", access: auth(everyone, "subscriptions:read")),
-            .init(.get, "/v1/subscriptions/{id}", service: "subscription", type: "subscription.get", access: auth(everyone, "subscriptions:read")),
-            .init(.patch, "/v1/subscriptions/{id}", service: "subscription", type: "subscription.update", access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionUpdate"),
-            .init(.post, "/v1/subscriptions/{id}/change-plan", service: "subscription", type: "subscription.change_plan", access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionChangePlan"),
-            .init(.post, "/v1/subscriptions/{id}/cancel", service: "subscription", type: "subscription.cancel", access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionCancel"),
-            .init(.post, "/v1/subscriptions/{id}/pause", service: "subscription", type: "subscription.pause", access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
-            .init(.post, "/v1/subscriptions/{id}/resume", service: "subscription", type: "subscription.resume", access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/subscriptions", Commands.SubscriptionCreate.self, access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionCreate"),
+            .init(.get, "/v1/subscriptions", Commands.SubscriptionList.self, access: auth(everyone, "subscriptions:read")),
+            .init(.get, "/v1/subscriptions/{id}", Commands.SubscriptionGet.self, access: auth(everyone, "subscriptions:read")),
+            .init(.patch, "/v1/subscriptions/{id}", Commands.SubscriptionUpdate.self, access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionUpdate"),
+            .init(.post, "/v1/subscriptions/{id}/change-plan", Commands.SubscriptionChangePlan.self, access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionChangePlan"),
+            .init(.post, "/v1/subscriptions/{id}/cancel", Commands.SubscriptionCancel.self, access: auth(everyone, "subscriptions:write"), requestSchema: "SubscriptionCancel"),
+            .init(.post, "/v1/subscriptions/{id}/pause", Commands.SubscriptionPause.self, access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/subscriptions/{id}/resume", Commands.SubscriptionResume.self, access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
             // invoices
-            .init(.get, "/v1/invoices", service: "invoice", type: "invoice.list", access: auth(everyone, "invoices:read")),
-            .init(.get, "/v1/invoices/{id}", service: "invoice", type: "invoice.get", access: auth(everyone, "invoices:read")),
-            .init(.post, "/v1/invoices/{id}/pay", service: "invoice", type: "invoice.pay", access: auth(everyone, "invoices:write"), requestSchema: "InvoicePay"),
-            .init(.post, "/v1/invoices/{id}/void", service: "invoice", type: "invoice.void", access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
-            .init(.post, "/v1/invoices/{id}/mark-uncollectible", service: "invoice", type: "invoice.mark_uncollectible", access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
+            .init(.get, "/v1/invoices", Commands.InvoiceList.self, access: auth(everyone, "invoices:read")),
+            .init(.get, "/v1/invoices/{id}", Commands.InvoiceGet.self, access: auth(everyone, "invoices:read")),
+            .init(.post, "/v1/invoices/{id}/pay", Commands.InvoicePay.self, access: auth(everyone, "invoices:write"), requestSchema: "InvoicePay"),
+            .init(.post, "/v1/invoices/{id}/void", Commands.InvoiceVoid.self, access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/invoices/{id}/mark-uncollectible", Commands.InvoiceMarkUncollectible.self, access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
             // payment methods
-            .init(.post, "/v1/payment-methods", service: "invoice", type: "payment_method.create", access: auth(everyone, "payment_methods:write"), requestSchema: "PaymentMethodCreate"),
-            .init(.get, "/v1/payment-methods", service: "invoice", type: "payment_method.list", access: auth(everyone, "payment_methods:read")),
-            .init(.delete, "/v1/payment-methods/{id}", service: "invoice", type: "payment_method.delete", access: auth(everyone, "payment_methods:write")),
+            .init(.post, "/v1/payment-methods", Commands.PaymentMethodCreate.self, access: auth(everyone, "payment_methods:write"), requestSchema: "PaymentMethodCreate"),
+            .init(.get, "/v1/payment-methods", Commands.PaymentMethodList.self, access: auth(everyone, "payment_methods:read")),
+            .init(.delete, "/v1/payment-methods/{id}", Commands.PaymentMethodDelete.self, access: auth(everyone, "payment_methods:write")),
             // webhooks and events
-            .init(.post, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.create", access: auth(adminService, "webhooks:write"), requestSchema: "WebhookEndpointCreate"),
-            .init(.get, "/v1/webhook-endpoints", service: "webhook", type: "webhook_endpoint.list", access: auth(adminService, "webhooks:read")),
-            .init(.delete, "/v1/webhook-endpoints/{id}", service: "webhook", type: "webhook_endpoint.delete", access: auth(adminService, "webhooks:write")),
-            .init(.get, "/v1/webhook-endpoints/{id}", service: "webhook", type: "webhook_endpoint.get", access: auth(adminService, "webhooks:read")),
-            .init(.post, "/v1/webhook-endpoints/{id}/disable", service: "webhook", type: "webhook_endpoint.disable", access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
-            .init(.post, "/v1/webhook-endpoints/{id}/enable", service: "webhook", type: "webhook_endpoint.enable", access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
-            .init(.post, "/v1/webhook-endpoints/{id}/redeliver", service: "webhook", type: "webhook_endpoint.redeliver", access: auth(adminService, "webhooks:write"), requestSchema: "WebhookRedeliver"),
-            .init(.get, "/v1/webhook-endpoints/{id}/deliveries", service: "webhook", type: "webhook_delivery.list", access: auth(adminService, "webhooks:read")),
+            .init(.post, "/v1/webhook-endpoints", Commands.WebhookEndpointCreate.self, access: auth(adminService, "webhooks:write"), requestSchema: "WebhookEndpointCreate"),
+            .init(.get, "/v1/webhook-endpoints", Commands.WebhookEndpointList.self, access: auth(adminService, "webhooks:read")),
+            .init(.delete, "/v1/webhook-endpoints/{id}", Commands.WebhookEndpointDelete.self, access: auth(adminService, "webhooks:write")),
+            .init(.get, "/v1/webhook-endpoints/{id}", Commands.WebhookEndpointGet.self, access: auth(adminService, "webhooks:read")),
+            .init(.post, "/v1/webhook-endpoints/{id}/disable", Commands.WebhookEndpointDisable.self, access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/webhook-endpoints/{id}/enable", Commands.WebhookEndpointEnable.self, access: auth(adminService, "webhooks:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/webhook-endpoints/{id}/redeliver", Commands.WebhookEndpointRedeliver.self, access: auth(adminService, "webhooks:write"), requestSchema: "WebhookRedeliver"),
+            .init(.get, "/v1/webhook-endpoints/{id}/deliveries", Commands.WebhookDeliveryList.self, access: auth(adminService, "webhooks:read")),
             // A customer sees the events about itself (the webhook service scopes them).
-            .init(.get, "/v1/events", service: "webhook", type: "event.list", access: auth(everyone, "events:read")),
-            .init(.get, "/v1/events/{id}", service: "webhook", type: "event.get", access: auth(everyone, "events:read")),
+            .init(.get, "/v1/events", Commands.EventList.self, access: auth(everyone, "events:read")),
+            .init(.get, "/v1/events/{id}", Commands.EventGet.self, access: auth(everyone, "events:read")),
             // test clocks
-            .init(.post, "/v1/test-clocks", service: "subscription", type: "test_clock.create", access: auth(admin), requestSchema: "TestClockCreate"),
-            .init(.get, "/v1/test-clocks/{id}", service: "subscription", type: "test_clock.get", access: auth(admin)),
-            .init(.post, "/v1/test-clocks/{id}/advance", service: "subscription", type: "test_clock.advance", access: auth(admin), requestSchema: "TestClockAdvance"),
+            .init(.post, "/v1/test-clocks", Commands.TestClockCreate.self, access: auth(admin), requestSchema: "TestClockCreate"),
+            .init(.get, "/v1/test-clocks/{id}", Commands.TestClockGet.self, access: auth(admin)),
+            .init(.post, "/v1/test-clocks/{id}/advance", Commands.TestClockAdvance.self, access: auth(admin), requestSchema: "TestClockAdvance"),
             // admin
-            .init(.get, "/v1/admin/streams", service: "webhook", type: "admin.streams", access: auth(admin)),
-            .init(.get, "/v1/admin/dead-letters", service: "webhook", type: "admin.dead_letters", access: auth(admin)),
-            .init(.post, "/v1/admin/dead-letters/{id}/retry", service: "webhook", type: "admin.dead_letter_retry", access: auth(admin), requestSchema: "EmptyRequest"),
+            .init(.get, "/v1/admin/streams", Commands.AdminStreams.self, access: auth(admin)),
+            .init(.get, "/v1/admin/dead-letters", Commands.AdminDeadLetters.self, access: auth(admin)),
+            .init(.post, "/v1/admin/dead-letters/{id}/retry", Commands.AdminDeadLetterRetry.self, access: auth(admin), requestSchema: "EmptyRequest"),
         ])
     }()
 }

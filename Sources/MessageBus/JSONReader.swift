@@ -417,7 +417,7 @@ extension MessageCoding {
     }
 
     /// The `JSONDecoder` path, named so the overloads above can reach it.
-    static func decode<T: Decodable>(_ type: T.Type, generic data: Data) throws -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, generic data: Data) throws -> T {
         try decode(type as T.Type, from: data as Data)
     }
 }

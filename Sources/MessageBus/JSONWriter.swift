@@ -181,7 +181,7 @@ struct JSONObjectWriter {
 
 extension Principal {
     /// Keys sorted: customer_id, role, scopes, subject, tenant, token_id.
-    var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var w = JSONObjectWriter(capacity: 128)
         w.string("customer_id", customerID)
         w.string("role", role.rawValue)
@@ -195,7 +195,7 @@ extension Principal {
 
 extension Envelope {
     /// Keys sorted, optional ones omitted when nil (as the `Codable` conformance does).
-    var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var w = JSONObjectWriter(capacity: 512)
         w.string("causation_id", causationID)
         w.string("correlation_id", correlationID)
@@ -215,7 +215,7 @@ extension Envelope {
 
 extension Problem {
     /// Keys sorted: code, detail, param, status, title, type.
-    var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var w = JSONObjectWriter(capacity: 256)
         w.string("code", code)
         w.string("detail", detail)
@@ -229,7 +229,7 @@ extension Problem {
 
 extension Reply {
     /// Keys sorted: completed_at, correlation_id, error, http_status, id, result, secret_fields, status.
-    var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var w = JSONObjectWriter(capacity: 512)
         w.time("completed_at", completedAt)
         w.string("correlation_id", correlationID)

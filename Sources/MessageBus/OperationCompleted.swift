@@ -10,7 +10,8 @@ import Foundation
 /// the event (both may). The event's ID is derived from the operation's, so a second raise (that
 /// race, or a redelivered command) is deduplicated by consumers.
 public enum OperationCompleted {
-    public static let type = "operation.completed"
+    public static let eventType = EventType("operation.completed")
+    public static var type: String { eventType.name }
 
     /// The marker the gateway sets on an operation it answered with 202.
     public static func asyncMarkerKey(_ names: StreamNames, _ id: String) -> String { "\(names.prefix):op:\(id):async" }
@@ -31,15 +32,19 @@ public enum OperationCompleted {
         return MessageID.format(bytes)
     }
 
-    /// The event for a completed operation (its reply as stored: secrets redacted); its payload is
-    /// what `GET /v1/operations/{id}` shows.
+    /// The event for a completed operation: which operation, how it ended, and the resource it
+    /// made or changed, never the result itself. Every `events:read` key and `*` endpoint of the
+    /// tenant receives it, while the result belongs to whoever asked (`GET /v1/operations/{id}`
+    /// shows it to them and to the tenant's admins).
     public static func event(for reply: Reply, subject: String, tenant: String, customerID: String?, createdAt: Date?)
         -> Envelope
     {
         var payload: [String: JSONValue] = [
             "id": .string(reply.id), "object": .string("operation"), "status": .string(reply.status.rawValue),
-            "http_status": .number(String(reply.httpStatus)), "result": reply.result ?? .null,
-            "error": reply.error.map(\.jsonValue) ?? .null,
+            "http_status": .number(String(reply.httpStatus)),
+            "resource_id": reply.result?["id"]?.stringValue.map(JSONValue.string) ?? .null,
+            "resource_object": reply.result?["object"]?.stringValue.map(JSONValue.string) ?? .null,
+            "error_code": reply.error.map { .string($0.code) } ?? .null,
             "created_at": (createdAt ?? MessageID.timestamp(of: reply.id)).map { .string(MessageCoding.formatTimestamp($0)) }
                 ?? .null,
             "completed_at": .string(MessageCoding.formatTimestamp(reply.completedAt)),

@@ -13,6 +13,14 @@ public struct BillingSettings: Sendable, Equatable {
     public var redisURL: String
     public var mongoURL: String
     public var httpHost: String
+
+    /// Whether `host` names this machine only (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
     public var httpPort: Int
     /// Sustained requests/s per authenticated principal.
     public var rateLimitPrincipal: Int
@@ -128,6 +136,14 @@ public struct BillingSettings: Sendable, Equatable {
         self.redisURL = string("redis.url", d.redisURL, secret: true)
         self.mongoURL = string("mongo.url", d.mongoURL, secret: true)
         self.httpHost = string("http.host", d.httpHost)
+        // Development mode has fixed, public sealing keys and lets webhooks reach loopback: it must
+        // never listen where another machine can reach it.
+        if mode == .development, !Self.isLoopback(httpHost) {
+            throw Invalid(
+                variable: "BILLING_HTTP_HOST",
+                reason: "'\(httpHost)' is not a loopback address; development mode listens on 127.0.0.1, ::1 or localhost only "
+                    + "(set BILLING_MODE=production, with its keys, to listen elsewhere)")
+        }
         self.httpPort = try int("http.port", d.httpPort, range: 0...65535)
         self.rateLimitPrincipal = try int("rate.limit.principal", d.rateLimitPrincipal, range: 1...1_000_000)
         self.rateLimitIP = try int("rate.limit.ip", d.rateLimitIP, range: 1...1_000_000)

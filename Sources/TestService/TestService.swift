@@ -1,9 +1,9 @@
 import Foundation
 import Gateway
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
+import WorkerRuntime
 
 /// A small service used by the integration tests (and `billing-bench streams`) to exercise the
 /// messaging runtime with real effects: documents in MongoDB, refusals, failures, slowness, events.
@@ -26,33 +26,33 @@ public enum TestHandlers {
     public static let routes: [GatewayRoute] = {
         let anyone: GatewayRoute.Access = .authenticated(roles: [.admin, .customer, .service], scopes: ["test:use"])
         return [
-            .init(.get, "/v1/test/echo", service: name, type: "test.echo", access: anyone),
-            .init(.post, "/v1/test/echo", service: name, type: "test.echo", access: anyone),
-            .init(.post, "/v1/test/items", service: name, type: "test.insert", access: anyone),
+            .init(.get, "/v1/test/echo", TestCommands.Echo.self, access: anyone),
+            .init(.post, "/v1/test/echo", TestCommands.Echo.self, access: anyone),
+            .init(.post, "/v1/test/items", TestCommands.Insert.self, access: anyone),
         ]
     }()
 
     @Sendable public static func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.read("test.echo") { envelope, _ in
+        registry.read(TestCommands.Echo.self) { envelope, _ in
             HandlerResult(body: envelope.payload)
         }
-        registry.read("test.items") { _, context in
+        registry.read(TestCommands.Items.self) { _, context in
             // The items' command IDs: what the gateway's tests check without a MongoDB client of their own.
             let items = try await context.database.collection("items", as: Item.self).find([:])
             return HandlerResult(body: .object(["command_ids": .array(items.map { .string($0.commandID) })]))
         }
-        registry.write("test.insert") { context in
+        registry.write(TestCommands.Insert.self) { context in
             try insert(context)
             return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
         }
-        registry.write("test.slow") { context in
+        registry.write(TestCommands.Slow.self) { context in
             let ms = Int(context.envelope.payload["ms"]?.numberText ?? "") ?? 100
             Thread.sleep(forTimeInterval: Double(ms) / 1000)
             try insert(context)
             return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
         }
-        registry.write("test.hang") { context in
+        registry.write(TestCommands.Hang.self) { context in
             // Every delivery writes the same document (its `_id` is the command's), so a transaction
             // left open on it conflicts with the next delivery's. In a process started with
             // BILLING_TEST_HANG_MS the handler then holds its transaction open that long, and says so.
@@ -64,19 +64,19 @@ public enum TestHandlers {
             }
             return HandlerResult(status: 201, body: .object([:]))
         }
-        registry.write("test.emit") { context in
+        registry.write(TestCommands.Emit.self) { context in
             try insert(context)
-            context.emit("test.happened", payload: context.envelope.payload)
+            context.emit(.testHappened, payload: context.envelope.payload)
             return HandlerResult(status: 201, body: .object([:]))
         }
-        registry.write("test.forward") { context in
+        registry.write(TestCommands.Forward.self) { context in
             // Asks this same service, through the outbox, to insert `key` (a command to another service).
             context.send(
-                "test.insert", to: name, payload: .object(["key": context.envelope.payload["key"] ?? .null]),
+                TestCommands.Insert.self, payload: .object(["key": context.envelope.payload["key"] ?? .null]),
                 id: "fwd-\(context.envelope.id)")
             return HandlerResult(status: 202, body: .object([:]))
         }
-        registry.write("test.mark") { context in
+        registry.write(TestCommands.Mark.self) { context in
             // Inserts, then sets a Redis key once the insert has committed.
             try insert(context)
             let key = context.envelope.payload["redis_key"]?.stringValue ?? ""
@@ -87,10 +87,10 @@ public enum TestHandlers {
             if fail { throw Problem.invalid("fail", "refused after asking for an after-commit action") }
             return HandlerResult(status: 201, body: .object([:]))
         }
-        registry.write("test.refuse") { _ in
+        registry.write(TestCommands.Refuse.self) { _ in
             throw Problem.invalid("key", "refused on purpose")
         }
-        registry.write("test.fail") { context in
+        registry.write(TestCommands.Fail.self) { context in
             // Poison until a `flags/fixed` document exists.
             let flags = context.transaction.collection("flags", as: BSONDocument.self)
             guard try flags.findOne(["_id": "fixed"]) != nil else {
@@ -122,4 +122,53 @@ extension JSONValue {
         default: nil
         }
     }
+}
+
+/// The diagnostic service's commands (not part of the product's catalogue).
+public enum TestCommands {
+    public enum Echo: BusCommand {
+        public static let name = "test.echo"
+        public static let service = TestHandlers.name
+    }
+    public enum Emit: BusCommand {
+        public static let name = "test.emit"
+        public static let service = TestHandlers.name
+    }
+    public enum Fail: BusCommand {
+        public static let name = "test.fail"
+        public static let service = TestHandlers.name
+    }
+    public enum Forward: BusCommand {
+        public static let name = "test.forward"
+        public static let service = TestHandlers.name
+    }
+    public enum Hang: BusCommand {
+        public static let name = "test.hang"
+        public static let service = TestHandlers.name
+    }
+    public enum Insert: BusCommand {
+        public static let name = "test.insert"
+        public static let service = TestHandlers.name
+    }
+    public enum Items: BusCommand {
+        public static let name = "test.items"
+        public static let service = TestHandlers.name
+    }
+    public enum Mark: BusCommand {
+        public static let name = "test.mark"
+        public static let service = TestHandlers.name
+    }
+    public enum Refuse: BusCommand {
+        public static let name = "test.refuse"
+        public static let service = TestHandlers.name
+    }
+    public enum Slow: BusCommand {
+        public static let name = "test.slow"
+        public static let service = TestHandlers.name
+    }
+}
+
+extension EventType {
+    /// Raised by `test.emit`.
+    public static let testHappened = EventType("test.happened")
 }

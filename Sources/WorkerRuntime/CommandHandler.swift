@@ -1,5 +1,5 @@
-import MessageBus
 import Foundation
+import MessageBus
 import Mongo
 import NIOPosix
 import Redis
@@ -75,19 +75,20 @@ public final class CommandContext {
     }
 
     /// Raises a domain event; it is written to the outbox in this transaction and published after commit.
-    public func emit(_ type: String, payload: JSONValue) {
+    public func emit(_ type: EventType, payload: JSONValue) {
         events.append(
             Envelope(
-                type: type, correlationID: envelope.correlationID, causationID: envelope.id, principal: envelope.principal,
+                type: type.name, correlationID: envelope.correlationID, causationID: envelope.id, principal: envelope.principal,
                 traceparent: envelope.traceparent, payload: payload, createdAt: now))
     }
 
     /// Sends a command to another service's stream once this transaction commits (through the
     /// outbox, so a crash after commit still sends it). Give a deterministic `id` when the same
     /// command must not run twice; by default it acts as this service (role `system`) in the tenant.
-    public func send(
-        _ type: String, to service: String, payload: JSONValue, id: String = MessageID.make(), principal: Principal? = nil
+    public func send<C: BusCommand>(
+        _ command: C.Type, payload: JSONValue, id: String = MessageID.make(), principal: Principal? = nil
     ) {
+        let (type, service) = (C.name, C.service)
         let actor = principal ?? Principal(subject: "service:\(self.service)", role: .system, tenant: envelope.principal.tenant)
         commands.append(
             (
@@ -189,29 +190,46 @@ public enum CommandHandler: Sendable {
     case transact(@Sendable (Envelope, TransactContext) async throws -> HandlerResult)
 }
 
-/// Handlers by message type; `*` matches every type (event consumers).
+/// Handlers by message type, registered by command type (or event type, for the consumers of
+/// `billing:events`); an `every…` handler takes whatever has no handler of its own.
 public struct HandlerRegistry: Sendable {
     private var handlers: [String: CommandHandler] = [:]
+    private static let everything = "*"
 
     public init() {}
 
-    public mutating func write(_ type: String, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
-        handlers[type] = .write(body)
+    public mutating func write<C: BusCommand>(_ command: C.Type, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
+        handlers[C.name] = .write(body)
     }
 
-    public mutating func read(
-        _ type: String, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult
+    public mutating func read<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult
     ) {
-        handlers[type] = .read(body)
+        handlers[C.name] = .read(body)
     }
 
-    public mutating func transact(
-        _ type: String, _ body: @escaping @Sendable (Envelope, TransactContext) async throws -> HandlerResult
+    public mutating func transact<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext) async throws -> HandlerResult
     ) {
-        handlers[type] = .transact(body)
+        handlers[C.name] = .transact(body)
     }
 
-    public func handler(for type: String) -> CommandHandler? { handlers[type] ?? handlers["*"] }
+    /// An event consumer's handler for one event type.
+    public mutating func write(event: EventType, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
+        handlers[event.name] = .write(body)
+    }
+
+    /// An event consumer's handler for every event without a handler of its own.
+    public mutating func writeEvery(_ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
+        handlers[Self.everything] = .write(body)
+    }
+
+    /// Answers every message without a handler of its own, reading only.
+    public mutating func readEvery(_ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult) {
+        handlers[Self.everything] = .read(body)
+    }
+
+    public func handler(for type: String) -> CommandHandler? { handlers[type] ?? handlers[Self.everything] }
 
     public var types: [String] { handlers.keys.sorted() }
 }

@@ -1,5 +1,6 @@
-import MessageBus
+import Contracts
 import Foundation
+import MessageBus
 
 /// The admin routes over ``StreamAdmin`` (DESIGN §5): `GET /v1/admin/streams`,
 /// `GET /v1/admin/dead-letters`, `POST /v1/admin/dead-letters/{id}/retry`. The gateway lets only
@@ -23,11 +24,11 @@ public struct StreamAdminHandlers: Sendable {
     }
 
     public func register(into registry: inout HandlerRegistry) {
-        registry.read("admin.streams") { _, context in try await streams(admin(context)) }
-        registry.read("admin.dead_letters") { envelope, context in
+        registry.read(Commands.AdminStreams.self) { _, context in try await streams(admin(context)) }
+        registry.read(Commands.AdminDeadLetters.self) { envelope, context in
             try await deadLetters(admin(context), for: envelope.principal)
         }
-        registry.read("admin.dead_letter_retry") { envelope, context in try await retry(admin(context), envelope) }
+        registry.read(Commands.AdminDeadLetterRetry.self) { envelope, context in try await retry(admin(context), envelope) }
     }
 
     private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names) }

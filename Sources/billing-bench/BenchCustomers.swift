@@ -1,5 +1,6 @@
 import ArgumentParser
 import BillingCLI
+import Contracts
 import CustomerService
 import Foundation
 import Logging
@@ -63,7 +64,7 @@ struct BenchCustomers: AsyncParsableCommand {
             @Sendable func get(_ i: Int) async throws {
                 let id = ids[(i &* 7919) % ids.count]
                 let envelope = Envelope(
-                    type: "customer.get", replyTo: router.stream, principal: principal,
+                    type: Commands.CustomerGet.name, replyTo: router.stream, principal: principal,
                     payload: .object(["path": .object(["id": .string(id)])]), createdAt: Date())
                 router.expect(envelope.id)
                 try await bus.send(envelope, to: CustomerService.name)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BillingCLI
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -111,7 +112,7 @@ struct BenchWebhooks: AsyncParsableCommand {
         let run = UUID().uuidString.prefix(6)
         for index in 0..<endpoints {
             let create = Envelope(
-                type: "webhook_endpoint.create", replyTo: router.stream, principal: admin,
+                type: Commands.WebhookEndpointCreate.name, replyTo: router.stream, principal: admin,
                 payload: .object([
                     "body": .object([
                         "url": .string("http://127.0.0.1:\(receiver.port)/hook/\(run)-\(index)"), "events": .array([.string("test.happened")]),

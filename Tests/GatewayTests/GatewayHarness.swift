@@ -7,8 +7,8 @@ import Logging
 import MessageBus
 import NIOCore
 import Redis
-import TestSupport
 import Testing
+import TestSupport
 
 @testable import Gateway
 
@@ -69,15 +69,15 @@ final class GatewayHarness: @unchecked Sendable {
     static var testRoutes: RouteTable {
         var table = RouteTable.standard
         let anyone: GatewayRoute.Access = .authenticated(roles: [.admin, .customer, .service], scopes: ["test:use"])
-        table.add(.init(.post, "/v1/test/items", service: Self.testService, type: "test.insert", access: anyone))
-        table.add(.init(.get, "/v1/test/echo", service: Self.testService, type: "test.echo", access: anyone))
-        table.add(.init(.get, "/v1/test/public-echo", service: Self.testService, type: "test.echo", access: .public))
-        table.add(.init(.post, "/v1/test/login", service: Self.testService, type: "test.echo", access: .public, rateClass: .auth))
-        table.add(.init(.post, "/v1/test/refuse", service: Self.testService, type: "test.refuse", access: anyone))
-        table.add(.init(.post, "/v1/test/customers", service: Self.testService, type: "test.echo", access: anyone, requestSchema: "CustomerCreate"))
-        table.add(.init(.post, "/v1/test/admin-only", service: Self.testService, type: "test.echo", access: .authenticated(roles: [.admin], scopes: [])))
+        table.add(.init(.post, "/v1/test/items", TestCommand.Insert.self, access: anyone))
+        table.add(.init(.get, "/v1/test/echo", TestCommand.Echo.self, access: anyone))
+        table.add(.init(.get, "/v1/test/public-echo", TestCommand.Echo.self, access: .public))
+        table.add(.init(.post, "/v1/test/login", TestCommand.Echo.self, access: .public, rateClass: .auth))
+        table.add(.init(.post, "/v1/test/refuse", TestCommand.Refuse.self, access: anyone))
+        table.add(.init(.post, "/v1/test/customers", TestCommand.Echo.self, access: anyone, requestSchema: "CustomerCreate"))
+        table.add(.init(.post, "/v1/test/admin-only", TestCommand.Echo.self, access: .authenticated(roles: [.admin], scopes: [])))
         // No worker reads this stream: requests to it stay pending.
-        table.add(.init(.post, "/v1/test/void", service: "void", type: "void.run", access: anyone))
+        table.add(.init(.post, "/v1/test/void", TestCommand.Void.self, access: anyone))
         return table
     }
 
@@ -183,4 +183,25 @@ func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
     var result = lhs
     result.append(contentsOf: rhs)
     return result
+}
+
+/// The diagnostic service's commands the test routes send (the gateway's tests link the bus only,
+/// not the `TestService` module), and one no worker reads.
+enum TestCommand {
+    enum Insert: BusCommand {
+        static let name = "test.insert"
+        static let service = GatewayHarness.testService
+    }
+    enum Echo: BusCommand {
+        static let name = "test.echo"
+        static let service = GatewayHarness.testService
+    }
+    enum Refuse: BusCommand {
+        static let name = "test.refuse"
+        static let service = GatewayHarness.testService
+    }
+    enum Void: BusCommand {
+        static let name = "void.run"
+        static let service = "void"
+    }
 }

@@ -3,9 +3,9 @@ import Gateway
 import MessageBus
 import Mongo
 import Redis
+import Testing
 import TestService
 import TestSupport
-import Testing
 
 /// The `billing` binary as an operator runs it.
 @Suite("billing command line", .serialized)
@@ -50,6 +50,15 @@ struct CommandLineTests {
         #expect(run.errors.contains("cannot reach Redis at redis://:***@127.0.0.1:\(port)"))
         #expect(run.errors.contains("BILLING_REDIS_URL"))
         #expect(!run.errors.contains("secret-pw"), "the password must never be printed")
+    }
+
+    @Test func developmentModeRefusesToListenBeyondLoopback() async throws {
+        let run = try await Self.billing(["gateway"], environment: ["BILLING_HTTP_HOST": "0.0.0.0"])
+        #expect(run.status != 0)
+        #expect(run.errors.contains("BILLING_HTTP_HOST") && run.errors.contains("not a loopback address"), "\(run.errors)")
+        let production = try await Self.billing(
+            ["gateway"], environment: ["BILLING_HTTP_HOST": "0.0.0.0", "BILLING_MODE": "production", "BILLING_REDIS_URL": "redis://127.0.0.1:1"])
+        #expect(!production.errors.contains("not a loopback address"), "production may listen anywhere: \(production.errors)")
     }
 
     @Test func aBadSettingStopsTheProcessNamingTheVariable() async throws {

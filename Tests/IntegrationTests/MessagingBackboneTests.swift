@@ -1,11 +1,11 @@
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
-import TestService
 import ServiceLifecycleTestKit
 import Testing
+import TestService
+import WorkerRuntime
 
 @Suite("Messaging backbone against real Redis and SecantusDB", .serialized)
 struct MessagingBackboneTests {
@@ -267,7 +267,7 @@ struct MessagingBackboneTests {
 
         // An event consumer dedupes by event id: each event has one effect.
         var registry = HandlerRegistry()
-        registry.write("*") { context in
+        registry.writeEvery { context in
             _ = try context.transaction.collection("seen", as: BSONDocument.self).insertOne([
                 "event_id": .string(context.envelope.id), "type": .string(context.envelope.type),
             ])
@@ -277,8 +277,7 @@ struct MessagingBackboneTests {
         let consumer = ConsumerGroupRunner(
             stream: h.names.events, group: "projection", deadLetterStream: h.names.deadLetters("projection"),
             processor: processor, redis: h.redis, names: h.names)
-        let task = Task { try await consumer.run() }
-        defer { task.cancel() }
+        h.services.start(consumer)
         let seen = h.database.collection("seen", as: BSONDocument.self)
         #expect(try await h.eventually { try await seen.count([:]) >= 5 })
         try await Task.sleep(for: .milliseconds(500))

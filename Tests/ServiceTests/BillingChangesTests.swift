@@ -35,6 +35,47 @@ struct BillingChangesTests {
         }
     }
 
+    @Test func aCancelCreditsOnlyWhatWasPaidAndCustomersCannotChooseProrationOrTrials() async throws {
+        try await BillingYearTests.withBilling { b in
+            let day = Expect.day
+            let basic = try await b.plan("Basic", "10.00", "USD", "month")
+            let premium = try await b.plan("Premium", "500.00", "USD", "month")
+            let trial = try await b.plan("Trial Plan", "20.00", "USD", "month", trialDays: 7)
+            let (customer, _) = try await b.customer("Mallory")
+            let me = try await b.h.customer(customer, tenant: "t1")
+            // A customer may not pick a trial of its own, nor proration choices.
+            let freeTrial = try await b.api.post(
+                "/v1/subscriptions", me, json(["customer_id": customer, "plan_id": basic, "trial_days": 730]))
+            #expect(freeTrial.status == 403 && freeTrial.json["param"] as? String == "trial_days", "\(freeTrial.text)")
+            let sub = try #require(try await b.subscribe(customer, basic)["id"] as? String)  // paid 10.00 on Jan 31
+            try await b.advance(to: "2024-02-10T00:00:00Z")
+            let quiet = try await b.api.post(
+                "/v1/subscriptions/\(sub)/change-plan", me, json(["plan_id": premium, "proration": "none"]))
+            #expect(quiet.status == 403 && quiet.json["param"] as? String == "proration", "\(quiet.text)")
+            let credited = try await b.api.post("/v1/subscriptions/\(sub)/cancel", me, json(["prorate": true]))
+            #expect(credited.status == 403 && credited.json["param"] as? String == "prorate", "\(credited.text)")
+
+            // The merchant switches the price without an invoice, then cancels with a prorated credit:
+            // the credit is the unused part of the 10.00 paid, not of 500.00 never invoiced.
+            let switched = try await b.api.post(
+                "/v1/subscriptions/\(sub)/change-plan", b.admin, json(["plan_id": premium, "proration": "none"]))
+            #expect(switched.status == 200 && switched.string("price") == "500.00", "\(switched.text)")
+            let canceled = try await b.api.post("/v1/subscriptions/\(sub)/cancel", b.admin, json(["prorate": true]))
+            #expect(canceled.status == 200 && canceled.string("status") == "canceled", "\(canceled.text)")
+            let expected = Expect.prorate(1000, unused: 19 * day, period: 29 * day)
+            let balance = try await b.h.database.collection("customer_balances", as: BSONDocument.self).findOne([
+                "customer_id": .string(customer)
+            ])
+            #expect(balance?["credit"]?.decimalValue.map { "\($0)" } == Expect.text(expected, exponent: 2))
+
+            // The plan's own trial is still a customer's to take (the default).
+            let (other, _) = try await b.customer("Trudy")
+            let trudy = try await b.h.customer(other, tenant: "t1")
+            let trialing = try await b.api.post("/v1/subscriptions", trudy, json(["customer_id": other, "plan_id": trial]))
+            #expect(trialing.status == 201 && trialing.string("status") == "trialing", "\(trialing.text)")
+        }
+    }
+
     @Test func pauseStopsInvoicingAndResumeStartsANewPeriod() async throws {
         try await BillingYearTests.withBilling { b in
             let monthly = try await b.plan("Monthly", "10.00", "USD", "month")

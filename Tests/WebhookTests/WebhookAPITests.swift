@@ -46,7 +46,25 @@ struct WebhookAPITests {
         #expect(try production.validate("https://93.184.216.34/in").host == "93.184.216.34")
         let development = EndpointURLPolicy(development: true)
         #expect(try development.validate("http://127.0.0.1:8080/hook").port == 8080)
+        #expect(try development.validate("http://localhost:9/hook").host == "localhost")
         #expect(throws: Problem.self) { try development.validate("http://example.com/hook") }
+        // Development mode screens every other destination as production does: only loopback is let through.
+        for url in ["https://169.254.169.254/latest", "https://10.1.2.3/", "https://intranet/", "https://[fd00::1]/", "https://db.internal/"] {
+            #expect(throws: Problem.self, "\(url)") { try development.validate(url) }
+        }
+        #expect(try development.validate("https://hooks.example.com/in").host == "hooks.example.com")
+    }
+
+    @Test func deliveriesAreScreenedAtSendTimeInEveryModeButLoopbackInDevelopment() async throws {
+        let development = EndpointURLPolicy(development: true)
+        #expect(try await development.screenedAddress(host: "127.0.0.1", port: 80) == nil)
+        await #expect(throws: EndpointURLPolicy.DestinationRefused.self) {
+            _ = try await development.screenedAddress(host: "169.254.169.254", port: 80)
+        }
+        let production = EndpointURLPolicy(development: false)
+        await #expect(throws: EndpointURLPolicy.DestinationRefused.self) {
+            _ = try await production.screenedAddress(host: "127.0.0.1", port: 80)
+        }
     }
 
     @Test func endpointsCanBeListedFetchedDisabledEnabledAndDeleted() async throws {

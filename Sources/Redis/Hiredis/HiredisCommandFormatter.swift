@@ -2,22 +2,24 @@ import CHiredis
 import Glibc
 
 /// Encodes a command as RESP with hiredis's `redisFormatSdsCommandArgv`.
-enum HiredisCommandFormatter {
+package enum HiredisCommandFormatter {
     /// Appends the RESP encoding of `arguments` to `body`.
-    static func format(_ arguments: [RedisArgument], into body: (UnsafeRawBufferPointer) -> Void) throws(RedisError) {
+    package static func format(_ arguments: [RedisArgument], into body: (UnsafeRawBufferPointer) -> Void) throws(RedisError) {
         var scratch = Scratch()
         try scratch.format(arguments, into: body)
     }
 
     /// Reusable argument storage: a connection formats every command through one, so a command
     /// costs no allocation on our side beyond hiredis's own output buffer.
-    struct Scratch {
+    package struct Scratch {
         private var storage: [UInt8] = []
         private var lengths: [Int] = []
         private var pointers: [UnsafePointer<CChar>?] = []
 
         /// Appends the RESP encoding of `arguments` to `body`.
-        mutating func format(_ arguments: [RedisArgument], into body: (UnsafeRawBufferPointer) -> Void) throws(RedisError) {
+        package init() {}
+
+        package mutating func format(_ arguments: [RedisArgument], into body: (UnsafeRawBufferPointer) -> Void) throws(RedisError) {
             // One contiguous copy of every argument, then argv pointers into it.
             storage.removeAll(keepingCapacity: true)
             lengths.removeAll(keepingCapacity: true)

@@ -1,9 +1,10 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 /// Third-party API keys: shown once, stored hashed, published to Redis for the gateway (which
 /// looks a key up by the SHA-256 of its value) and withdrawn on revocation.
@@ -21,7 +22,7 @@ extension AuthService {
             prefix: String(key.prefix(12)), hash: Secrets.sha256Hex(key), scopes: scopes, mode: mode, status: "active",
             createdAt: now)
         _ = try context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).insertOne(record)
-        context.emit("api_key.created", payload: .object(["id": .string(record.id), "prefix": .string(record.prefix)]))
+        context.emit(.apiKeyCreated, payload: .object(["id": .string(record.id), "prefix": .string(record.prefix)]))
         let publisher = APIKeyPublisher(names: configuration.names)
         context.afterCommit { redis in try await publisher.publish(record, redis: redis) }
         guard case .object(var body) = Self.apiKeyJSON(record, lastUsed: nil) else { return HandlerResult(body: .null) }
@@ -53,7 +54,7 @@ extension AuthService {
         _ = try keys.updateOne(
             ["_id": .string(id), "status": "active"],
             update: ["$set": ["status": "revoked", "revoked_at": .datetime(context.now)]])
-        context.emit("api_key.revoked", payload: .object(["id": .string(id)]))
+        context.emit(.apiKeyRevoked, payload: .object(["id": .string(id)]))
         let publisher = APIKeyPublisher(names: configuration.names)
         context.afterCommit { redis in try await publisher.withdraw(record, redis: redis) }
         return HandlerResult(status: 204, body: .null)

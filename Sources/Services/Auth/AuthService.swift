@@ -1,11 +1,12 @@
+import Contracts
 import Crypto
 import Foundation
 import Logging
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 /// The `auth` worker: users (signup, login, email verification), token refresh with rotation and
 /// reuse detection, logout, OAuth 2.0 clients and the token endpoint, API keys.
@@ -33,20 +34,20 @@ public struct AuthService: Sendable {
 
     public func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.transact("auth.signup") { envelope, context in try await signup(envelope, context) }
-        registry.transact("auth.login") { envelope, context in try await login(envelope, context) }
-        registry.transact("auth.refresh") { envelope, context in
+        registry.transact(Commands.AuthSignup.self) { envelope, context in try await signup(envelope, context) }
+        registry.transact(Commands.AuthLogin.self) { envelope, context in try await login(envelope, context) }
+        registry.transact(Commands.AuthRefresh.self) { envelope, context in
             try await refresh(envelope, context, oauth: false)
         }
-        registry.transact("auth.logout") { envelope, context in try await logout(envelope, context) }
-        registry.transact("auth.verify_email") { envelope, context in try await verifyEmail(envelope, context) }
-        registry.transact("auth.token") { envelope, context in try await token(envelope, context) }
-        registry.write("oauth_client.create") { context in try createClient(context) }
-        registry.read("oauth_client.list") { envelope, context in try await listClients(envelope, context) }
-        registry.transact("oauth_client.delete") { envelope, context in try await deleteClient(envelope, context) }
-        registry.write("api_key.create") { context in try createAPIKey(context) }
-        registry.read("api_key.list") { envelope, context in try await listAPIKeys(envelope, context) }
-        registry.write("api_key.delete") { context in try revokeAPIKey(context) }
+        registry.transact(Commands.AuthLogout.self) { envelope, context in try await logout(envelope, context) }
+        registry.transact(Commands.AuthVerifyEmail.self) { envelope, context in try await verifyEmail(envelope, context) }
+        registry.transact(Commands.AuthToken.self) { envelope, context in try await token(envelope, context) }
+        registry.write(Commands.OauthClientCreate.self) { context in try createClient(context) }
+        registry.read(Commands.OauthClientList.self) { envelope, context in try await listClients(envelope, context) }
+        registry.transact(Commands.OauthClientDelete.self) { envelope, context in try await deleteClient(envelope, context) }
+        registry.write(Commands.ApiKeyCreate.self) { context in try createAPIKey(context) }
+        registry.read(Commands.ApiKeyList.self) { envelope, context in try await listAPIKeys(envelope, context) }
+        registry.write(Commands.ApiKeyDelete.self) { context in try revokeAPIKey(context) }
         return registry
     }
 
@@ -95,15 +96,14 @@ public struct AuthService: Sendable {
                         expiresAt: now.addingTimeInterval(configuration.emailVerificationTTL), createdAt: now))
             // Auth never writes customers: the customer service creates the profile with this id.
             txn.send(
-                "customer.create", to: "customer",
+                Commands.CustomerCreate.self,
                 payload: .object([
                     "body": .object([
                         "id": .string(customerID), "name": .string(name), "email": .string(email),
                         "user_id": .string(userID),
                     ])
                 ]), id: "signup-\(userID)")
-            txn.emit(
-                "user.registered",
+            txn.emit(.userRegistered,
                 payload: .object([
                     "user_id": .string(userID), "customer_id": .string(customerID), "email": .string(email),
                     "verification_token": .string(verification),
@@ -145,8 +145,7 @@ public struct AuthService: Sendable {
             let locked = try await throttle.recordFailure(tenant: tenant, email: email, ip: ip)
             let userID = user?.id
             return try await context.commit { txn in
-                txn.emit(
-                    "user.login_failed",
+                txn.emit(.userLoginFailed,
                     payload: .object([
                         "user_id": userID.map(JSONValue.string) ?? .null,
                         "email_sha256": .string(Secrets.sha256Hex(email)),
@@ -202,7 +201,7 @@ public struct AuthService: Sendable {
             _ = try txn.transaction.collection(AuthCollections.users, as: UserRecord.self).updateOne(
                 ["_id": .string(record.userID)],
                 update: ["$set": ["email_verified": true, "updated_at": .datetime(now)], "$inc": ["version": 1]])
-            txn.emit("user.email_verified", payload: .object(["user_id": .string(record.userID)]))
+            txn.emit(.userEmailVerified, payload: .object(["user_id": .string(record.userID)]))
             return HandlerResult(body: .object(["user_id": .string(record.userID), "email_verified": .bool(true)]))
         }
     }
@@ -259,8 +258,7 @@ public struct AuthService: Sendable {
                 _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
                     ["family_id": .string(record.familyID), "status": ["$ne": "revoked"]],
                     update: ["$set": ["status": "revoked"]])
-                txn.emit(
-                    "auth.refresh_reuse_detected",
+                txn.emit(.authRefreshReuseDetected,
                     payload: .object(["subject": .string(record.subject), "family_id": .string(record.familyID)]))
                 txn.fail(with: invalid("the refresh token was already used; every session of its family is revoked"))
                 return HandlerResult(status: 401, body: .null)
@@ -336,7 +334,7 @@ public struct AuthService: Sendable {
                 _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
                     ["family_id": .string(family), "status": ["$ne": "revoked"]], update: ["$set": ["status": "revoked"]])
             }
-            txn.emit("user.logged_out", payload: .object(["subject": .string(principal.subject)]))
+            txn.emit(.userLoggedOut, payload: .object(["subject": .string(principal.subject)]))
             return HandlerResult(status: 204, body: .null)
         }
     }

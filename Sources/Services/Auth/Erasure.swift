@@ -1,8 +1,9 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// The auth side of a GDPR erasure: the customer service raises `customer.deleted`, and the auth
 /// worker (consuming `billing:events` as group `auth-events`) erases the login behind it.
@@ -12,8 +13,8 @@ extension AuthService {
     /// Handlers for the domain events auth reacts to; every other event is acknowledged unread.
     public func eventRegistry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write("customer.deleted") { context in try eraseLogin(context) }
-        registry.read("*") { _, _ in HandlerResult(status: 204, body: .null) }
+        registry.write(event: .customerDeleted) { context in try eraseLogin(context) }
+        registry.readEvery { _, _ in HandlerResult(status: 204, body: .null) }
         return registry
     }
 
@@ -39,7 +40,7 @@ extension AuthService {
             _ = try context.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
                 ["tenant_id": .string(tenant), "subject": .string(user.id), "status": ["$ne": "revoked"]],
                 update: ["$set": ["status": "revoked"]])
-            context.emit("user.erased", payload: .object(["user_id": .string(user.id), "customer_id": .string(customerID)]))
+            context.emit(.userErased, payload: .object(["user_id": .string(user.id), "customer_id": .string(customerID)]))
         }
         return HandlerResult(status: 204, body: .null)
     }

@@ -1,8 +1,9 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// OAuth 2.0 clients (RFC 6749 §4.4 client credentials) and the token endpoint.
 extension AuthService {
@@ -17,7 +18,7 @@ extension AuthService {
             secretHash: Secrets.sha256Hex(secret), scopes: scopes, status: "active", createdAt: now, updatedAt: now,
             version: 1)
         _ = try context.transaction.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).insertOne(client)
-        context.emit("oauth_client.created", payload: .object(["id": .string(client.id), "scopes": .array(scopes.map(JSONValue.string))]))
+        context.emit(.oauthClientCreated, payload: .object(["id": .string(client.id), "scopes": .array(scopes.map(JSONValue.string))]))
         guard case .object(var body) = Self.clientJSON(client) else { return HandlerResult(body: .null) }
         body["client_secret"] = .string(secret)
         return HandlerResult(status: 201, body: .object(body), secretFields: ["client_secret"])
@@ -51,7 +52,7 @@ extension AuthService {
             guard result.matchedCount == 1 else { throw Problem.notFound("OAuth client \(id)") }
             _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
                 ["subject": .string(id), "tenant_id": .string(tenant)], update: ["$set": ["status": "revoked"]])
-            txn.emit("oauth_client.deleted", payload: .object(["id": .string(id)]))
+            txn.emit(.oauthClientDeleted, payload: .object(["id": .string(id)]))
             return HandlerResult(status: 204, body: .null)
         }
     }

@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// The billing rules applied to stored state, inside one transaction each: a subscription's
 /// transition and the invoice, payment and credit it produces commit together (DESIGN §6). Shared by
@@ -154,17 +155,17 @@ public struct BillingEngine: Sendable {
             amountPaid: 0, issuedAt: nil, dueAt: nil, paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil,
             nextPaymentAttempt: nil, paymentMethod: paymentMethod, testClock: subscription?.testClock ?? customer.testClock,
             createdAt: time, updatedAt: time, version: 1)
-        context.emit("invoice.created", payload: Self.eventPayload(invoice))
+        context.emit(.invoiceCreated, payload: Self.eventPayload(invoice))
         // Finalise: the number is taken in this transaction.
         invoice.status = try invoice.status.applying(.finalize)
         invoice.number = try nextInvoiceNumber(txn, tenant: tenant).description
         invoice.issuedAt = time
         invoice.dueAt = time.addingTimeInterval(TimeInterval(invoiceDueDays * 86_400))
-        context.emit("invoice.finalized", payload: Self.eventPayload(invoice))
+        context.emit(.invoiceFinalized, payload: Self.eventPayload(invoice))
         if invoice.amountDue == 0 {
             invoice.status = try invoice.status.applying(.paymentSucceeded)
             invoice.paidAt = time
-            context.emit("invoice.paid", payload: Self.eventPayload(invoice))
+            context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
         } else {
             _ = try charge(context, &invoice, paymentMethod: paymentMethod, at: time)
         }
@@ -207,7 +208,7 @@ public struct BillingEngine: Sendable {
             invoice.amountPaid += due.amount
             invoice.paidAt = time
             invoice.nextPaymentAttempt = nil
-            context.emit("invoice.paid", payload: Self.eventPayload(invoice))
+            context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
         } else {
             invoice.status = try invoice.status.applying(.paymentFailed)
             if invoice.firstFailureAt == nil { invoice.firstFailureAt = time }
@@ -216,7 +217,7 @@ public struct BillingEngine: Sendable {
                 o["failure_code"] = .string(result.failureCode ?? "failed")
                 payload = .object(o)
             }
-            context.emit("invoice.payment_failed", payload: payload)
+            context.emit(.invoicePaymentFailed, payload: payload)
         }
         return result.succeeded
     }

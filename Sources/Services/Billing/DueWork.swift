@@ -1,8 +1,9 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
+import WorkerRuntime
 
 /// A transition that is due at a time: what the scheduler sends and a test clock runs.
 struct DueAction: Sendable, Hashable {
@@ -12,17 +13,18 @@ struct DueAction: Sendable, Hashable {
 
         var description: String { rawValue }
 
-        /// The command that carries it, and the service that runs it.
-        var command: (type: String, service: String) {
+        /// The command that carries it (and names the service that runs it).
+        var command: any BusCommand.Type {
             switch self {
-            case .retryPayment: ("invoice.retry_payment", InvoiceService.name)
-            default: ("subscription.\(rawValue)", SubscriptionService.name)
+            case .renew: Commands.SubscriptionRenew.self
+            case .endTrial: Commands.SubscriptionEndTrial.self
+            case .noticeTrialEnd: Commands.SubscriptionNoticeTrialEnd.self
+            case .expireIncomplete: Commands.SubscriptionExpireIncomplete.self
+            case .retryPayment: Commands.InvoiceRetryPayment.self
             }
         }
 
-        static var subscriptionCommands: [(String, Kind)] {
-            allCases.filter { $0.command.service == SubscriptionService.name }.map { ($0.command.type, $0) }
-        }
+        static var subscriptionKinds: [Kind] { allCases.filter { $0.command.service == SubscriptionService.name } }
     }
 
     var kind: Kind

@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// The `invoice` worker: invoices (read, pay, void, mark uncollectible, dunning retries) and
 /// payment methods.
@@ -12,7 +13,7 @@ public enum InvoiceService {
 
     public static func registry(_ engine: BillingEngine) -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.read("invoice.get") { envelope, context in
+        registry.read(Commands.InvoiceGet.self) { envelope, context in
             let access = Access(envelope.principal)
             let id = try CommandInput(envelope.payload).pathID(prefix: "in", what: "invoice")
             guard
@@ -21,7 +22,7 @@ public enum InvoiceService {
             else { throw Problem.notFound("invoice") }
             return HandlerResult(body: invoice.json)
         }
-        registry.read("invoice.list") { envelope, context in
+        registry.read(Commands.InvoiceList.self) { envelope, context in
             let access = Access(envelope.principal)
             let query = try CommandInput(envelope.payload).query(
                 allowing: PageRequest.parameters.union(["customer_id", "subscription_id", "status"]))
@@ -40,21 +41,21 @@ public enum InvoiceService {
                 context.database.collection(BillingCollections.invoices, as: InvoiceDocument.self), scoped)
             return HandlerResult(body: page.page(found) { $0.json })
         }
-        registry.write("invoice.pay") { context in try pay(context, engine) }
-        registry.write("invoice.void") { context in
+        registry.write(Commands.InvoicePay.self) { context in try pay(context, engine) }
+        registry.write(Commands.InvoiceVoid.self) { context in
             try change(context, engine, event: .void) { invoice, now in
                 invoice.voidedAt = now
                 invoice.nextPaymentAttempt = nil
-                context.emit("invoice.voided", payload: BillingEngine.eventPayload(invoice))
+                context.emit(.invoiceVoided, payload: BillingEngine.eventPayload(invoice))
             }
         }
-        registry.write("invoice.mark_uncollectible") { context in
+        registry.write(Commands.InvoiceMarkUncollectible.self) { context in
             try change(context, engine, event: .markUncollectible) { invoice, _ in
                 invoice.nextPaymentAttempt = nil
-                context.emit("invoice.marked_uncollectible", payload: BillingEngine.eventPayload(invoice))
+                context.emit(.invoiceMarkedUncollectible, payload: BillingEngine.eventPayload(invoice))
             }
         }
-        registry.write("invoice.retry_payment") { context in
+        registry.write(Commands.InvoiceRetryPayment.self) { context in
             try SubscriptionService.scheduled(context, engine, .retryPayment)
         }
         PaymentMethods.register(&registry, engine)

@@ -1,15 +1,16 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// `POST/GET /v1/payment-methods`, `DELETE /v1/payment-methods/{id}`: saved methods by provider
 /// token. The gateway refuses card numbers before anything is queued; only brand, last 4 and expiry
 /// are kept.
 enum PaymentMethods {
     static func register(_ registry: inout HandlerRegistry, _ engine: BillingEngine) {
-        registry.write("payment_method.create") { context in
+        registry.write(Commands.PaymentMethodCreate.self) { context in
             let access = Access(context.envelope.principal)
             let body = try CommandInput(context.envelope.payload).body(allowing: ["customer_id", "type", "token", "set_default"])
             var customerID = try body.string("customer_id", maxLength: 64)
@@ -43,12 +44,11 @@ enum PaymentMethods {
                 providerToken: token, brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear,
                 isDefault: makeDefault, status: "active", createdAt: context.now)
             _ = try methods.insertOne(method)
-            context.emit(
-                "payment_method.attached",
+            context.emit(.paymentMethodAttached,
                 payload: .object(["id": .string(method.id), "customer_id": .string(customerID)]))
             return HandlerResult(status: 201, body: method.json)
         }
-        registry.read("payment_method.list") { envelope, context in
+        registry.read(Commands.PaymentMethodList.self) { envelope, context in
             let access = Access(envelope.principal)
             let query = try CommandInput(envelope.payload).query(allowing: PageRequest.parameters.union(["customer_id"]))
             let page = try PageRequest(query)
@@ -59,7 +59,7 @@ enum PaymentMethods {
                 context.database.collection(BillingCollections.paymentMethods, as: PaymentMethodDocument.self), scoped)
             return HandlerResult(body: page.page(found) { $0.json })
         }
-        registry.write("payment_method.delete") { context in
+        registry.write(Commands.PaymentMethodDelete.self) { context in
             let access = Access(context.envelope.principal)
             let id = try CommandInput(context.envelope.payload).pathID(prefix: "pm", what: "payment method")
             let methods = context.transaction.collection(BillingCollections.paymentMethods, as: PaymentMethodDocument.self)
@@ -67,7 +67,7 @@ enum PaymentMethods {
             filter["status"] = "active"
             guard try methods.findOne(filter) != nil else { throw Problem.notFound("payment method") }
             _ = try methods.updateOne(filter, update: ["$set": ["status": "detached", "is_default": false]])
-            context.emit("payment_method.detached", payload: .object(["id": .string(id)]))
+            context.emit(.paymentMethodDetached, payload: .object(["id": .string(id)]))
             return HandlerResult(status: 204, body: .null)
         }
     }

@@ -60,7 +60,7 @@ public final class BillingScheduler: Service, Sendable {
             }
             guard fresh else { continue }
             let command = Envelope(
-                id: id, type: action.kind.command.type,
+                id: id, type: action.kind.command.name,
                 principal: Principal(subject: "service:scheduler", role: .system, tenant: action.tenant),
                 payload: .object(["id": .string(action.id), "due_at": .string(MessageCoding.formatTimestamp(action.due))]),
                 createdAt: now)

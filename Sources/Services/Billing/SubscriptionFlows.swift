@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// Subscription transitions (DESIGN §6), each applied inside the caller's transaction.
 extension BillingEngine {
@@ -105,7 +106,7 @@ extension BillingEngine {
         subscription.latestInvoice = invoice.id
         try insert(txn, invoice)
         _ = try txn.collection(BillingCollections.subscriptions, as: SubscriptionDocument.self).insertOne(subscription)
-        context.emit("subscription.created", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionCreated, payload: Self.eventPayload(subscription))
         return subscription
     }
 
@@ -160,9 +161,9 @@ extension BillingEngine {
     func announce(_ context: CommandContext, _ subscription: SubscriptionDocument, from before: SubscriptionStatus) {
         guard subscription.status != before else { return }
         switch subscription.status {
-        case .pastDue: context.emit("subscription.past_due", payload: Self.eventPayload(subscription))
-        case .canceled, .incompleteExpired: context.emit("subscription.canceled", payload: Self.eventPayload(subscription))
-        default: context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        case .pastDue: context.emit(.subscriptionPastDue, payload: Self.eventPayload(subscription))
+        case .canceled, .incompleteExpired: context.emit(.subscriptionCanceled, payload: Self.eventPayload(subscription))
+        default: context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
         }
     }
 
@@ -204,7 +205,7 @@ extension BillingEngine {
         try follow(context, &subscription, &invoice, paid: invoice.status == .paid, at: next.start)
         try insert(txn, invoice)
         try save(txn, &subscription, at: time)
-        context.emit("subscription.renewed", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionRenewed, payload: Self.eventPayload(subscription))
         return true
     }
 
@@ -255,7 +256,7 @@ extension BillingEngine {
         else { return false }
         subscription.trialWillEndSent = true
         try save(txn, &subscription, at: time)
-        context.emit("subscription.trial_will_end", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionTrialWillEnd, payload: Self.eventPayload(subscription))
         return true
     }
 
@@ -275,7 +276,7 @@ extension BillingEngine {
             invoice.voidedAt = time
             invoice.nextPaymentAttempt = nil
             try save(txn, &invoice, at: time)
-            context.emit("invoice.voided", payload: Self.eventPayload(invoice))
+            context.emit(.invoiceVoided, payload: Self.eventPayload(invoice))
         }
         try save(txn, &subscription, at: time)
         announce(context, subscription, from: before)
@@ -373,7 +374,7 @@ extension BillingEngine {
             try insert(txn, invoice)
         }
         try save(txn, &subscription, at: time)
-        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
     }
 
     func cancel(
@@ -389,9 +390,18 @@ extension BillingEngine {
                 subscription.canceledAt = time
                 subscription.endDate = time
                 if prorate, before == .active, subscription.currentPeriod.contains(time) {
-                    let credit = try Proration.unusedTimeCredit(
-                        price: subscription.priceMoney, in: subscription.currentPeriod, at: time)
+                    // Only what this subscription's paid invoices charged for the current period
+                    // comes back: a price switched to without an invoice was never paid.
                     let txn = context.transaction
+                    let period = subscription.currentPeriod
+                    let paid = try txn.collection(BillingCollections.invoices, as: InvoiceDocument.self).find([
+                        "tenant_id": .string(subscription.tenantID), "subscription_id": .string(subscription.id),
+                        "status": .string(InvoiceStatus.paid.rawValue),
+                    ])
+                    let lines = paid.flatMap { invoice in
+                        invoice.lines.map { (amount: Money($0.amount, invoice.currencyValue), period: BillingPeriod(start: $0.periodStart, end: $0.periodEnd)) }
+                    }.filter { $0.period.end > period.start && $0.period.start < period.end }
+                    let credit = Proration.unusedPaidCredit(lines, currency: subscription.currencyValue, at: time)
                     let current = try self.credit(
                         txn, tenant: subscription.tenantID, customer: subscription.customerID,
                         currency: subscription.currencyValue)
@@ -407,7 +417,7 @@ extension BillingEngine {
         }
         try save(context.transaction, &subscription, at: time)
         if atPeriodEnd {
-            context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+            context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
         } else {
             announce(context, subscription, from: before)
         }
@@ -421,7 +431,7 @@ extension BillingEngine {
         }
         subscription.pausedAt = time
         try save(context.transaction, &subscription, at: time)
-        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
     }
 
     /// Resume starts a new period now, invoiced and charged.
@@ -450,7 +460,7 @@ extension BillingEngine {
             try insert(txn, invoice)
         }
         try save(txn, &subscription, at: time)
-        context.emit("subscription.updated", payload: Self.eventPayload(subscription))
+        context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
     }
 }
 

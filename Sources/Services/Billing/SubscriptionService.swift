@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// The `subscription` worker: subscriptions and test clocks, and the transitions the scheduler sends.
 public enum SubscriptionService {
@@ -12,12 +13,13 @@ public enum SubscriptionService {
 
     public static func registry(_ engine: BillingEngine) -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write("subscription.create") { context in try create(context, engine) }
-        registry.read("subscription.get") { envelope, context in try await get(envelope, context) }
-        registry.read("subscription.list") { envelope, context in try await list(envelope, context) }
-        registry.write("subscription.update") { context in try update(context, engine) }
-        registry.write("subscription.change_plan") { context in
+        registry.write(Commands.SubscriptionCreate.self) { context in try create(context, engine) }
+        registry.read(Commands.SubscriptionGet.self) { envelope, context in try await get(envelope, context) }
+        registry.read(Commands.SubscriptionList.self) { envelope, context in try await list(envelope, context) }
+        registry.write(Commands.SubscriptionUpdate.self) { context in try update(context, engine) }
+        registry.write(Commands.SubscriptionChangePlan.self) { context in
             try mutate(context, engine, allowing: ["plan_id", "proration"]) { subscription, body, now in
+                try staffOnly(context, body, ["proration"])
                 let planID = try body.string("plan_id", required: true, minLength: 1, maxLength: 64) ?? ""
                 let proration = try body.string("proration", maxLength: 40) ?? "create_prorations"
                 guard ["create_prorations", "none"].contains(proration) else {
@@ -29,22 +31,23 @@ public enum SubscriptionService {
                 try engine.changePlan(context, &subscription, to: plan, prorate: proration == "create_prorations", at: now)
             }
         }
-        registry.write("subscription.cancel") { context in
+        registry.write(Commands.SubscriptionCancel.self) { context in
             try mutate(context, engine, allowing: ["at_period_end", "prorate"]) { subscription, body, now in
+                try staffOnly(context, body, ["prorate"])
                 let atPeriodEnd = try body.bool("at_period_end") ?? false
                 let prorate = try body.bool("prorate") ?? false
                 try engine.cancel(context, &subscription, atPeriodEnd: atPeriodEnd, prorate: prorate, at: now)
             }
         }
-        registry.write("subscription.pause") { context in
+        registry.write(Commands.SubscriptionPause.self) { context in
             try mutate(context, engine, allowing: []) { subscription, _, now in try engine.pause(context, &subscription, at: now) }
         }
-        registry.write("subscription.resume") { context in
+        registry.write(Commands.SubscriptionResume.self) { context in
             try mutate(context, engine, allowing: []) { subscription, _, now in try engine.resume(context, &subscription, at: now) }
         }
         // Sent by the scheduler (role system), with ids derived from (subscription, due time, action).
-        for (type, action) in DueAction.Kind.subscriptionCommands {
-            registry.write(type) { context in try scheduled(context, engine, action) }
+        for action in DueAction.Kind.subscriptionKinds {
+            registry.write(action.command) { context in try scheduled(context, engine, action) }
         }
         TestClocks.register(&registry, engine)
         return registry
@@ -61,6 +64,8 @@ public enum SubscriptionService {
             customerID = access.principal.customerID
         }
         guard let customerID else { throw Problem.invalid("customer_id", "is required") }
+        // A customer gets the plan's trial; a longer, shorter or extra one is the merchant's to give.
+        try staffOnly(context, body, ["trial_days"])
         let request = BillingEngine.NewSubscription(
             customerID: customerID,
             planID: try body.string("plan_id", required: true, minLength: 1, maxLength: 64) ?? "",
@@ -68,6 +73,16 @@ public enum SubscriptionService {
             trialDays: try body.int("trial_days", in: 0...730), metadata: try body.metadata("metadata") ?? [:])
         let subscription = try engine.createSubscription(context, tenant: access.tenant, request)
         return HandlerResult(status: 201, body: subscription.json)
+    }
+
+    /// Refuses `fields` from a customer: proration and trial choices move money, so only admins and
+    /// service clients make them (a customer gets the defaults: prorated changes, no credit on
+    /// cancel, the plan's trial).
+    static func staffOnly(_ context: CommandContext, _ body: FieldReader, _ fields: [String]) throws {
+        guard context.envelope.principal.role == .customer else { return }
+        if let field = fields.first(where: body.names.contains) {
+            throw Problem.forbidden("\(field) is set by the merchant, not by a customer", param: field)
+        }
     }
 
     static func get(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
@@ -109,7 +124,7 @@ public enum SubscriptionService {
             }
             if let metadata = try body.metadata("metadata") { subscription.metadata = metadata }
             try engine.save(context.transaction, &subscription, at: now)
-            context.emit("subscription.updated", payload: BillingEngine.eventPayload(subscription))
+            context.emit(.subscriptionUpdated, payload: BillingEngine.eventPayload(subscription))
         }
     }
 

@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// Test clocks (as Stripe's): customers created with `test_clock` live at its frozen time, and
 /// advancing it runs every transition due in between, in time order, before answering.
@@ -12,7 +13,7 @@ enum TestClocks {
     static let maxSteps = 20_000
 
     static func register(_ registry: inout HandlerRegistry, _ engine: BillingEngine) {
-        registry.write("test_clock.create") { context in
+        registry.write(Commands.TestClockCreate.self) { context in
             let access = Access(context.envelope.principal)
             try access.require([.admin, .system], to: "create test clocks")
             let body = try CommandInput(context.envelope.payload).body(allowing: ["frozen_time", "name"])
@@ -24,7 +25,7 @@ enum TestClocks {
             _ = try context.transaction.collection(BillingCollections.testClocks, as: TestClockDocument.self).insertOne(clock)
             return HandlerResult(status: 201, body: clock.json)
         }
-        registry.read("test_clock.get") { envelope, context in
+        registry.read(Commands.TestClockGet.self) { envelope, context in
             let access = Access(envelope.principal)
             let id = try CommandInput(envelope.payload).pathID(prefix: "clock", what: "test clock")
             guard
@@ -33,7 +34,7 @@ enum TestClocks {
             else { throw Problem.notFound("test clock") }
             return HandlerResult(body: clock.json)
         }
-        registry.transact("test_clock.advance") { envelope, context in try await advance(envelope, context, engine) }
+        registry.transact(Commands.TestClockAdvance.self) { envelope, context in try await advance(envelope, context, engine) }
     }
 
     static func time(_ body: FieldReader, _ name: String) throws -> Date {

@@ -1,9 +1,10 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 /// The handlers of the `customer` worker. Writes run in the processor's transaction; reads go
 /// through the read cache where it helps (`customer.get`, `customer.me`).
@@ -59,7 +60,7 @@ struct CustomerHandlers: Sendable {
             throw Self.emailTaken
         }
         try PersonalData.note(context, subject: id)
-        context.emit("customer.created", payload: Self.event(customer))
+        context.emit(.customerCreated, payload: Self.event(customer))
         invalidate(context, customer)
         return HandlerResult(status: 201, body: customer.json)
     }
@@ -113,7 +114,7 @@ struct CustomerHandlers: Sendable {
         customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
         var event = Self.event(customer)
         event = Self.adding("fields", .array(fields.map(JSONValue.string)), to: event)
-        context.emit("customer.updated", payload: event)
+        context.emit(.customerUpdated, payload: event)
         invalidate(context, customer)
         return HandlerResult(body: customer.json)
     }
@@ -140,9 +141,9 @@ struct CustomerHandlers: Sendable {
         customer.version += 1
         customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
         if next == .suspended {
-            context.emit("customer.suspended", payload: Self.event(customer))
+            context.emit(.customerSuspended, payload: Self.event(customer))
         } else {
-            context.emit("customer.updated", payload: Self.adding("fields", .array([.string("status")]), to: Self.event(customer)))
+            context.emit(.customerUpdated, payload: Self.adding("fields", .array([.string("status")]), to: Self.event(customer)))
         }
         invalidate(context, customer)
         return HandlerResult(body: customer.json)

@@ -1,9 +1,10 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 /// The `customer` worker (DESIGN §4–§5): profiles, suspension, GDPR export and erasure.
 public enum CustomerService {
@@ -27,15 +28,15 @@ public enum CustomerService {
             cache: options.cacheTTL.map { ReadCache(prefix: options.names.prefix, kind: "customer", ttl: $0) },
             operations: ReplyPublisherKeys(prefix: options.names.prefix))
         var registry = HandlerRegistry()
-        registry.write("customer.create", handlers.create)
-        registry.write("customer.update", handlers.update)
-        registry.write("customer.suspend") { try handlers.transition($0, to: .suspended) }
-        registry.write("customer.reactivate") { try handlers.transition($0, to: .active) }
-        registry.write("customer.delete", handlers.erase)
-        registry.read("customer.get", handlers.get)
-        registry.read("customer.me", handlers.me)
-        registry.read("customer.list", handlers.list)
-        registry.read("customer.export", handlers.export)
+        registry.write(Commands.CustomerCreate.self, handlers.create)
+        registry.write(Commands.CustomerUpdate.self, handlers.update)
+        registry.write(Commands.CustomerSuspend.self) { try handlers.transition($0, to: .suspended) }
+        registry.write(Commands.CustomerReactivate.self) { try handlers.transition($0, to: .active) }
+        registry.write(Commands.CustomerDelete.self, handlers.erase)
+        registry.read(Commands.CustomerGet.self, handlers.get)
+        registry.read(Commands.CustomerMe.self, handlers.me)
+        registry.read(Commands.CustomerList.self, handlers.list)
+        registry.read(Commands.CustomerExport.self, handlers.export)
         return registry
     }
 }

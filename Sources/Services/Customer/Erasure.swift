@@ -1,9 +1,10 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 /// `customer.delete` is a GDPR erasure, not a document delete: the customer stays (status
 /// `deleted`, for invoices and audit) with its personal data replaced, and every copy the system
@@ -62,7 +63,7 @@ extension CustomerHandlers {
         for subscription in subscriptions {
             guard let subscriptionID = subscription["_id"]?.stringValue else { continue }
             context.send(
-                "subscription.cancel", to: "subscription",
+                Commands.SubscriptionCancel.self,
                 payload: .object([
                     "path": .object(["id": .string(subscriptionID)]), "query": .object([:]),
                     "body": .object(["at_period_end": .bool(false)]),
@@ -78,8 +79,7 @@ extension CustomerHandlers {
             ])
 
         // 5. The auth worker erases the login's email when it sees this event.
-        context.emit(
-            "customer.deleted",
+        context.emit(.customerDeleted,
             payload: .object([
                 "id": .string(id), "tenant_id": .string(tenant), "user_id": userID.map(JSONValue.string) ?? .null,
             ]))

@@ -1,9 +1,10 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import ServiceKit
+import WorkerRuntime
 
 /// The `plan` worker (DESIGN §4–§5): plans with exact prices, the public list of active plans,
 /// updates that keep billing terms fixed once subscribed, archiving.
@@ -14,11 +15,11 @@ public enum PlanService {
 
     public static func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write("plan.create", PlanHandlers.create)
-        registry.write("plan.update", PlanHandlers.update)
-        registry.write("plan.archive", PlanHandlers.archive)
-        registry.read("plan.get", PlanHandlers.get)
-        registry.read("plan.list", PlanHandlers.list)
+        registry.write(Commands.PlanCreate.self, PlanHandlers.create)
+        registry.write(Commands.PlanUpdate.self, PlanHandlers.update)
+        registry.write(Commands.PlanArchive.self, PlanHandlers.archive)
+        registry.read(Commands.PlanGet.self, PlanHandlers.get)
+        registry.read(Commands.PlanList.self, PlanHandlers.list)
         return registry
     }
 }
@@ -49,7 +50,7 @@ enum PlanHandlers {
             features: try features(body) ?? [], metadata: try body.metadata("metadata") ?? [:], active: true,
             archivedAt: nil, createdAt: context.now, updatedAt: context.now, version: 1)
         try context.transaction.collection(PlanService.collection, as: PlanDocument.self).insertOne(plan)
-        context.emit("plan.created", payload: event(plan))
+        context.emit(.planCreated, payload: event(plan))
         return HandlerResult(status: 201, body: plan.json)
     }
 
@@ -134,7 +135,7 @@ enum PlanHandlers {
         try Versioned.update(plans, filter, version: plan.version, set: set, at: context.now)
         plan.version += 1
         plan.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
-        context.emit("plan.updated", payload: event(plan, fields: fields))
+        context.emit(.planUpdated, payload: event(plan, fields: fields))
         return HandlerResult(body: plan.json)
     }
 
@@ -157,7 +158,7 @@ enum PlanHandlers {
         plan.archivedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
         plan.updatedAt = plan.archivedAt!
         plan.version += 1
-        context.emit("plan.archived", payload: event(plan))
+        context.emit(.planArchived, payload: event(plan))
         return HandlerResult(body: plan.json)
     }
 

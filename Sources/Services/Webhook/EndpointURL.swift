@@ -3,10 +3,11 @@ import MessageBus
 import NIOCore
 import NIOPosix
 
-/// Where webhooks may be sent. Outside development mode: `https` only, and never to a private,
-/// loopback, link-local or otherwise internal address: a name is checked when the endpoint is
-/// created and its resolved address again at every delivery (against DNS rebinding). In
-/// development mode `http` is allowed to loopback hosts, so local receivers work.
+/// Where webhooks may be sent: `https` only, and never to a private, loopback, link-local or
+/// otherwise internal address (`169.254.169.254`, `*.internal` …): a name is checked when the
+/// endpoint is created and its resolved address again at every delivery (against DNS rebinding).
+/// The one exception is development mode's loopback hosts (`http` allowed), so local receivers
+/// work; every other destination is screened in every mode.
 struct EndpointURLPolicy: Sendable {
     let development: Bool
 
@@ -23,13 +24,11 @@ struct EndpointURLPolicy: Sendable {
         }
         guard scheme == "https" || scheme == "http" else { throw Problem.invalid("url", "must use https") }
         let bareHost = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if development {
-            if scheme == "http", !Self.isLoopbackName(bareHost) {
-                throw Problem.invalid("url", "must use https (http is allowed only to loopback hosts in development mode)")
-            }
-            return url
+        if development, Self.isLoopbackName(bareHost) { return url }
+        guard scheme == "https" else {
+            throw Problem.invalid(
+                "url", development ? "must use https (http is allowed only to loopback hosts in development mode)" : "must use https")
         }
-        guard scheme == "https" else { throw Problem.invalid("url", "must use https") }
         if Self.isLoopbackName(bareHost) || bareHost.hasSuffix(".local") || bareHost.hasSuffix(".internal")
             || bareHost.hasSuffix(".localhost") || !bareHost.contains(".") && !bareHost.contains(":")
         {
@@ -96,8 +95,12 @@ struct EndpointURLPolicy: Sendable {
     }
 
     /// Resolves `host` off the event loops and refuses a non-public address; returns the address
-    /// to connect to (pinned, so a second lookup cannot swap it).
-    func screenedAddress(host: String, port: Int) async throws -> String {
+    /// to connect to (pinned, so a second lookup cannot swap it). nil for a loopback host in
+    /// development mode: delivered as named.
+    func screenedAddress(host: String, port: Int) async throws -> String? {
+        if development, Self.isLoopbackName(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()) {
+            return nil
+        }
         let address = try await NIOThreadPool.singleton.runIfActive {
             try SocketAddress.makeAddressResolvingHost(host, port: port)
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import BillingDomain
+import Contracts
 import Crypto
 import Foundation
 import Logging
@@ -211,16 +212,16 @@ public final class WebhookDispatcher: Service, Sendable {
         }
     }
 
-    /// Sends within the 10 s limit; returns the status and the first 1 KiB of the body. Outside
-    /// development mode the destination is resolved, screened and pinned first.
+    /// Sends within the 10 s limit; returns the status and the first 1 KiB of the body. The
+    /// destination is resolved, screened and pinned first (a loopback host in development mode
+    /// excepted).
     private func post(_ request: HTTPClientRequest, url: String) async throws -> (Int, String) {
         let timeout = configuration.requestTimeout
         var pinned: HTTPClient?
-        if !configuration.development {
-            guard let components = URLComponents(string: url), let host = components.host else {
-                throw EndpointURLPolicy.DestinationRefused(host: url)
-            }
-            let ip = try await service.policy.screenedAddress(host: host, port: components.port ?? 443)
+        guard let components = URLComponents(string: url), let host = components.host else {
+            throw EndpointURLPolicy.DestinationRefused(host: url)
+        }
+        if let ip = try await service.policy.screenedAddress(host: host, port: components.port ?? 443) {
             pinned = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration(dnsOverride: [host: ip]))
         }
         let client = pinned ?? self.client
@@ -333,7 +334,7 @@ public final class WebhookDispatcher: Service, Sendable {
         bytes[6] = 0x80 | (bytes[6] & 0x0F)
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         let command = Envelope(
-            id: MessageID.format(bytes), type: WebhookService.disableFailingType,
+            id: MessageID.format(bytes), type: Commands.WebhookEndpointDisableFailing.name,
             principal: Principal(subject: "service:webhook", role: .system, tenant: endpoint.tenantID),
             payload: .object([
                 "endpoint_id": .string(endpoint.id),

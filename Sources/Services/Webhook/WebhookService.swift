@@ -1,11 +1,12 @@
+import Contracts
 import Crypto
 import Foundation
 import Logging
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import Synchronization
+import WorkerRuntime
 
 /// The `webhook` worker: the endpoints API and the Events API on `billing:cmd:webhook`; the
 /// event consumer (group `webhook` on `billing:events`) that stores every event and fans it out
@@ -17,7 +18,6 @@ public struct WebhookService: Sendable {
     /// The ledger name of the event consumer (apart from the command consumer's `webhook`).
     public static let eventLedger = "webhook.events"
     /// The internal command the dispatcher sends when an endpoint failed for its whole window.
-    static let disableFailingType = "webhook_endpoint.disable_failing"
 
     public let configuration: WebhookConfiguration
     let secrets: WebhookSecrets
@@ -35,26 +35,26 @@ public struct WebhookService: Sendable {
     /// Handlers of the command stream: endpoints, delivery log, redelivery, events.
     public func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write("webhook_endpoint.create") { context in try createEndpoint(context) }
-        registry.read("webhook_endpoint.list") { envelope, context in try await listEndpoints(envelope, context) }
-        registry.read("webhook_endpoint.get") { envelope, context in try await getEndpoint(envelope, context) }
-        registry.write("webhook_endpoint.delete") { context in try deleteEndpoint(context) }
-        registry.write("webhook_endpoint.disable") { context in try setEnabled(false, context) }
-        registry.write("webhook_endpoint.enable") { context in try setEnabled(true, context) }
-        registry.write("webhook_endpoint.redeliver") { context in try redeliver(context) }
-        registry.read("webhook_delivery.list") { envelope, context in try await listDeliveries(envelope, context) }
+        registry.write(Commands.WebhookEndpointCreate.self) { context in try createEndpoint(context) }
+        registry.read(Commands.WebhookEndpointList.self) { envelope, context in try await listEndpoints(envelope, context) }
+        registry.read(Commands.WebhookEndpointGet.self) { envelope, context in try await getEndpoint(envelope, context) }
+        registry.write(Commands.WebhookEndpointDelete.self) { context in try deleteEndpoint(context) }
+        registry.write(Commands.WebhookEndpointDisable.self) { context in try setEnabled(false, context) }
+        registry.write(Commands.WebhookEndpointEnable.self) { context in try setEnabled(true, context) }
+        registry.write(Commands.WebhookEndpointRedeliver.self) { context in try redeliver(context) }
+        registry.read(Commands.WebhookDeliveryList.self) { envelope, context in try await listDeliveries(envelope, context) }
         // The admin routes over the streams (DESIGN §5) are served here too.
         StreamAdminHandlers(names: configuration.names, services: configuration.adminServices).register(into: &registry)
-        registry.write(Self.disableFailingType) { context in try disableFailing(context) }
-        registry.read("event.list") { envelope, context in try await listEvents(envelope, context) }
-        registry.read("event.get") { envelope, context in try await getEvent(envelope, context) }
+        registry.write(Commands.WebhookEndpointDisableFailing.self) { context in try disableFailing(context) }
+        registry.read(Commands.EventList.self) { envelope, context in try await listEvents(envelope, context) }
+        registry.read(Commands.EventGet.self) { envelope, context in try await getEvent(envelope, context) }
         return registry
     }
 
     /// The event consumer's one handler: every event type.
     public func eventRegistry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write("*") { context in try recordAndFanOut(context) }
+        registry.writeEvery { context in try recordAndFanOut(context) }
         return registry
     }
 
@@ -126,7 +126,7 @@ public struct WebhookService: Sendable {
             events: types, description: description, status: "enabled", disabledReason: nil,
             sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
         _ = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).insertOne(record)
-        context.emit("webhook_endpoint.created", payload: Self.endpointEventPayload(record))
+        context.emit(.webhookEndpointCreated, payload: Self.endpointEventPayload(record))
         guard case .object(var body) = Self.endpointJSON(record) else { return HandlerResult(body: .null) }
         body["secret"] = .string(secret)
         return HandlerResult(status: 201, body: .object(body), secretFields: ["secret"])
@@ -158,7 +158,7 @@ public struct WebhookService: Sendable {
         else { throw Problem.notFound("webhook endpoint \(id)") }
         _ = try endpoints.deleteOne(["_id": .string(id)])
         try cancelPending(endpoint: id, context, reason: "endpoint deleted")
-        context.emit("webhook_endpoint.deleted", payload: Self.endpointEventPayload(record))
+        context.emit(.webhookEndpointDeleted, payload: Self.endpointEventPayload(record))
         return HandlerResult(status: 204, body: .null)
     }
 
@@ -196,7 +196,7 @@ public struct WebhookService: Sendable {
         record.version += 1
         var payload = Self.endpointEventPayload(record)
         if !enabled { payload = Self.merging(payload, ["reason": .string("requested")]) }
-        context.emit(enabled ? "webhook_endpoint.enabled" : "webhook_endpoint.disabled", payload: payload)
+        context.emit(enabled ? .webhookEndpointEnabled : .webhookEndpointDisabled, payload: payload)
         return HandlerResult(body: Self.endpointJSON(record))
     }
 
@@ -225,8 +225,7 @@ public struct WebhookService: Sendable {
         try cancelPending(endpoint: id, context, reason: "endpoint disabled")
         record.status = "disabled"
         record.disabledReason = reason
-        context.emit(
-            "webhook_endpoint.disabled",
+        context.emit(.webhookEndpointDisabled,
             payload: Self.merging(
                 Self.endpointEventPayload(record),
                 ["reason": .string("failing"), "failing_since": .string(MessageCoding.formatTimestamp(since))]))
