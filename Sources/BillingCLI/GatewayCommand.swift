@@ -38,12 +38,17 @@ enum GatewayAssembly {
         var description: String
     }
 
-    static func configuration(_ settings: BillingSettings, requiredServices: [String]) -> GatewayConfiguration {
+    static func configuration(_ settings: BillingSettings, requiredServices: [String]) throws -> GatewayConfiguration {
         var configuration = GatewayConfiguration()
         configuration.host = settings.httpHost
         configuration.port = settings.httpPort
         configuration.names = ServiceCatalog.names(settings)
         configuration.corsAllowedOrigins = settings.corsOrigins
+        do {
+            configuration.trustedProxies = try TrustedProxies(settings.trustedProxies)
+        } catch {
+            throw BillingSettings.Invalid(variable: "BILLING_TRUSTED_PROXIES", reason: error.description)
+        }
         configuration.issuer = settings.jwtIssuer
         configuration.audience = settings.jwtAudience
         configuration.defaultWait = .milliseconds(settings.replyWaitMilliseconds)
@@ -85,7 +90,7 @@ enum GatewayAssembly {
         if ServiceCatalog.hasDevelopmentRoutes && settings.mode != .development {
             throw ValidationError("this development build's diagnostic routes are refused outside BILLING_MODE=development")
         }
-        let configuration = configuration(settings, requiredServices: ServiceCatalog.required)
+        let configuration = try configuration(settings, requiredServices: ServiceCatalog.required)
         let replies = ReplyRouter(redis: redis, names: configuration.names, logger: Logger(label: "billing.replies"))
         let gateway = Gateway(
             redis: redis, replies: replies, configuration: configuration,

@@ -24,15 +24,12 @@ struct CommandEndpoint: Sendable {
 
     // MARK: Edge checks shared with the gateway's own routes
 
-    /// The client address used for per-IP limits. Behind a trusted proxy it is the rightmost
-    /// `X-Forwarded-For` entry, the one the proxy appended: the entries before it are the client's to write.
+    /// The client address used for per-IP limits and sign-in throttling: the connecting peer, or,
+    /// when that peer is a trusted proxy, the rightmost `X-Forwarded-For` entry that is not one
+    /// (the entries before it are the client's to write).
     func clientIP(_ request: Request, context: GatewayContext) -> String {
-        if configuration.trustForwardedFor, let forwarded = request.headers[GatewayHeaders.forwardedFor],
-            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
-        {
-            return last
-        }
-        return context.remoteAddress?.ipAddress ?? "local"
+        configuration.trustedProxies.client(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[GatewayHeaders.forwardedFor]) ?? "local"
     }
 
     /// The verified principal of a request, or nil when it carries no credential. A token's
@@ -203,10 +200,10 @@ struct CommandEndpoint: Sendable {
                 throw GatewayError.badRequest("Idempotency-Key must be 1 to 255 characters", param: "Idempotency-Key")
             }
             let scope = verified ?? Principal(subject: "\(Self.anonymousSubject):\(ip)", role: .customer, tenant: "default")
-            commandID = IdempotencyStore.operationID(principal: scope, key: key)
             let recordKey = idempotency.key(scope, key)
             let fingerprint = IdempotencyStore.fingerprint(
                 method: request.method.rawValue, path: request.uri.description, body: bodyBytes)
+            commandID = IdempotencyStore.operationID(principal: scope, key: key, fingerprint: fingerprint)
             let claim: IdempotencyStore.Claim
             do {
                 claim = try await idempotency.claim(recordKey, fingerprint: fingerprint, operationID: commandID)

@@ -28,9 +28,9 @@ public struct GatewayConfiguration: Sendable {
     public var principalLimit = RateLimitTier(rate: 100, burst: 200)
     public var ipLimit = RateLimitTier(rate: 20, burst: 40)
     public var authLimit = RateLimitTier(rate: 1, burst: 5)
-    /// Take the client IP from the last `X-Forwarded-For` entry, the one the proxy appended (only
-    /// behind one trusted proxy that appends it).
-    public var trustForwardedFor: Bool = false
+    /// Proxies whose `X-Forwarded-For` names the client (`BILLING_TRUSTED_PROXIES`); none by default,
+    /// so the client is the peer that connected.
+    public var trustedProxies: TrustedProxies = .none
     /// Consumer groups that must have a live consumer for `/readyz`.
     public var requiredServices: [String] = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
     /// A consumer idle longer than this does not count as live.

@@ -54,10 +54,13 @@ public struct IdempotencyStore: Sendable {
 
     static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }
 
-    /// The command ID a key stands for: a UUID-shaped (version 8) digest of tenant|subject|key, so a
-    /// retried request is the same command and the worker's dedupe agrees with ours.
-    static func operationID(principal: Principal, key: String) -> String {
-        let digest = Array(SHA256.hash(data: Data("\(principal.tenant)|\(principal.subject)|\(key)".utf8)).prefix(16))
+    /// The command ID a key stands for: a UUID-shaped (version 8) digest of tenant|subject|key and
+    /// the request's fingerprint (method, path with query, body), so a retried request is the same
+    /// command and the worker's dedupe agrees with ours, while the same key on another route or
+    /// with another body (reused after its record expired, say) is another command and runs.
+    static func operationID(principal: Principal, key: String, fingerprint: String) -> String {
+        let text = "\(principal.tenant)|\(principal.subject)|\(key)|\(fingerprint)"
+        let digest = Array(SHA256.hash(data: Data(text.utf8)).prefix(16))
         var bytes = digest
         bytes[6] = 0x80 | (bytes[6] & 0x0F)  // version 8: custom
         bytes[8] = 0x80 | (bytes[8] & 0x3F)  // RFC 9562 variant

@@ -47,6 +47,8 @@ public struct BillingSettings: Sendable, Equatable {
     public var maxDeliveries: Int = 5
     /// Browser origins the gateway's CORS allows (exact match), from a comma-separated list.
     public var corsOrigins: [String] = []
+    /// `BILLING_TRUSTED_PROXIES`: CIDR blocks of the proxies whose `X-Forwarded-For` names the client.
+    public var trustedProxies: String = ""
     /// Milliseconds a request waits for its reply before the gateway answers 202.
     public var replyWaitMilliseconds: Int = 5_000
     /// The OpenAPI document the gateway serves and validates against; empty: looked for as
@@ -167,6 +169,7 @@ public struct BillingSettings: Sendable, Equatable {
             throw Invalid(variable: "BILLING_CORS_ORIGINS", reason: "expected scheme://host[:port] origins, got '\(origin)'")
         }
         self.corsOrigins = origins
+        self.trustedProxies = string("trusted.proxies", "")
         self.replyWaitMilliseconds = try int("reply.wait.ms", d.replyWaitMilliseconds, range: 0...30_000)
         self.openAPIFile = string("openapi.file", d.openAPIFile)
         self.jwtIssuer = string("jwt.issuer", d.jwtIssuer)

@@ -1,4 +1,4 @@
-@_spi(Testing) import AuthService
+@_spi(Testing) @testable import AuthService
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -140,6 +140,24 @@ struct AuthFlowTests {
             let (after, _) = try await client.login("lock@example.com", password: password)
             #expect(after == .ok)
             #expect(try await h.outboxTypes().filter { $0 == "user.login_failed" }.count == 6)
+        }
+    }
+
+    @Test func aStrangersFailuresLockOnlyItsOwnAddressOutOfAnAccount() async throws {
+        try await withAuth(configure: { $0.lockoutBase = 30 }) { h, _ in
+            let throttle = LoginThrottle(redis: h.redis, configuration: h.configuration)
+            for _ in 0..<5 {
+                try await throttle.recordFailure(tenant: "default", email: "owner@example.com", ip: "203.0.113.66")
+            }
+            #expect(try await throttle.lockedFor(tenant: "default", email: "owner@example.com", ip: "203.0.113.66") != nil)
+            // The owner, from its own address, is not locked out; the stranger's address is, from that account.
+            #expect(try await throttle.lockedFor(tenant: "default", email: "owner@example.com", ip: "198.51.100.7") == nil)
+            #expect(try await throttle.lockedFor(tenant: "default", email: "other@example.com", ip: "203.0.113.66") == nil)
+            // An address failing across many accounts is locked as an address (20 failures).
+            for index in 0..<20 {
+                try await throttle.recordFailure(tenant: "default", email: "victim\(index)@example.com", ip: "203.0.113.99")
+            }
+            #expect(try await throttle.lockedFor(tenant: "default", email: "anyone@example.com", ip: "203.0.113.99") != nil)
         }
     }
 

@@ -73,25 +73,46 @@ struct GatewayEdgeReviewTests {
         }
     }
 
-    @Test func behindAProxyTheClientIPIsTheEntryTheProxyAppended() async throws {
+    @Test func behindATrustedProxyTheClientIsTheRightmostForwardedAddressNotAProxy() async throws {
+        // Over real sockets from 127.0.0.1: the load balancer here, and 10.0.0.0/8 an inner proxy tier.
         try await withHarness(configure: {
-            $0.trustForwardedFor = true
+            $0.trustedProxies = (try? TrustedProxies("127.0.0.1/32, 10.0.0.0/8")) ?? .none
             $0.ipLimit = RateLimitTier(rate: 0.01, burst: 1)
         }) { h in
-            try await h.application().test(.router) { client in
+            try await h.application().test(.live) { client in
                 func get(_ forwardedFor: String) async throws -> HTTPResponse.Status {
                     try await client.execute(
                         uri: "/v1/test/public-echo", method: .get, headers: [GatewayHeaders.forwardedFor: forwardedFor]
                     ) { $0.status }
                 }
                 let first = try await get("1.1.1.1, 10.0.0.1")
-                // The client rewrote the part it controls; the proxy still saw 10.0.0.1.
-                let spoofed = try await get("2.2.2.2, 10.0.0.1")
-                let direct = try await get("10.0.0.1")
-                let otherClient = try await get("1.1.1.1, 10.0.0.2")
-                #expect([first, spoofed, direct, otherClient] == [.ok, .tooManyRequests, .tooManyRequests, .ok])
+                // The client prepended a fake address; the proxies still saw 1.1.1.1.
+                let spoofed = try await get("2.2.2.2, 1.1.1.1, 10.0.0.7")
+                let otherClient = try await get("3.3.3.3, 10.0.0.1")
+                #expect([first, spoofed, otherClient] == [.ok, .tooManyRequests, .ok])
             }
         }
+        // A peer that is not a trusted proxy cannot choose its address: the header is ignored.
+        try await withHarness(configure: { $0.ipLimit = RateLimitTier(rate: 0.01, burst: 1) }) { h in
+            try await h.application().test(.live) { client in
+                let statuses = try await [("4.4.4.4"), ("5.5.5.5")].asyncMap { forwarded in
+                    try await client.execute(
+                        uri: "/v1/test/public-echo", method: .get, headers: [GatewayHeaders.forwardedFor: forwarded]
+                    ) { $0.status }
+                }
+                #expect(statuses == [.ok, .tooManyRequests])
+            }
+        }
+    }
+
+    @Test func trustedProxiesParseCIDRBlocksAndRefuseGarbage() throws {
+        let proxies = try TrustedProxies("10.0.0.0/8,192.168.1.7, fd00::/8")
+        #expect(proxies.contains("10.200.3.4") && proxies.contains("192.168.1.7") && proxies.contains("fd12::1"))
+        #expect(!proxies.contains("11.0.0.1") && !proxies.contains("192.168.1.8") && !proxies.contains("fe80::1"))
+        #expect(proxies.client(peer: "10.0.0.2", forwardedFor: "203.0.113.9, 10.1.1.1") == "203.0.113.9")
+        #expect(proxies.client(peer: "198.51.100.1", forwardedFor: "203.0.113.9") == "198.51.100.1")
+        #expect(throws: TrustedProxies.Invalid.self) { try TrustedProxies("10.0.0.0/33") }
+        #expect(throws: TrustedProxies.Invalid.self) { try TrustedProxies("proxy.internal") }
     }
 
     @Test func everyResponseIsNoStoreUnlessTheRouteSaysOtherwise() async throws {
@@ -187,7 +208,9 @@ struct GatewayIdempotencyReviewTests {
         try await withHarness { h in
             let auth = try await h.bearer()
             let key = "order-e2e"
-            let expectedID = IdempotencyStore.operationID(principal: harnessAdmin, key: key)
+            let expectedID = IdempotencyStore.operationID(
+                principal: harnessAdmin, key: key,
+                fingerprint: IdempotencyStore.fingerprint(method: "POST", path: "/v1/test/items", body: Array(#"{"key":"e"}"#.utf8)))
             let headers = auth + jsonHeaders + [GatewayIdempotencyTests.key: key]
             try await h.application().test(.router) { client in
                 let first = try await client.execute(
@@ -215,6 +238,17 @@ struct GatewayIdempotencyReviewTests {
             }
             // …which the worker's ledger recognises: one effect, carrying that ID.
             #expect(try await h.items() == [expectedID])
+            // The same key reused, its record gone, on another request (another body here; another
+            // route likewise) is a new command: it runs, and is not answered with the old reply.
+            let store = IdempotencyStore(redis: h.redis, prefix: h.names.prefix, ttl: .seconds(1), claimTTL: .seconds(1))
+            _ = try await h.redis.send(DEL(store.key(harnessAdmin, key)))
+            try await h.application().test(.router) { client in
+                try await client.execute(uri: "/v1/test/items", method: .post, headers: headers, body: jsonBody(#"{"key":"f"}"#)) {
+                    #expect($0.status == .created && $0.headers[GatewayHeaders.idempotentReplayed] == nil, "\($0.text)")
+                }
+            }
+            let effects = try await h.items()
+            #expect(effects.count == 2 && effects.contains(expectedID), "\(effects)")
         }
     }
 
@@ -222,7 +256,9 @@ struct GatewayIdempotencyReviewTests {
         try await withHarness { h in
             let auth = try await h.bearer()
             let before = Date().addingTimeInterval(-1)
-            let id = IdempotencyStore.operationID(principal: harnessAdmin, key: "created-1")
+            let id = IdempotencyStore.operationID(
+                principal: harnessAdmin, key: "created-1",
+                fingerprint: IdempotencyStore.fingerprint(method: "POST", path: "/v1/test/items", body: Array(#"{"key":"c"}"#.utf8)))
             try await h.application().test(.router) { client in
                 try await client.execute(
                     uri: "/v1/test/items", method: .post, headers: auth + jsonHeaders + [GatewayIdempotencyTests.key: "created-1"],
@@ -307,5 +343,13 @@ struct GatewayRedisDownTests {
             }
             await down.shutdown()
         }
+    }
+}
+
+extension Array where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
     }
 }

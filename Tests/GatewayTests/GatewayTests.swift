@@ -509,11 +509,17 @@ struct GatewayIdempotencyTests {
         }
     }
 
-    @Test func theKeyDeterminesTheCommandID() {
+    @Test func theKeyAndTheRequestDetermineTheCommandID() {
         let principal = Principal(subject: "usr_1", role: .admin, tenant: "default")
-        let a = IdempotencyStore.operationID(principal: principal, key: "k")
-        #expect(a == IdempotencyStore.operationID(principal: principal, key: "k"))
-        #expect(a != IdempotencyStore.operationID(principal: principal, key: "k2"))
+        let request = IdempotencyStore.fingerprint(method: "POST", path: "/v1/customers", body: Array(#"{"name":"a"}"#.utf8))
+        let a = IdempotencyStore.operationID(principal: principal, key: "k", fingerprint: request)
+        #expect(a == IdempotencyStore.operationID(principal: principal, key: "k", fingerprint: request))
+        #expect(a != IdempotencyStore.operationID(principal: principal, key: "k2", fingerprint: request))
+        // The same key on another route, or with another body, is another command.
+        let otherRoute = IdempotencyStore.fingerprint(method: "POST", path: "/v1/plans", body: Array(#"{"name":"a"}"#.utf8))
+        let otherBody = IdempotencyStore.fingerprint(method: "POST", path: "/v1/customers", body: Array(#"{"name":"b"}"#.utf8))
+        #expect(a != IdempotencyStore.operationID(principal: principal, key: "k", fingerprint: otherRoute))
+        #expect(a != IdempotencyStore.operationID(principal: principal, key: "k", fingerprint: otherBody))
         #expect(a.count == 36 && Array(a)[14] == "8")
     }
 }

@@ -156,7 +156,7 @@ public struct AuthService: Sendable {
                 return HandlerResult(status: 401, body: .null)
             }
         }
-        try await throttle.recordSuccess(tenant: tenant, email: email)
+        try await throttle.recordSuccess(tenant: tenant, email: email, ip: ip)
         let rehash = hasher.needsRehash(user.password ?? decoy!) ? try await context.offload { try hasher.hash(password) } : nil
         let session = try await newSession(
             subject: user.id, role: user.role, tenant: tenant, customerID: user.customerID, now: context.now)

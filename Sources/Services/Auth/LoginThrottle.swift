@@ -3,8 +3,11 @@ import Foundation
 import MessageBus
 import Redis
 
-/// Failed sign-ins counted in Redis per account and per client IP; past the threshold the account
-/// (or IP) is locked for a time that doubles with each further failure.
+/// Failed sign-ins counted in Redis per account *and client IP pair*, and per client IP; past the
+/// threshold the pair (or the IP) is locked for a time that doubles with each further failure. A
+/// stranger failing against a known account locks only its own address out of that account: the
+/// owner, from its own address, still signs in (behind a load balancer the address is the client's,
+/// taken from `X-Forwarded-For` by the trusted-proxy rule, never the balancer's).
 struct LoginThrottle: Sendable {
     let redis: RedisClient
     let configuration: AuthConfiguration
@@ -23,15 +26,16 @@ struct LoginThrottle: Sendable {
         return math.floor(lock)
         """)
 
-    private func account(_ tenant: String, _ email: String) -> String {
+    private func account(_ tenant: String, _ email: String, _ clientIP: String?) -> String {
         // {…}: the counter and its lock share a hash slot (one script touches both).
-        "\(configuration.names.prefix):auth:{acct:\(tenant):\(Secrets.sha256Hex(email).prefix(32))}"
+        let pair = Secrets.sha256Hex("\(email)|\(clientIP ?? "")").prefix(32)
+        return "\(configuration.names.prefix):auth:{acct:\(tenant):\(pair)}"
     }
     private func ip(_ ip: String) -> String { "\(configuration.names.prefix):auth:{ip:\(ip)}" }
 
     /// Seconds until the account or the IP may try again; nil when neither is locked.
     func lockedFor(tenant: String, email: String, ip clientIP: String?) async throws -> Int? {
-        var keys = [account(tenant, email) + ":lock"]
+        var keys = [account(tenant, email, clientIP) + ":lock"]
         if let clientIP { keys.append(ip(clientIP) + ":lock") }
         var longest = 0
         for key in keys { longest = max(longest, try await redis.send(PTTL(key))) }
@@ -45,7 +49,7 @@ struct LoginThrottle: Sendable {
         let base = Int(configuration.lockoutBase * 1000)
         let maximum = Int(configuration.lockoutMax * 1000)
         var lock = 0
-        var targets = [(account(tenant, email), configuration.lockoutThreshold)]
+        var targets = [(account(tenant, email, clientIP), configuration.lockoutThreshold)]
         if let clientIP {
             targets.append((ip(clientIP), configuration.lockoutThreshold * configuration.ipThresholdFactor))
         }
@@ -58,9 +62,9 @@ struct LoginThrottle: Sendable {
         return Int((lock + 999) / 1000)
     }
 
-    /// A successful sign-in clears the account's count (not the IP's).
-    func recordSuccess(tenant: String, email: String) async throws {
-        let key = account(tenant, email)
+    /// A successful sign-in clears the pair's count (not the IP's).
+    func recordSuccess(tenant: String, email: String, ip clientIP: String?) async throws {
+        let key = account(tenant, email, clientIP)
         _ = try await redis.send(DEL(key + ":failures"))
     }
 }
