@@ -165,8 +165,8 @@ struct MessagingBackboneTests {
         try await testGracefulShutdown { trigger in
             async let running: Void = runner.run()
             // The batch is in hand once the group shows it pending.
-            #expect(try await h.eventually(timeout: .seconds(10)) {
-                try await StreamAdmin(redis: h.redis, names: h.names).pending(service: TestHandlers.name).count == 6
+            #expect(await h.eventually(timeout: .seconds(10)) {
+                (try? await StreamAdmin(redis: h.redis, names: h.names).pending(service: TestHandlers.name).count) == 6
             })
             trigger.triggerGracefulShutdown()  // what SIGTERM does in `billing worker`
             try await running

@@ -201,11 +201,17 @@ struct RedisClientTests {
         let blocking = XREADGROUP(group: "g", consumer: "c", streams: [(s, ">")], count: 1, block: .seconds(5))
         let immediate = XREADGROUP(group: "g", consumer: "c", streams: [(s, ">")], count: 10)
 
-        async let pair = reader.send(blocking, immediate)
-        // Wait until the first read is blocked in the server.
-        for _ in 0..<100 {
+        // Wait until the first read is blocked in the server (other tests' consumers block on the
+        // same server too: wait for one more blocked client than before, not for exactly one).
+        func blockedClients() async throws -> Int {
             let info = try await redis.execute(["INFO", "clients"]).string ?? ""
-            if info.contains("blocked_clients:1") { break }
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("blocked_clients:") }
+            return line.flatMap { Int($0.dropFirst("blocked_clients:".count)) } ?? 0
+        }
+        let before = try await blockedClients()
+        async let pair = reader.send(blocking, immediate)
+        for _ in 0..<200 {
+            if try await blockedClients() > before { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         let burst = try await redis.pipeline((0..<5).map { i in ["XADD", RedisArgument(s), "*", "n", RedisArgument(i)] })

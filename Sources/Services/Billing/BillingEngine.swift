@@ -150,7 +150,7 @@ public struct BillingEngine: Sendable {
         var invoice = InvoiceDocument(
             id: id, tenantID: tenant, customerID: customer.id, customerName: customer.name, customerEmail: customer.email,
             subscriptionID: subscription?.id, number: nil, status: .draft, billingReason: reason,
-            currency: currency.code, lines: lines.map(InvoiceLineDocument.init), subtotal: totals.subtotal.amount,
+            currency: currency, lines: lines.map(InvoiceLineDocument.init), subtotal: totals.subtotal.amount,
             total: totals.total.amount, creditApplied: totals.creditApplied.amount, amountDue: totals.amountDue.amount,
             amountPaid: 0, issuedAt: nil, dueAt: nil, paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil,
             nextPaymentAttempt: nil, paymentMethod: paymentMethod, testClock: subscription?.testClock ?? customer.testClock,
@@ -197,7 +197,7 @@ public struct BillingEngine: Sendable {
         }
         let payment = PaymentDocument(
             id: ResourceID.make("pay", at: time), tenantID: invoice.tenantID, customerID: invoice.customerID,
-            invoiceID: invoice.id, paymentMethod: method?.id ?? "none", amount: due.amount, currency: invoice.currency,
+            invoiceID: invoice.id, paymentMethod: method?.id ?? "none", amount: due.amount, currency: invoice.currency.code,
             status: result.succeeded ? "succeeded" : "failed", providerReference: result.reference,
             failureCode: result.failureCode, failureMessage: result.failureMessage, attempt: attempt, createdAt: time)
         _ = try txn.collection(BillingCollections.payments, as: PaymentDocument.self).insertOne(payment)
@@ -227,7 +227,7 @@ public struct BillingEngine: Sendable {
             "id": .string(invoice.id), "customer_id": .string(invoice.customerID),
             "subscription_id": invoice.subscriptionID.map(JSONValue.string) ?? .null,
             "number": invoice.number.map(JSONValue.string) ?? .null, "status": .string(invoice.status.rawValue),
-            "currency": .string(invoice.currency), "total": invoice.money(invoice.total),
+            "currency": .string(invoice.currency.code), "total": invoice.money(invoice.total),
             "amount_due": invoice.money(invoice.amountDue), "amount_paid": invoice.money(invoice.amountPaid),
         ])
     }

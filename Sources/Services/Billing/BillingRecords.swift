@@ -27,7 +27,7 @@ struct SubscriptionDocument: Codable, Sendable {
     var planID: String
     var planName: String
     var price: Decimal
-    var currency: String
+    var currency: Currency
     var interval: BillingInterval
     var intervalCount: Int
     var status: SubscriptionStatus
@@ -51,7 +51,8 @@ struct SubscriptionDocument: Codable, Sendable {
     var version: Int
 
 
-    var currencyValue: Currency { Currency(code: currency) ?? Currency(code: "USD")! }
+    /// The stored currency; a document naming one we do not bill in fails to decode, naming the field.
+    var currencyValue: Currency { currency }
     var priceMoney: Money { Money(price, currencyValue) }
     var currentPeriod: BillingPeriod { BillingPeriod(start: currentPeriodStart, end: currentPeriodEnd) }
 
@@ -63,7 +64,7 @@ struct SubscriptionDocument: Codable, Sendable {
         var o: [String: JSONValue] = [
             "id": .string(id), "object": .string("subscription"), "customer_id": .string(customerID),
             "plan_id": .string(planID), "status": .string(status.rawValue),
-            "price": .string(priceMoney.formatted), "currency": .string(currency),
+            "price": .string(priceMoney.formatted), "currency": .string(currency.code),
             "interval": .string(interval.rawValue), "interval_count": .number(String(intervalCount)),
             "start_date": DocumentJSON.timestamp(startDate),
             "current_period_start": DocumentJSON.timestamp(currentPeriodStart),
@@ -123,7 +124,7 @@ struct InvoiceDocument: Codable, Sendable {
     var number: String?
     var status: InvoiceStatus
     var billingReason: String
-    var currency: String
+    var currency: Currency
     var lines: [InvoiceLineDocument]
     var subtotal: Decimal
     var total: Decimal
@@ -144,13 +145,14 @@ struct InvoiceDocument: Codable, Sendable {
     var version: Int
 
 
-    var currencyValue: Currency { Currency(code: currency) ?? Currency(code: "USD")! }
+    /// The stored currency; a document naming one we do not bill in fails to decode, naming the field.
+    var currencyValue: Currency { currency }
     func money(_ amount: Decimal) -> JSONValue { .string(Money(amount, currencyValue).formatted) }
 
     var json: JSONValue {
         var o: [String: JSONValue] = [
             "id": .string(id), "object": .string("invoice"), "customer_id": .string(customerID),
-            "status": .string(status.rawValue), "billing_reason": .string(billingReason), "currency": .string(currency),
+            "status": .string(status.rawValue), "billing_reason": .string(billingReason), "currency": .string(currency.code),
             "lines": .array(lines.map { $0.json(currencyValue) }), "subtotal": money(subtotal), "total": money(total),
             "credit_applied": money(creditApplied), "amount_due": money(amountDue), "amount_paid": money(amountPaid),
             "amount_remaining": money(max(0, amountDue - amountPaid)), "attempt_count": .number(String(attemptCount)),

@@ -75,7 +75,7 @@ extension BillingEngine {
         let start = try now(for: customer, txn, default: context.now).wholeSecondsDown
         var subscription = SubscriptionDocument(
             id: ResourceID.make("sub", at: start), tenantID: tenant, customerID: customer.id, planID: plan.id,
-            planName: plan.name, price: plan.price, currency: currency.code, interval: plan.interval,
+            planName: plan.name, price: plan.price, currency: currency, interval: plan.interval,
             intervalCount: plan.intervalCount, status: .initial(withTrial: trialDays > 0), startDate: start,
             endDate: nil, billingCycleAnchor: start, currentPeriodStart: start, currentPeriodEnd: start, trialEnd: nil,
             trialWillEndSent: false, cancelAtPeriodEnd: false, canceledAt: nil, pausedAt: nil,
@@ -319,7 +319,7 @@ extension BillingEngine {
         guard plan.id != subscription.planID else {
             throw Self.conflict("same_plan", "the subscription is already on this plan", param: "plan_id")
         }
-        guard plan.currency == subscription.currency, let currency = Currency(code: plan.currency) else {
+        guard plan.currency == subscription.currency.code, let currency = Currency(code: plan.currency) else {
             throw Problem.invalid(
                 "plan_id", "the plan is billed in \(plan.currency) and the subscription in \(subscription.currency); choose a plan in \(subscription.currency)")
         }
