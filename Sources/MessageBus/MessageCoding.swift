@@ -143,7 +143,7 @@ public enum MessageCoding {
 
     /// One line saying what is wrong with a message: a problem's code, or the field a decoder choked on.
     public static func describe(_ error: any Error) -> String {
-        if let problem = error as? Problem { return "\(problem.code): \(problem.detail)" }
+        if let problem = (error as? any ProblemConvertible)?.problem { return "\(problem.code): \(problem.detail)" }
         if let decoding = error as? DecodingError {
             switch decoding {
             case .keyNotFound(let key, let c): return "missing field '\((c.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"

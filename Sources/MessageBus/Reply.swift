@@ -100,3 +100,14 @@ public struct Reply: Sendable, Hashable, Codable {
         case secretFields = "secret_fields"
     }
 }
+
+/// An error with a client-facing answer: the worker runtime answers any error that conforms with
+/// its problem (and records the refusal), so a rule's error type is mapped to a problem once, where
+/// it is declared, not at every call that may throw it.
+public protocol ProblemConvertible: Error {
+    var problem: Problem { get }
+}
+
+extension Problem: ProblemConvertible {
+    public var problem: Problem { self }
+}

@@ -88,7 +88,8 @@ public struct CommandProcessor: Sendable {
                                         .success(
                                             to: envelope, status: result.status, result: result.body, at: now,
                                             secretFields: result.secretFields))))
-                        } catch let problem as Problem {
+                        } catch let refusal as any ProblemConvertible {
+                            let problem = refusal.problem
                             return (index, .success(.applied(.failure(to: envelope, problem, at: now))))
                         } catch {
                             return (index, .failure(error))
@@ -126,7 +127,8 @@ public struct CommandProcessor: Sendable {
         for (index, envelope, body) in writes {
             do {
                 results.append((index, .success(try await transaction([(envelope, body)], now: now, wallNow: wallNow)[0])))
-            } catch let problem as Problem {
+            } catch let refusal as any ProblemConvertible {
+                let problem = refusal.problem
                 // Refused: roll back the handler's writes, but record the refusal so a redelivery answers the same.
                 do {
                     results.append((index, .success(try await recordRefusal(envelope, problem, now: now, wallNow: wallNow))))
@@ -233,7 +235,8 @@ public struct CommandProcessor: Sendable {
                 do {
                     let outcome = try await self.transaction([(envelope, commitBody)], now: now, wallNow: wallNow)[0]
                     return (outcome.reply, true)
-                } catch let problem as Problem {
+                } catch let refusal as any ProblemConvertible {
+                    let problem = refusal.problem
                     // Refused inside the commit: rolled back, the refusal recorded.
                     return (try await self.recordRefusal(envelope, problem, now: now, wallNow: wallNow).reply, true)
                 }
@@ -247,7 +250,8 @@ public struct CommandProcessor: Sendable {
                 return .success(try await recordAnswer(envelope, reply, wallNow: wallNow))
             } catch let refusal as CommittedRefusal {
                 return .success(.applied(context.committedReply ?? .failure(to: envelope, refusal.problem, at: now)))
-            } catch let problem as Problem {
+            } catch let refusal as any ProblemConvertible {
+                let problem = refusal.problem
                 if let committed = context.committedReply { return .success(.applied(committed)) }
                 return .success(try await recordRefusal(envelope, problem, now: now, wallNow: wallNow))
             }

@@ -124,11 +124,7 @@ public enum InvoiceService {
     ) throws -> HandlerResult {
         var (invoice, _) = try load(context, allowing: [])
         let now = try now(invoice, context)
-        do {
-            invoice.status = try invoice.status.applying(event)
-        } catch {
-            throw BillingEngine.problem(error)
-        }
+        invoice.status = try invoice.status.applying(event)
         try apply(&invoice, now)
         try engine.save(context.transaction, &invoice, at: now)
         return HandlerResult(body: invoice.json)

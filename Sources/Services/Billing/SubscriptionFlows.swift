@@ -20,18 +20,6 @@ extension BillingEngine {
         Problem(status: 409, code: code, title: "Conflict", detail: detail, param: param)
     }
 
-    static func problem(_ error: SubscriptionTransitionError) -> Problem {
-        conflict("illegal_transition", "\(error)")
-    }
-
-    static func problem(_ error: InvoiceTransitionError) -> Problem {
-        conflict("illegal_transition", "\(error)")
-    }
-
-    static func problem(_ error: BillingRuleError) -> Problem {
-        Problem(status: 422, code: error.code.rawValue, title: "Invalid request", detail: error.message, param: error.field)
-    }
-
     /// The time the customer lives at: its test clock's frozen time, or the billing clock.
     func now(for customer: CustomerView, _ txn: MongoTransaction, default time: Date) throws -> Date {
         guard let clock = customer.testClock else { return time }
@@ -308,11 +296,7 @@ extension BillingEngine {
         _ context: CommandContext, _ subscription: inout SubscriptionDocument, to plan: PlanView, prorate: Bool, at time: Date
     ) throws {
         let txn = context.transaction
-        do {
-            _ = try subscription.status.applying(.changePlan)
-        } catch {
-            throw Self.problem(error)
-        }
+        _ = try subscription.status.applying(.changePlan)
         guard plan.active else {
             throw Self.conflict("plan_archived", "the plan is archived: choose an active plan", param: "plan_id")
         }
@@ -340,29 +324,25 @@ extension BillingEngine {
             if intervalChanges { subscription.billingCycleAnchor = subscription.currentPeriodEnd }
         } else if let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
             let lines: [InvoiceLine]
-            do {
-                if intervalChanges {
-                    // A new period starts now, with a credit for the unused old time.
-                    let credit = try Proration.unusedTimeCredit(price: oldPrice, in: subscription.currentPeriod, at: time)
-                    subscription.billingCycleAnchor = time.wholeSecondsDown
-                    let period = try subscription.cycle().period(0)
-                    let remaining = BillingPeriod(start: time, end: subscription.currentPeriodEnd)
-                    subscription.currentPeriodStart = period.start
-                    subscription.currentPeriodEnd = period.end
-                    lines = [
-                        InvoiceLine(
-                            prorationOf: credit,
-                            description: "Unused time on \(oldName) after \(MessageCoding.formatTimestamp(time).prefix(10))",
-                            period: remaining),
-                        try InvoiceLine(description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: newPrice),
-                    ]
-                } else {
-                    let proration = try Proration.planChange(
-                        from: oldPrice, to: newPrice, in: subscription.currentPeriod, at: time)
-                    lines = proration.lines(oldPlanName: oldName, newPlanName: plan.name)
-                }
-            } catch {
-                throw Self.problem(error)
+            if intervalChanges {
+                // A new period starts now, with a credit for the unused old time.
+                let credit = try Proration.unusedTimeCredit(price: oldPrice, in: subscription.currentPeriod, at: time)
+                subscription.billingCycleAnchor = time.wholeSecondsDown
+                let period = try subscription.cycle().period(0)
+                let remaining = BillingPeriod(start: time, end: subscription.currentPeriodEnd)
+                subscription.currentPeriodStart = period.start
+                subscription.currentPeriodEnd = period.end
+                lines = [
+                    InvoiceLine(
+                        prorationOf: credit,
+                        description: "Unused time on \(oldName) after \(MessageCoding.formatTimestamp(time).prefix(10))",
+                        period: remaining),
+                    try InvoiceLine(description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: newPrice),
+                ]
+            } else {
+                let proration = try Proration.planChange(
+                    from: oldPrice, to: newPrice, in: subscription.currentPeriod, at: time)
+                lines = proration.lines(oldPlanName: oldName, newPlanName: plan.name)
             }
             var invoice = try issueInvoice(
                 context, customer: customer, subscription: subscription, lines: lines, currency: currency,
@@ -381,39 +361,33 @@ extension BillingEngine {
         _ context: CommandContext, _ subscription: inout SubscriptionDocument, atPeriodEnd: Bool, prorate: Bool, at time: Date
     ) throws {
         let before = subscription.status
-        do {
-            if atPeriodEnd {
-                subscription.status = try subscription.status.applying(.scheduleCancel)
-                subscription.cancelAtPeriodEnd = true
-            } else {
-                subscription.status = try subscription.status.applying(.cancelNow)
-                subscription.canceledAt = time
-                subscription.endDate = time
-                if prorate, before == .active, subscription.currentPeriod.contains(time) {
-                    // Only what this subscription's paid invoices charged for the current period
-                    // comes back: a price switched to without an invoice was never paid.
-                    let txn = context.transaction
-                    let period = subscription.currentPeriod
-                    let paid = try txn.collection(BillingCollections.invoices, as: InvoiceDocument.self).find([
-                        "tenant_id": .string(subscription.tenantID), "subscription_id": .string(subscription.id),
-                        "status": .string(InvoiceStatus.paid.rawValue),
-                    ])
-                    let lines = paid.flatMap { invoice in
-                        invoice.lines.map { (amount: Money($0.amount, invoice.currencyValue), period: BillingPeriod(start: $0.periodStart, end: $0.periodEnd)) }
-                    }.filter { $0.period.end > period.start && $0.period.start < period.end }
-                    let credit = Proration.unusedPaidCredit(lines, currency: subscription.currencyValue, at: time)
-                    let current = try self.credit(
-                        txn, tenant: subscription.tenantID, customer: subscription.customerID,
-                        currency: subscription.currencyValue)
-                    try setCredit(
-                        context, tenant: subscription.tenantID, customer: subscription.customerID, to: current - credit,
-                        from: current, reason: "cancel_proration", reference: subscription.id)
-                }
+        if atPeriodEnd {
+            subscription.status = try subscription.status.applying(.scheduleCancel)
+            subscription.cancelAtPeriodEnd = true
+        } else {
+            subscription.status = try subscription.status.applying(.cancelNow)
+            subscription.canceledAt = time
+            subscription.endDate = time
+            if prorate, before == .active, subscription.currentPeriod.contains(time) {
+                // Only what this subscription's paid invoices charged for the current period
+                // comes back: a price switched to without an invoice was never paid.
+                let txn = context.transaction
+                let period = subscription.currentPeriod
+                let paid = try txn.collection(BillingCollections.invoices, as: InvoiceDocument.self).find([
+                    "tenant_id": .string(subscription.tenantID), "subscription_id": .string(subscription.id),
+                    "status": .string(InvoiceStatus.paid.rawValue),
+                ])
+                let lines = paid.flatMap { invoice in
+                    invoice.lines.map { (amount: Money($0.amount, invoice.currencyValue), period: BillingPeriod(start: $0.periodStart, end: $0.periodEnd)) }
+                }.filter { $0.period.end > period.start && $0.period.start < period.end }
+                let credit = Proration.unusedPaidCredit(lines, currency: subscription.currencyValue, at: time)
+                let current = try self.credit(
+                    txn, tenant: subscription.tenantID, customer: subscription.customerID,
+                    currency: subscription.currencyValue)
+                try setCredit(
+                    context, tenant: subscription.tenantID, customer: subscription.customerID, to: current - credit,
+                    from: current, reason: "cancel_proration", reference: subscription.id)
             }
-        } catch let error as SubscriptionTransitionError {
-            throw Self.problem(error)
-        } catch let error as BillingRuleError {
-            throw Self.problem(error)
         }
         try save(context.transaction, &subscription, at: time)
         if atPeriodEnd {
@@ -424,11 +398,7 @@ extension BillingEngine {
     }
 
     func pause(_ context: CommandContext, _ subscription: inout SubscriptionDocument, at time: Date) throws {
-        do {
-            subscription.status = try subscription.status.applying(.pause)
-        } catch {
-            throw Self.problem(error)
-        }
+        subscription.status = try subscription.status.applying(.pause)
         subscription.pausedAt = time
         try save(context.transaction, &subscription, at: time)
         context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
@@ -437,11 +407,7 @@ extension BillingEngine {
     /// Resume starts a new period now, invoiced and charged.
     func resume(_ context: CommandContext, _ subscription: inout SubscriptionDocument, at time: Date) throws {
         let txn = context.transaction
-        do {
-            subscription.status = try subscription.status.applying(.resume)
-        } catch {
-            throw Self.problem(error)
-        }
+        subscription.status = try subscription.status.applying(.resume)
         subscription.pausedAt = nil
         subscription.billingCycleAnchor = time.wholeSecondsDown
         let period = try subscription.cycle().period(0)
