@@ -82,6 +82,7 @@ struct Answer: Sendable {
     static func problem(_ problem: Problem, requestID: String, headers: HTTPFields = [:]) -> Answer {
         var headers = headers
         headers[.contentType] = ProblemResponse.problemType
+        if let retryAfter = problem.retryAfter { headers[.retryAfter] = String(max(1, retryAfter)) }
         return Answer(status: problem.status, headers: headers, body: ProblemResponse.body(problem, requestID: requestID))
     }
 

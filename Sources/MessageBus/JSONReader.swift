@@ -333,6 +333,7 @@ extension Envelope {
 extension Problem {
     init?(reading p: inout JSONReader.Parser, depth: Int) {
         var type: String?, title: String?, status: Int?, detail: String?, code: String?, param: String?
+        var retryAfter: Int?
         let read = p.members { key, p in
             switch key {
             case "type": type = p.string(); return type != nil
@@ -341,11 +342,12 @@ extension Problem {
             case "detail": detail = p.string(); return detail != nil
             case "code": code = p.string(); return code != nil
             case "param": return assign(p.optionalString(), to: &param)
+            case "retry_after": retryAfter = p.int(); return retryAfter != nil
             default: return p.value(depth: depth + 1) != nil
             }
         }
         guard read, let type, let title, let status, let detail, let code else { return nil }
-        self.init(status: status, code: code, title: title, detail: detail, param: param)
+        self.init(status: status, code: code, title: title, detail: detail, param: param, retryAfter: retryAfter)
         self.type = type
     }
 }

@@ -214,12 +214,13 @@ extension Envelope {
 }
 
 extension Problem {
-    /// Keys sorted: code, detail, param, status, title, type.
+    /// Keys sorted: code, detail, param, retry_after, status, title, type.
     package var jsonBytes: [UInt8] {
         var w = JSONObjectWriter(capacity: 256)
         w.string("code", code)
         w.string("detail", detail)
         w.string("param", param)
+        if let retryAfter { w.int("retry_after", retryAfter) }
         w.int("status", status)
         w.string("title", title)
         w.string("type", type)
@@ -251,6 +252,7 @@ extension Problem {
             "code": .string(code),
         ]
         if let param { o["param"] = .string(param) }
+        if let retryAfter { o["retry_after"] = .number(String(retryAfter)) }
         return .object(o)
     }
 }

@@ -8,14 +8,22 @@ public struct Problem: Sendable, Hashable, Codable, Error {
     public var detail: String
     public var code: String
     public var param: String?
+    /// Seconds before a retry can succeed, for a 429 or 503: the gateway sends it as `Retry-After`.
+    public var retryAfter: Int?
 
-    public init(status: Int, code: String, title: String, detail: String, param: String? = nil) {
+    public init(status: Int, code: String, title: String, detail: String, param: String? = nil, retryAfter: Int? = nil) {
         self.type = "https://billing.dev/problems/\(code)"
         self.title = title
         self.status = status
         self.detail = detail
         self.code = code
         self.param = param
+        self.retryAfter = retryAfter
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail, code, param
+        case retryAfter = "retry_after"
     }
 
     public static func notFound(_ what: String) -> Problem {

@@ -73,7 +73,7 @@ struct AuthClientsTests {
             // unsupported_grant_type, invalid_request (missing grant_type), invalid_grant (bad refresh token).
             let (grantStatus, grant) = try await Self.token(client, "grant_type=password&username=a&password=b")
             #expect(grantStatus == .badRequest)
-            #expect(["unsupported_grant_type", "invalid_request"].contains(grant["error"] as? String))
+            #expect(grant["error"] as? String == "unsupported_grant_type", "RFC 6749 §5.2: \(grant)")
             let (missingStatus, missing) = try await Self.token(client, "scope=customers%3Aread")
             #expect(missingStatus == .badRequest)
             #expect(missing["error"] as? String == "invalid_request")

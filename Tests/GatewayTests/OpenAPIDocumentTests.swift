@@ -67,3 +67,20 @@ import Testing
         }
     }
 }
+
+/// A worker's 429 (a sign-in lockout) reaches the client with `Retry-After`.
+@Suite struct WorkerRetryAfterTests {
+    @Test func aProblemsRetryAfterTravelsInTheReplyAndBecomesTheHeader() throws {
+        let envelope = Envelope(type: "auth.login", principal: Principal(subject: "anonymous", role: .customer, tenant: "default"), payload: .null, createdAt: Date())
+        let problem = Problem(status: 429, code: "too_many_attempts", title: "Too many failed sign-ins", detail: "retry in 37 s", retryAfter: 37)
+        let reply = Reply.failure(to: envelope, problem, at: Date())
+        // Through the wire form the worker writes and the gateway reads.
+        let read = try MessageCoding.decode(Reply.self, from: try MessageCoding.encode(reply))
+        #expect(read.error?.retryAfter == 37)
+        let answer = CommandEndpoint.answer(for: read, requestID: "req_1", headers: [:])
+        #expect(answer.status == 429 && answer.headers[.retryAfter] == "37")
+        // A problem without one adds no header.
+        let plain = CommandEndpoint.answer(for: Reply.failure(to: envelope, .notFound("x"), at: Date()), requestID: "req_2", headers: [:])
+        #expect(plain.headers[.retryAfter] == nil)
+    }
+}

@@ -127,7 +127,7 @@ public struct AuthService: Sendable {
         if let wait = try await throttle.lockedFor(tenant: tenant, email: email, ip: ip) {
             throw Problem(
                 status: 429, code: "too_many_attempts", title: "Too many failed sign-ins",
-                detail: "sign-in is locked after repeated failures; retry in \(wait) s")
+                detail: "sign-in is locked after repeated failures; retry in \(wait) s", retryAfter: wait)
         }
         let users = context.database.collection(AuthCollections.users, as: UserRecord.self)
         let user = try await users.findOne([
