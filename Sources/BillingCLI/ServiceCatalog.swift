@@ -121,7 +121,9 @@ public enum ServiceCatalog {
                 retryAfterDays: settings.dunningRetryDays,
                 whenExhausted: settings.dunningExhausted == "canceled" ? .canceled : .unpaid,
                 markInvoiceUncollectible: settings.dunningMarkUncollectible)
-            return BillingEngine(provider: SandboxPaymentProvider(), dunning: dunning)
+            var engine = BillingEngine(provider: SandboxPaymentProvider(), dunning: dunning)
+            engine.customersMayPause = settings.customersMayPause
+            return engine
         } catch {
             throw BillingSettings.Invalid(variable: "BILLING_DUNNING_RETRY_DAYS", reason: "\(error)")
         }

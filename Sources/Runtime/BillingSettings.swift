@@ -70,6 +70,8 @@ public struct BillingSettings: Sendable, Equatable {
     public var dunningExhausted: String = "unpaid"
     /// Dunning: whether the invoice is then marked uncollectible.
     public var dunningMarkUncollectible: Bool = false
+    /// Whether customers may pause and resume their own subscriptions (admins always may).
+    public var customersMayPause: Bool = false
     /// Milliseconds between the scheduler's passes over due subscriptions and invoices.
     public var schedulerIntervalMilliseconds: Int = 1_000
     /// Base64 of 32 bytes sealing webhook signing secrets at rest; required in production mode, a
@@ -201,6 +203,11 @@ public struct BillingSettings: Sendable, Equatable {
             throw Invalid(variable: "BILLING_DUNNING_MARK_UNCOLLECTIBLE", reason: "expected true or false, got '\(uncollectible)'")
         }
         self.dunningMarkUncollectible = uncollectible == "true"
+        let pause = string("customers.may.pause", "false")
+        guard ["true", "false"].contains(pause) else {
+            throw Invalid(variable: "BILLING_CUSTOMERS_MAY_PAUSE", reason: "expected true or false, got '\(pause)'")
+        }
+        self.customersMayPause = pause == "true"
         self.schedulerIntervalMilliseconds = try int("scheduler.interval.ms", d.schedulerIntervalMilliseconds, range: 10...3_600_000)
         let webhookKey = string("webhook.secret.key", "", secret: true)
         if !webhookKey.isEmpty,

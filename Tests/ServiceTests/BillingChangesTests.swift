@@ -76,6 +76,28 @@ struct BillingChangesTests {
         }
     }
 
+    @Test func customersPauseTheirOwnSubscriptionOnlyWhenTheMerchantAllowsIt() async throws {
+        try await BillingYearTests.withBilling { b in
+            let monthly = try await b.plan("Monthly", "10.00", "USD", "month")
+            let (customer, _) = try await b.customer("Paula")
+            let sub = try #require(try await b.subscribe(customer, monthly)["id"] as? String)
+            let me = try await b.h.customer(customer, tenant: "t1")
+            let refused = try await b.api.post("/v1/subscriptions/\(sub)/pause", me)
+            #expect(refused.status == 403 && refused.code == "forbidden", "\(refused.text)")
+            #expect(try await b.subscription(sub)["status"] as? String == "active")
+        }
+        var lenient = BillingEngine()
+        lenient.customersMayPause = true
+        try await BillingYearTests.withBilling(engine: lenient) { b in
+            let monthly = try await b.plan("Monthly", "10.00", "USD", "month")
+            let (customer, _) = try await b.customer("Paula")
+            let sub = try #require(try await b.subscribe(customer, monthly)["id"] as? String)
+            let me = try await b.h.customer(customer, tenant: "t1")
+            let paused = try await b.api.post("/v1/subscriptions/\(sub)/pause", me)
+            #expect(paused.status == 200 && paused.string("status") == "paused", "\(paused.text)")
+        }
+    }
+
     @Test func pauseStopsInvoicingAndResumeStartsANewPeriod() async throws {
         try await BillingYearTests.withBilling { b in
             let monthly = try await b.plan("Monthly", "10.00", "USD", "month")

@@ -95,8 +95,9 @@ struct Billing {
 
 @Suite("Billing engine on a test clock, through the gateway")
 struct BillingYearTests {
-    static func withBilling(_ body: @escaping @Sendable (Billing) async throws -> Void) async throws {
-        let engine = BillingEngine()
+    static func withBilling(
+        engine: BillingEngine = BillingEngine(), _ body: @escaping @Sendable (Billing) async throws -> Void
+    ) async throws {
         let harness = try await ServiceHarness(extra: [
             (SubscriptionService.name, SubscriptionService.registry(engine)),
             (InvoiceService.name, InvoiceService.registry(engine)),

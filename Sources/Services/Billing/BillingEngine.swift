@@ -16,6 +16,9 @@ public struct BillingEngine: Sendable {
     public var trialWillEndNotice: TimeInterval = 3 * 86_400
     /// Days between an invoice's issue and its due date.
     public var invoiceDueDays: Int = 0
+    /// Whether customers may pause and resume their own subscriptions (`BILLING_CUSTOMERS_MAY_PAUSE`;
+    /// off by default: pausing stops invoicing, a merchant's decision). Admins and services always may.
+    public var customersMayPause: Bool = false
 
     public init(provider: any PaymentProvider = SandboxPaymentProvider(), dunning: DunningPolicy = .standard) {
         self.provider = provider

@@ -40,10 +40,12 @@ public enum SubscriptionService {
             }
         }
         registry.write(Commands.SubscriptionPause.self) { context in
-            try mutate(context, engine, allowing: []) { subscription, _, now in try engine.pause(context, &subscription, at: now) }
+            try pausing(context, engine)
+            return try mutate(context, engine, allowing: []) { subscription, _, now in try engine.pause(context, &subscription, at: now) }
         }
         registry.write(Commands.SubscriptionResume.self) { context in
-            try mutate(context, engine, allowing: []) { subscription, _, now in try engine.resume(context, &subscription, at: now) }
+            try pausing(context, engine)
+            return try mutate(context, engine, allowing: []) { subscription, _, now in try engine.resume(context, &subscription, at: now) }
         }
         // Sent by the scheduler (role system), with ids derived from (subscription, due time, action).
         for action in DueAction.Kind.subscriptionKinds {
@@ -73,6 +75,12 @@ public enum SubscriptionService {
             trialDays: try body.int("trial_days", in: 0...730), metadata: try body.metadata("metadata") ?? [:])
         let subscription = try engine.createSubscription(context, tenant: access.tenant, request)
         return HandlerResult(status: 201, body: subscription.json)
+    }
+
+    /// Refuses a customer's pause or resume unless the merchant lets customers pause.
+    static func pausing(_ context: CommandContext, _ engine: BillingEngine) throws {
+        guard context.envelope.principal.role == .customer, !engine.customersMayPause else { return }
+        throw Problem.forbidden("pausing a subscription is the merchant's to do here; ask support")
     }
 
     /// Refuses `fields` from a customer: proration and trial choices move money, so only admins and
