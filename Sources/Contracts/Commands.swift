@@ -1,6 +1,7 @@
 import MessageBus
 
-// Generated from schemas/commands (the contract) by hand-checked mapping to services; the test
+// Generated from schemas/commands (the contract) by hand-checked mapping to services (the `notify`
+// service's consumer comes with the notifications issue; its commands wait in billing:cmd:notify); the test
 // CommandCatalogTests keeps the two in agreement. Routes and handlers name these types, not strings.
 
 /// The commands of the bus, one type each (`Commands.CustomerCreate`, …).
@@ -177,6 +178,12 @@ public enum Commands {
     public enum InvoiceVoid: BusCommand {
         public static let name = "invoice.void"
         public static let service = "invoice"
+    }
+
+    /// `notify.email_verification` (notify): Sent by the auth worker through its outbox at signup: email this single-use verification token to the user (the token's private path, never billing:events).
+    public enum NotifyEmailVerification: BusCommand {
+        public static let name = "notify.email_verification"
+        public static let service = "notify"
     }
 
     /// `oauth_client.create` (auth): POST /v1/oauth/clients: Create an OAuth client (secret shown once).
@@ -420,6 +427,7 @@ public enum Commands {
         InvoicePay.self,
         InvoiceRetryPayment.self,
         InvoiceVoid.self,
+        NotifyEmailVerification.self,
         OauthClientCreate.self,
         OauthClientDelete.self,
         OauthClientList.self,

@@ -66,7 +66,7 @@ extension EventType {
     public static let userLoggedOut = EventType("user.logged_out")
     /// `user.login_failed`: audit: a failed sign-in (the email only as a SHA-256).
     public static let userLoginFailed = EventType("user.login_failed")
-    /// `user.registered`: a login was created at signup; verification_token is single-use, 24 h, for the notifier.
+    /// `user.registered`: a login was created at signup (its verification token goes to the notifier privately).
     public static let userRegistered = EventType("user.registered")
     /// `webhook_endpoint.created`: A webhook endpoint was created (its secret is never in an event).
     public static let webhookEndpointCreated = EventType("webhook_endpoint.created")

@@ -76,9 +76,16 @@ struct AuthFlowTests {
             // Auth never writes the customers collection itself.
             #expect(try await h.database.collection("customers", as: BSONDocument.self).count([:]) == 0)
 
+            // The event says a login was made, without the token; the token goes to the notifier as a command.
             let registered = try #require(outbox.first { $0["type"]?.stringValue == "user.registered" })
             let event = try MessageCoding.decode(Envelope.self, from: registered["envelope"]?.stringValue ?? "")
-            let token = try #require(event.payload["verification_token"]?.stringValue)
+            #expect(event.payload["verification_token"] == nil)
+            let eventText = registered["envelope"]?.stringValue ?? ""
+            #expect(eventText.contains("verification_token") == false, "no token in the event: \(eventText)")
+            let notify = try #require(outbox.first { $0["type"]?.stringValue == "notify.email_verification" })
+            #expect(notify["service"]?.stringValue == "notify")
+            let notification = try MessageCoding.decode(Envelope.self, from: notify["envelope"]?.stringValue ?? "")
+            let token = try #require(notification.payload["verification_token"]?.stringValue)
             let (verified, body) = try await client.post("/v1/auth/verify-email", #"{"token":"\#(token)"}"#)
             #expect(verified == .ok)
             #expect(body["email_verified"] as? Bool == true)

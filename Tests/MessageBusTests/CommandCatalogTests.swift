@@ -27,7 +27,7 @@ import Testing
         let typed = Commands.all.map { $0.name }
         #expect(Set(typed).count == typed.count, "no command name twice")
         #expect(Set(typed) == Set(documented.keys), "typed only: \(Set(typed).subtracting(documented.keys)); schema only: \(Set(documented.keys).subtracting(typed))")
-        let services: Set<String> = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
+        let services: Set<String> = ["auth", "customer", "plan", "subscription", "invoice", "webhook", "notify"]
         for command in Commands.all {
             #expect(services.contains(command.service), "\(command.name) runs on a known service")
         }

@@ -103,13 +103,20 @@ public struct AuthService: Sendable {
                         "user_id": .string(userID),
                     ])
                 ]), id: "signup-\(userID)")
+            let expires = MessageCoding.formatTimestamp(now.addingTimeInterval(configuration.emailVerificationTTL))
             txn.emit(.userRegistered,
                 payload: .object([
                     "user_id": .string(userID), "customer_id": .string(customerID), "email": .string(email),
-                    "verification_token": .string(verification),
-                    "verification_expires_at": .string(
-                        MessageCoding.formatTimestamp(now.addingTimeInterval(configuration.emailVerificationTTL))),
+                    "verification_expires_at": .string(expires),
                 ]))
+            // The token goes to the notifier as a command of its own, never on billing:events (every
+            // events reader and `*` webhook endpoint of the tenant would see it there).
+            txn.send(
+                Commands.NotifyEmailVerification.self,
+                payload: .object([
+                    "user_id": .string(userID), "customer_id": .string(customerID), "email": .string(email),
+                    "verification_token": .string(verification), "expires_at": .string(expires),
+                ]), id: "verify-\(userID)")
             // The stored reply names the person: erasing the customer redacts it (ServiceKit.PersonalData).
             try PersonalData.note(txn, subject: customerID)
             var body = session.body
