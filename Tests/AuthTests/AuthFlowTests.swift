@@ -295,14 +295,10 @@ struct AuthCustomerTests {
             let password = "a sufficiently long passphrase"
             let signup = try await client.signup("Erin.Erasable@example.com", password: password)
             let customerID = try #require(signup.user["customer_id"] as? String)
-            // The customer service created the profile under the id the token already carries.
-            var me: [String: Any] = [:]
-            #expect(
-                try await h.eventually {
-                    let (status, body) = try await client.get("/v1/customers/me", headers: bearer(signup.access))
-                    me = body
-                    return status == .ok
-                })
+            // The customer service created the profile under the id the token already carries, before
+            // signup answered: the first request with the new token finds it (read-your-writes).
+            let (meStatus, me) = try await client.get("/v1/customers/me", headers: bearer(signup.access))
+            #expect(meStatus == .ok, "\(me)")
             #expect(me["id"] as? String == customerID)
             #expect(me["email"] as? String == "erin.erasable@example.com")
 

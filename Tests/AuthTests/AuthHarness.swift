@@ -46,6 +46,8 @@ final class AuthHarness: @unchecked Sendable {
         names = StreamNames(prefix: "ta\(UUID().uuidString.prefix(8).lowercased())")
         replies = ReplyRouter(redis: redis, names: names, logger: logs.logger("test.replies"))
         var configuration = AuthConfiguration(names: names, keyEncryptionKey: AuthConfiguration.developmentKeyEncryptionKey)
+        // Without the customer worker nobody creates the profile: signup must not wait for it.
+        if !withCustomers { configuration.signupCustomerWait = .zero }
         configure(&configuration)
         self.configuration = configuration
         service = AuthService(configuration: configuration, database: database, redis: redis)

@@ -13,6 +13,9 @@ public struct AuthConfiguration: Sendable {
     public var accessTokenTTL: TimeInterval = 900
     public var refreshTokenTTL: TimeInterval = 30 * 86_400
     public var emailVerificationTTL: TimeInterval = 86_400
+    /// How long signup waits for the customer service to create the new customer before answering
+    /// (read-your-writes for the client's first request); zero answers at once.
+    public var signupCustomerWait: Duration = .seconds(3)
     public var hasher = PasswordHasher()
     /// Seals the signing keys' private halves (AES-256-GCM).
     public var keyEncryptionKey: SymmetricKey

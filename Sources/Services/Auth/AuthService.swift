@@ -78,7 +78,7 @@ public struct AuthService: Sendable {
         let session = try await newSession(
             subject: userID, role: "customer", tenant: tenant, customerID: customerID, now: now)
         let configuration = configuration
-        return try await context.commit { txn in
+        let created = try await context.commit { txn in
             let user = UserRecord(
                 id: userID, tenantID: tenant, email: email, emailVerified: false, name: name, password: hash,
                 role: "customer", customerID: customerID, status: "active", createdAt: now, updatedAt: now, version: 1)
@@ -122,6 +122,21 @@ public struct AuthService: Sendable {
             var body = session.body
             body["user"] = Self.userJSON(user)
             return HandlerResult(status: 201, body: .object(body), secretFields: Self.tokenFields)
+        }
+        // Read-your-writes: answer once the customer service has created the profile the new token
+        // names, so the client's first `GET /v1/customers/me` finds it (bounded: a customer worker
+        // that is down delays the profile, not the signup).
+        await awaitCustomer(customerID, tenant: tenant, database: context.database)
+        return created
+    }
+
+    /// Waits up to `signupCustomerWait` for the customer `id` to exist (auth only reads customers).
+    func awaitCustomer(_ id: String, tenant: String, database: MongoDatabase) async {
+        let end = ContinuousClock.now + configuration.signupCustomerWait
+        let customers = database.collection("customers", as: BSONDocument.self)
+        while ContinuousClock.now < end {
+            if (try? await customers.count(["_id": .string(id), "tenant_id": .string(tenant)])) ?? 0 > 0 { return }
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
