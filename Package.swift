@@ -48,10 +48,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // camelCase → snake_case field names, shared by the JSON payload decoder and the BSON coder.
+        .target(name: "FieldNames"),
         .target(
             name: "Mongo",
             dependencies: [
-                "CMongoc",
+                "CMongoc", "FieldNames",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,14 +65,14 @@ let package = Package(
         .target(
             name: "MessageBus",
             dependencies: [
-                "Redis",
+                "Redis", "FieldNames",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         // The catalogue of commands and domain events (schemas/commands, schemas/events) as types.
-        .target(name: "Contracts", dependencies: ["MessageBus"]),
+        .target(name: "Contracts", dependencies: ["MessageBus", "BillingDomain"]),
         // The worker runtime on MongoDB: processor, handler contexts, consumer groups, outbox relay,
         // session fence, replay, the admin handlers over the streams.
         .target(
@@ -193,9 +195,9 @@ let package = Package(
             path: "Tests/TestSupport"),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
-        .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
+        .testTarget(name: "MongoTests", dependencies: ["Mongo", "FieldNames"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
-        .testTarget(name: "MessageBusTests", dependencies: ["MessageBus", "Contracts"]),
+        .testTarget(name: "MessageBusTests", dependencies: ["MessageBus", "Contracts", "FieldNames", "BillingDomain"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

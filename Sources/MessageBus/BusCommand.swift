@@ -2,10 +2,20 @@
 /// whose stream (`billing:cmd:<service>`) and consumer group run it. Routes, handler registrations
 /// and internal sends name the type (the catalogue is `Contracts.Commands`), never the string.
 public protocol BusCommand: Sendable {
+    /// What its envelope's `payload` decodes to (``PayloadDecoder``), usually a ``Request`` of
+    /// path, query and body types; untyped commands read the ``JSONValue`` field by field.
+    associatedtype Payload: Decodable & Sendable = JSONValue
     /// The envelope `type`, e.g. `customer.create` (schemas/commands/<name>.json).
     static var name: String { get }
     /// The service that runs it, e.g. `customer`.
     static var service: String { get }
+}
+
+extension BusCommand {
+    /// The payload of an envelope of this command, decoded; a 422 naming the field when it does not fit.
+    public static func payload(of envelope: Envelope) throws(Problem) -> Payload {
+        try PayloadDecoder.decode(Payload.self, from: envelope.payload)
+    }
 }
 
 /// A domain event type (`<resource>.<past-tense>`), raised into the outbox and published on

@@ -214,6 +214,28 @@ public struct HandlerRegistry: Sendable {
         handlers[C.name] = .transact(body)
     }
 
+    /// A write handler given the command's decoded ``BusCommand/Payload`` (a payload that does not
+    /// decode is refused with a 422 naming the field, before the handler runs).
+    public mutating func write<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (CommandContext, C.Payload) throws -> HandlerResult
+    ) {
+        handlers[C.name] = .write { context in try body(context, try C.payload(of: context.envelope)) }
+    }
+
+    /// A read handler given the command's decoded payload.
+    public mutating func read<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext, C.Payload) async throws -> HandlerResult
+    ) {
+        handlers[C.name] = .read { envelope, context in try await body(envelope, context, try C.payload(of: envelope)) }
+    }
+
+    /// A transact handler given the command's decoded payload.
+    public mutating func transact<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext, C.Payload) async throws -> HandlerResult
+    ) {
+        handlers[C.name] = .transact { envelope, context in try await body(envelope, context, try C.payload(of: envelope)) }
+    }
+
     /// An event consumer's handler for one event type.
     public mutating func write(event: EventType, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
         handlers[event.name] = .write(body)

@@ -1,4 +1,5 @@
 import Contracts
+import FieldNames
 import Foundation
 import MessageBus
 import Testing
@@ -42,4 +43,82 @@ import Testing
             #expect(event.name.wholeMatch(of: /[a-z_]+\.[a-z_]+/) != nil, "\(event) is <resource>.<past-tense>")
         }
     }
+
+    /// A typed command's payload declares exactly its schema's fields, part by part (path, query,
+    /// body), and requires exactly the fields the schema requires. The payload is decoded from a
+    /// sample the schema's own rules make (its required fields only) and read back with `Mirror`.
+    @Test func typedPayloadsDeclareTheirSchemasFields() throws {
+        let documented = try Self.titles("commands")
+        var typed = 0
+        for command in Commands.all where command.payloadType != JSONValue.self {
+            typed += 1
+            let url = try #require(documented[command.name])
+            let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            let parts = try #require(schema["properties"] as? [String: Any])
+            var sample: [String: JSONValue] = [:]
+            for (part, value) in parts {
+                sample[part] = Self.sample(of: value as? [String: Any] ?? [:], requiredOnly: true)
+            }
+            let payload = try command.decodePayload(.object(sample))
+            for child in Mirror(reflecting: payload).children {
+                let part = try #require(child.label)
+                let partSchema = parts[part] as? [String: Any] ?? [:]
+                let properties = Set((partSchema["properties"] as? [String: Any] ?? [:]).keys)
+                let required = Set(partSchema["required"] as? [String] ?? [])
+                let (fields, mandatory) = Self.fields(of: child.value)
+                #expect(fields == properties, "\(command.name) \(part): type \(fields.sorted()), schema \(properties.sorted())")
+                #expect(mandatory == required, "\(command.name) \(part) required: type \(mandatory.sorted()), schema \(required.sorted())")
+            }
+        }
+        #expect(typed >= 5, "the plan commands at least are typed")
+    }
+
+    /// The field names (snake_case) a payload part declares, and which of them are not optional.
+    static func fields(of part: Any) -> (names: Set<String>, required: Set<String>) {
+        var names = Set<String>()
+        var required = Set<String>()
+        for child in Mirror(reflecting: part).children {
+            guard let label = child.label else { continue }
+            if part is any PayloadGroup {
+                // A group (Listing) reads its members' fields from the same object.
+                let inner = fields(of: child.value)
+                names.formUnion(inner.names)
+                required.formUnion(inner.required)
+                continue
+            }
+            let name = FieldNames.snakeCase(label)
+            names.insert(name)
+            if Mirror(reflecting: child.value).displayStyle != .optional { required.insert(name) }
+        }
+        return (names, required)
+    }
+
+    /// A value the schema accepts (objects with their required properties only).
+    static func sample(of schema: [String: Any], requiredOnly: Bool) -> JSONValue {
+        if let choices = schema["enum"] as? [String], let first = choices.first { return .string(first) }
+        let type = (schema["type"] as? String) ?? ((schema["type"] as? [String])?.first ?? "object")
+        switch type {
+        case "object":
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            let required = schema["required"] as? [String] ?? []
+            var object: [String: JSONValue] = [:]
+            for name in required { object[name] = sample(of: properties[name] as? [String: Any] ?? [:], requiredOnly: true) }
+            return .object(object)
+        case "integer", "number": return .number("\(schema["minimum"] as? Int ?? 1)")
+        case "boolean": return .bool(true)
+        case "array": return .array([])
+        default:
+            let pattern = schema["pattern"] as? String ?? ""
+            if pattern == "^[A-Z]{3}$" { return .string("USD") }
+            if pattern.hasPrefix("^[0-9]") { return .string("1") }
+            if let prefix = pattern.firstMatch(of: /^\^([a-z]+_)/)?.1 { return .string("\(prefix)1") }
+            if schema["format"] as? String == "email" { return .string("ada@example.com") }
+            return .string(String(repeating: "x", count: max(1, schema["minLength"] as? Int ?? 1)))
+        }
+    }
+}
+
+extension BusCommand {
+    static var payloadType: Any.Type { Payload.self }
+    static func decodePayload(_ value: JSONValue) throws -> Any { try PayloadDecoder.decode(Payload.self, from: value) }
 }

@@ -1,3 +1,4 @@
+import FieldNames
 import Foundation
 @testable import Mongo
 import Testing
@@ -219,9 +220,9 @@ struct BSONRoundTripTests {
         #expect(document.value(atPath: "lines.0.id") == "il_1")  // only the document's own id is _id
         #expect(document.value(atPath: "lines.0.unit_amount") == .decimal128(5))
         #expect(document.value(atPath: "metadata.orderID") == "A-1")  // data, not a name
-        #expect(BSONFieldNames.snakeCase("HTTPStatus") == "http_status")
-        #expect(BSONFieldNames.snakeCase("accessTokenID") == "access_token_id")
-        #expect(BSONFieldNames.snakeCase("already_snake") == "already_snake")
+        #expect(FieldNames.snakeCase("HTTPStatus") == "http_status")
+        #expect(FieldNames.snakeCase("accessTokenID") == "access_token_id")
+        #expect(FieldNames.snakeCase("already_snake") == "already_snake")
         // A decoding error names the stored field.
         var broken = try BSONEncoder().encode(record)
         broken["tenant_id"] = .int(3)

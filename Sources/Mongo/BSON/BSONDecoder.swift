@@ -1,3 +1,4 @@
+import FieldNames
 import Foundation
 
 /// Decodes `Decodable` values from ``BSONDocument`` in pure Swift.
@@ -39,7 +40,7 @@ extension DecodingError {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             context.debugDescription
         case .keyNotFound(let key, _):
-            "required field \"\(BSONFieldNames.snakeCase(key.stringValue))\" is missing"
+            "required field \"\(FieldNames.snakeCase(key.stringValue))\" is missing"
         @unknown default:
             "\(self)"
         }

@@ -28,10 +28,7 @@ public struct CommandInput: Sendable {
 
     /// The path parameter `name` as an ID of `prefix`; anything else cannot name an object: 404.
     public func pathID(_ name: String = "id", prefix: String, what: String) throws(Problem) -> String {
-        guard let id = path[name]?.stringValue, ResourceID.isWellFormed(id, prefix: prefix) else {
-            throw Problem.notFound(what)
-        }
-        return id
+        try ResourceID.path(path[name]?.stringValue ?? "", prefix: prefix, what: what)
     }
 
     /// The body's fields, refusing any field not in `allowed` (422 naming it).
@@ -189,10 +186,10 @@ public struct FieldReader: Sendable {
         return text
     }
 
-    /// Limits on ``metadata(_:)``: Stripe's, give or take.
-    public static let metadataMaxKeys = 50
-    public static let metadataMaxKeyLength = 40
-    public static let metadataMaxValueLength = 500
+    /// Limits on ``metadata(_:)``: the typed payloads' (``Metadata``).
+    public static let metadataMaxKeys = Metadata.maxKeys
+    public static let metadataMaxKeyLength = Metadata.maxKeyLength
+    public static let metadataMaxValueLength = Metadata.maxValueLength
 
     /// Key/value strings for the integrator: at most 50 keys of 1–40 characters (no `$` first, no
     /// `.`, which MongoDB paths would read as operators or nesting), values of at most 500 characters.

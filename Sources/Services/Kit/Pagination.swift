@@ -24,6 +24,12 @@ public struct PageRequest: Sendable, Hashable {
         startingAfter = try query.string("starting_after", minLength: 1, maxLength: 80)
     }
 
+    /// The page a list command's typed query asked for.
+    public init(_ query: PageQuery) {
+        limit = query.limit?.value ?? Self.defaultLimit
+        startingAfter = query.startingAfter?.value
+    }
+
     /// `filter` with the cursor bound added (`_id < starting_after`: older than the last one seen).
     public func filter(_ filter: BSONDocument) -> BSONDocument {
         guard let startingAfter else { return filter }

@@ -20,4 +20,10 @@ public enum ResourceID {
         return (1...64).contains(rest.count)
             && rest.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) }
     }
+
+    /// A path's `{id}` as an ID of `prefix`; anything else cannot name an object: 404.
+    public static func path(_ id: String, prefix: String, what: String) throws(Problem) -> String {
+        guard isWellFormed(id, prefix: prefix) else { throw Problem.notFound(what) }
+        return id
+    }
 }

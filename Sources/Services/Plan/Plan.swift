@@ -3,11 +3,6 @@ import Foundation
 import MessageBus
 import ServiceKit
 
-/// How often a plan bills: `interval_count` × `interval`.
-public enum PlanInterval: String, Codable, Sendable, CaseIterable {
-    case day, week, month, year
-}
-
 /// One document of the `plans` collection (schemas/collections/plans.json). `price` is Decimal128.
 struct PlanDocument: Codable, Sendable {
     var id: String
@@ -16,7 +11,7 @@ struct PlanDocument: Codable, Sendable {
     var description: String?
     var price: Decimal
     var currency: String
-    var interval: PlanInterval
+    var interval: BillingInterval
     var intervalCount: Int
     var trialDays: Int
     var features: [String]

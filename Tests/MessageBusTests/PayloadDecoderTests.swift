@@ -1,0 +1,91 @@
+import BillingDomain
+import Contracts
+import FieldNames
+import Foundation
+import MessageBus
+import Testing
+
+/// Typed payloads: every refusal is one 422 whose `param` is the field's path as the client wrote it.
+@Suite struct PayloadDecoderTests {
+    static func json(_ text: String) throws -> JSONValue {
+        try #require(JSONReader.value(Array(text.utf8)), "valid JSON: \(text)")
+    }
+
+    static func refusal<T: Decodable>(_ type: T.Type, _ text: String) throws -> Problem? {
+        let value = try json(text)
+        do throws(Problem) {
+            _ = try PayloadDecoder.decode(T.self, from: value)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static let draft = #""name":"Pro","price":"19.99","currency":"USD","interval":"month""#
+
+    @Test func aValidPlanDraftDecodesWithSnakeCaseFields() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.PlanCreate.Payload.self,
+            from: try Self.json(
+                #"{"body":{\#(Self.draft),"interval_count":3,"trial_days":null,"features":["a","b"],"metadata":{"crm_id":"42"}}}"#))
+        #expect(payload.body.name.value == "Pro")
+        #expect(payload.body.price.text == "19.99")
+        #expect(payload.body.currency.currency == Currency(code: "USD"))
+        #expect(payload.body.interval == .month)
+        #expect(payload.body.intervalCount?.value == 3)
+        #expect(payload.body.trialDays == nil, "null reads as absent")
+        #expect(payload.body.features?.values.map(\.value) == ["a", "b"])
+        #expect(payload.body.metadata?.values == ["crm_id": "42"])
+    }
+
+    @Test(arguments: [
+        (#"{"body":{"price":"1","currency":"USD","interval":"month"}}"#, "name", "name is required"),
+        (#"{"body":{\#(draft),"colour":"red"}}"#, "colour", "colour is not a known field"),
+        (#"{"body":{\#(draft),"interval_count":"3"}}"#, "interval_count", "interval_count must be an integer"),
+        (#"{"body":{\#(draft),"interval_count":0}}"#, "interval_count", "interval_count must be between 1 and 365"),
+        (#"{"body":{\#(draft),"interval_count":1.5}}"#, "interval_count", "interval_count must be an integer"),
+        (#"{"body":{"name":"","price":"1","currency":"USD","interval":"month"}}"#, "name", "name must not be empty"),
+        (#"{"body":{"name":"a\u0007","price":"1","currency":"USD","interval":"month"}}"#, "name",
+            "name must not contain control characters"),
+        (#"{"body":{"name":"Pro","price":19.99,"currency":"USD","interval":"month"}}"#, "price",
+            #"price must be a decimal string such as "19.99""#),
+        (#"{"body":{"name":"Pro","price":"1","currency":"usd","interval":"month"}}"#, "currency",
+            "currency must be an ISO 4217 code in capitals, such as USD, EUR or JPY"),
+        (#"{"body":{"name":"Pro","price":"1","currency":"USD","interval":"fortnight"}}"#, "interval",
+            "interval must be one of day, week, month, year"),
+        (#"{"body":{\#(draft),"features":["ok",7]}}"#, "features[1]", "features[1] must be a string"),
+        (#"{"body":{\#(draft),"metadata":{"crm":"\#(String(repeating: "x", count: 501))"}}}"#, "metadata.crm",
+            "metadata.crm must be at most 500 characters"),
+        (#"{"body":{\#(draft),"metadata":{"a.b":"x"}}}"#, "metadata",
+            "metadata keys must be 1 to 40 characters, not start with $ and not contain a dot"),
+        (#"{"body":[]}"#, "body", "body must be an object"),
+        (#"{"body":{\#(draft)},"query":{"x":"1"}}"#, "x", "x is not a known field"),
+    ])
+    func everyRefusalNamesItsField(_ payload: String, _ param: String, _ detail: String) throws {
+        let problem = try #require(try Self.refusal(Commands.PlanCreate.Payload.self, payload))
+        #expect(problem.status == 422)
+        #expect(problem.param == param)
+        #expect(problem.detail == detail)
+    }
+
+    @Test func aListQueryTakesPageAndFiltersAsURLText() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.PlanList.Payload.self,
+            from: try Self.json(#"{"query":{"limit":"25","starting_after":"plan_1","active":"false"}}"#))
+        #expect(payload.query.page.limit?.value == 25)
+        #expect(payload.query.page.startingAfter?.value == "plan_1")
+        #expect(payload.query.filters.active == false)
+        let unknown = try #require(try Self.refusal(Commands.PlanList.Payload.self, #"{"query":{"limt":"25"}}"#))
+        #expect(unknown.param == "limt")
+        let tooMany = try #require(try Self.refusal(Commands.PlanList.Payload.self, #"{"query":{"limit":"101"}}"#))
+        #expect(tooMany.detail == "limit must be between 1 and 100")
+    }
+
+    @Test func aPathPartIsRequiredWhereTheCommandNamesAnObject() throws {
+        let problem = try #require(try Self.refusal(Commands.PlanGet.Payload.self, "{}"))
+        #expect(problem.param == "id")
+        #expect(problem.detail == "id is required")
+        let payload = try PayloadDecoder.decode(Commands.PlanGet.Payload.self, from: try Self.json(#"{"path":{"id":"plan_1"}}"#))
+        #expect(payload.path.id == "plan_1")
+    }
+}
