@@ -153,6 +153,45 @@ struct CommandEndpoint: Sendable {
         }
     }
 
+    /// How a request is authenticated and counted against its rate limit: one of three paths,
+    /// chosen per route and request.
+    enum Admission: Equatable {
+        /// Most requests: authenticated first, counted in the script that writes the pending
+        /// operation and sends the command (one round trip for both; a refused request sends nothing).
+        case countedAtSend
+        /// A POST with an Idempotency-Key: authenticated and counted before the key is claimed, so a
+        /// refused request claims nothing.
+        case countedFirst
+        /// The OAuth token endpoint: its `Authorization` holds the client's credentials, which the
+        /// auth worker checks with the body; counted first, by IP, with no principal.
+        case tokenEndpoint
+
+        init(route: GatewayRoute, method: HTTPRequest.Method, idempotencyKey: String?) {
+            if route.oauthTokenEndpoint {
+                self = .tokenEndpoint
+            } else if method == .post, idempotencyKey != nil {
+                self = .countedFirst
+            } else {
+                self = .countedAtSend
+            }
+        }
+    }
+
+    /// The verified principal (nil without a credential) and the rate-limit headers known so far.
+    private func admit(
+        _ request: Request, _ admission: Admission, route: GatewayRoute, ip: String, context: GatewayContext
+    ) async throws(GatewayError) -> (Principal?, HTTPFields) {
+        let required = route.access != .public
+        switch admission {
+        case .countedAtSend:
+            return (try await authenticate(request, context: context, rateClass: route.rateClass, required: required, ip: ip), [:])
+        case .countedFirst:
+            return try await admit(request, context: context, rateClass: route.rateClass, required: required, ip: ip)
+        case .tokenEndpoint:
+            return (nil, try await rateLimit(route.rateClass, principal: nil, ip: ip))
+        }
+    }
+
     private func handleCommand(_ route: GatewayRoute, _ incoming: Request, context: GatewayContext) async throws
         -> Response
     {
@@ -160,28 +199,14 @@ struct CommandEndpoint: Sendable {
         context.state.route = route.label
         let ip = clientIP(request, context: context)
         let idempotencyKey = request.headers[GatewayHeaders.idempotencyKey]
-        // Most requests are counted against their rate limit in the script that sends them (one
-        // round trip for both). A token endpoint (its `Authorization` holds the client's credentials,
-        // read with the body) and an idempotent POST (its key is claimed before sending) are
-        // counted first, on their own.
-        let countedAtSend = !route.oauthTokenEndpoint && !(request.method == .post && idempotencyKey != nil)
-        let verified: Principal?
-        var headers: HTTPFields = [:]
-        if route.oauthTokenEndpoint {
-            verified = nil
-            headers = try await rateLimit(route.rateClass, principal: nil, ip: ip)
-        } else if countedAtSend {
-            verified = try await authenticate(
-                request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
-        } else {
-            (verified, headers) = try await admit(
-                request, context: context, rateClass: route.rateClass, required: route.access != .public, ip: ip)
-        }
+        let admission = Admission(route: route, method: request.method, idempotencyKey: idempotencyKey)
+        let (verified, admittedHeaders) = try await admit(request, admission, route: route, ip: ip, context: context)
+        var headers = admittedHeaders
         let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
         let (payload, bodyBytes, readRequest): (JSONValue, [UInt8], Request)
         do {
             (payload, bodyBytes, readRequest) = try await input(request, route: route, verified: verified, ip: ip, context: context)
-        } catch let refusal as GatewayError where countedAtSend {
+        } catch let refusal as GatewayError where admission == .countedAtSend {
             // Refused before anything was sent: still counted (a flood of bad requests meets a 429 too).
             var refused = refusal
             refused.headers.append(
@@ -242,7 +267,7 @@ struct CommandEndpoint: Sendable {
         var stored: Answer?
         if !preference.respondAsync { replies.expect(envelope.id) }
         do {
-            if countedAtSend {
+            if admission == .countedAtSend {
                 headers = try await admitAndSend(envelope, route: route, principal: verified, ip: ip, context: context)
             } else {
                 // Both at once: the pending record is SET NX, so a worker's result written first is kept.

@@ -81,17 +81,13 @@ extension BillingEngine {
             invoice = try issueInvoice(
                 context, customer: customer, subscription: subscription, lines: [line], currency: currency,
                 reason: "subscription_create", paymentMethod: method?.id, at: start)
+            subscription.latestInvoice = invoice.id
         } else {
-            let period = try subscription.cycle().period(0)
-            subscription.currentPeriodEnd = period.end
-            let line = try InvoiceLine(
-                description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: subscription.priceMoney)
-            invoice = try issueInvoice(
-                context, customer: customer, subscription: subscription, lines: [line], currency: currency,
-                reason: "subscription_create", paymentMethod: method?.id, at: start)
+            invoice = try billPeriod(
+                context, &subscription, try subscription.cycle().period(0), customer: customer, reason: "subscription_create",
+                at: start)
             if invoice.status == .paid { subscription.status = try subscription.status.applying(.paymentSucceeded) }
         }
-        subscription.latestInvoice = invoice.id
         try insert(txn, invoice)
         _ = try txn.collection(BillingCollections.subscriptions, as: SubscriptionDocument.self).insertOne(subscription)
         context.emit(.subscriptionCreated, payload: Self.eventPayload(subscription))
@@ -100,6 +96,32 @@ extension BillingEngine {
 
     static func describe(_ period: BillingPeriod) -> String {
         "\(MessageCoding.formatTimestamp(period.start).prefix(10)) – \(MessageCoding.formatTimestamp(period.end).prefix(10))"
+    }
+
+    /// Makes `period` the subscription's current one and invoices it: one line for the plan over the
+    /// period, issued (and charged with the default payment method) at `time`. Shared by create,
+    /// renewal, trial end and resume; the caller applies the charge's outcome and inserts the invoice.
+    func billPeriod(
+        _ context: CommandContext, _ subscription: inout SubscriptionDocument, _ period: BillingPeriod,
+        customer: CustomerView, reason: String = "subscription_cycle", at time: Date
+    ) throws -> InvoiceDocument {
+        subscription.currentPeriodStart = period.start
+        subscription.currentPeriodEnd = period.end
+        let line = try InvoiceLine(
+            description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
+            unitAmount: subscription.priceMoney)
+        let invoice = try issueInvoice(
+            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
+            reason: reason, paymentMethod: subscription.defaultPaymentMethod, at: time)
+        subscription.latestInvoice = invoice.id
+        return invoice
+    }
+
+    /// The subscription's customer, or a stand-in for one deleted since (its invoices still go out).
+    func billedCustomer(_ txn: MongoTransaction, _ subscription: SubscriptionDocument) throws -> CustomerView {
+        try customer(txn, tenant: subscription.tenantID, id: subscription.customerID)
+            ?? CustomerView(
+                id: subscription.customerID, tenantID: subscription.tenantID, name: "", email: "", status: "deleted")
     }
 
     /// After a charge of a subscription's invoice: the subscription follows, and a failed renewal
@@ -178,18 +200,7 @@ extension BillingEngine {
         guard let index = cycle.periodIndex(containing: periodEnd) else { return false }
         let next = cycle.period(index)
         subscription.status = try subscription.status.applying(.renewal)
-        subscription.currentPeriodStart = next.start
-        subscription.currentPeriodEnd = next.end
-        let customer =
-            try customer(txn, tenant: tenant, id: subscription.customerID)
-            ?? CustomerView(id: subscription.customerID, tenantID: tenant, name: "", email: "", status: "deleted")
-        let line = try InvoiceLine(
-            description: "\(subscription.planName) (\(Self.describe(next)))", period: next,
-            unitAmount: subscription.priceMoney)
-        var invoice = try issueInvoice(
-            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
-            reason: "subscription_cycle", paymentMethod: subscription.defaultPaymentMethod, at: next.start)
-        subscription.latestInvoice = invoice.id
+        var invoice = try billPeriod(context, &subscription, next, customer: try billedCustomer(txn, subscription), at: next.start)
         try follow(context, &subscription, &invoice, paid: invoice.status == .paid, at: next.start)
         try insert(txn, invoice)
         try save(txn, &subscription, at: time)
@@ -213,19 +224,9 @@ extension BillingEngine {
             return true
         }
         subscription.billingCycleAnchor = trialEnd
-        let period = try subscription.cycle().period(0)
-        subscription.currentPeriodStart = period.start
-        subscription.currentPeriodEnd = period.end
-        let customer =
-            try customer(txn, tenant: tenant, id: subscription.customerID)
-            ?? CustomerView(id: subscription.customerID, tenantID: tenant, name: "", email: "", status: "deleted")
-        let line = try InvoiceLine(
-            description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
-            unitAmount: subscription.priceMoney)
-        var invoice = try issueInvoice(
-            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
-            reason: "subscription_cycle", paymentMethod: subscription.defaultPaymentMethod, at: trialEnd)
-        subscription.latestInvoice = invoice.id
+        var invoice = try billPeriod(
+            context, &subscription, try subscription.cycle().period(0), customer: try billedCustomer(txn, subscription),
+            at: trialEnd)
         let paid = invoice.status == .paid
         subscription.status = try subscription.status.applying(.trialEnd(paid: paid))
         if !paid { try scheduleRetry(context, &subscription, &invoice, at: trialEnd) }
@@ -414,14 +415,7 @@ extension BillingEngine {
         subscription.currentPeriodStart = period.start
         subscription.currentPeriodEnd = period.end
         if let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
-            let line = try InvoiceLine(
-                description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
-                unitAmount: subscription.priceMoney)
-            var invoice = try issueInvoice(
-                context, customer: customer, subscription: subscription, lines: [line],
-                currency: subscription.currencyValue, reason: "subscription_cycle",
-                paymentMethod: subscription.defaultPaymentMethod, at: time)
-            subscription.latestInvoice = invoice.id
+            var invoice = try billPeriod(context, &subscription, period, customer: customer, at: time)
             try follow(context, &subscription, &invoice, paid: invoice.status == .paid, at: time)
             try insert(txn, invoice)
         }
