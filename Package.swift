@@ -185,14 +185,25 @@ let package = Package(
         // A diagnostic service (echo, insert, refuse, fail, slow) for benchmarks and the fault tests.
         .target(name: "TestService", dependencies: ["MessageBus", "Contracts", "WorkerRuntime", "Gateway", "Mongo", "Redis"]),
 
-        // Shared by the integration test targets: server URLs from scripts/test, the billing binary.
+        // Shared by the integration test targets: server URLs from scripts/test, the billing binary,
+        // services run and stopped as `billing` runs them, JSON over the gateway's test client.
         .target(
             name: "TestSupport",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"),
+        // The one test stack of the worker-side tests (Redis, MongoDB, prefix, database, workers).
+        .target(
+            name: "WorkerTestSupport",
+            dependencies: [
+                "TestSupport", "MessageBus", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/WorkerTestSupport"),
 
         .testTarget(name: "RedisTests", dependencies: ["Redis"]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo", "FieldNames"]),
@@ -210,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "TestSupport", "AuthService", "CustomerService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                "TestSupport", "WorkerTestSupport", "AuthService", "CustomerService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -219,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "ServiceTests",
             dependencies: [
-                "TestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo",
+                "TestSupport", "WorkerTestSupport", "ServiceKit", "CustomerService", "PlanService", "BillingService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo",
                 "Runtime", "BillingDomain",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -227,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "WebhookTests",
             dependencies: [
-                "TestSupport", "WebhookService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                "TestSupport", "WorkerTestSupport", "WebhookService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -239,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "TestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "Contracts", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
+                "TestSupport", "WorkerTestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "Contracts", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

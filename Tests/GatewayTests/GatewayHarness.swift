@@ -168,22 +168,7 @@ func withHarness(
     await harness.shutdown()
 }
 
-extension TestResponse {
-    var json: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
-    }
-    var text: String { String(buffer: body) }
-}
-
 func jsonBody(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
-
-let jsonHeaders: HTTPFields = [.contentType: "application/json"]
-
-func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
-    var result = lhs
-    result.append(contentsOf: rhs)
-    return result
-}
 
 /// The diagnostic service's commands the test routes send (the gateway's tests link the bus only,
 /// not the `TestService` module), and one no worker reads.

@@ -8,6 +8,7 @@ import MessageBus
 import NIOCore
 import NIOPosix
 import Redis
+import TestSupport
 import Testing
 
 @testable import Gateway

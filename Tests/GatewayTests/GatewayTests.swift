@@ -7,6 +7,7 @@ import Logging
 import MessageBus
 import NIOCore
 import Redis
+import TestSupport
 import Testing
 
 @testable import Gateway

@@ -14,7 +14,7 @@ import FoundationNetworking
 @Suite("accepted work")
 struct AcceptedWorkTests {
     @Test func asyncCreatesAcceptedWhileNoWorkerRunsAllSucceedAMinuteLater() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let port = try FreePort.find()
         var environment = try CommandLineTests.environment(h)

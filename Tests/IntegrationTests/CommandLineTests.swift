@@ -68,7 +68,7 @@ struct CommandLineTests {
     }
 
     @Test func adminBootstrapPrintsThePasswordOnceAndRotateKeysAddsAKey() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let environment = try Self.environment(h)
         // An address login would refuse is refused here too: a first admin must be able to sign in.
@@ -108,7 +108,7 @@ struct CommandLineTests {
     }
 
     @Test func allReportsReadyAndStopsCleanlyOnSIGTERM() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let process = Process()
         process.executableURL = try TestServers.binary("billing")
@@ -144,7 +144,7 @@ struct CommandLineTests {
     }
 
     @Test func gatewayAndWorkerProcessesAnswerARequestEndToEnd() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let port = try FreePort.find()
         var environment = try Self.environment(h)
@@ -192,7 +192,7 @@ struct CommandLineTests {
     }
 
     @Test func testRoutesAreRefusedInProductionMode() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         var environment = try Self.environment(h)
         environment["BILLING_MODE"] = "production"
@@ -218,7 +218,7 @@ struct CommandLineTests {
     }
 
     @Test func streamsStatusDeadLettersAndReplayFromTheCommandLine() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         for i in 0..<12 {

@@ -10,7 +10,7 @@ import WorkerRuntime
 @Suite("Messaging backbone against real Redis and SecantusDB", .serialized)
 struct MessagingBackboneTests {
     @Test func aCommandRoundTripIsCorrelatedByID() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let command = h.command("test.insert", .object(["key": .string("k1")]))
@@ -26,7 +26,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func thousandConcurrentRoundTripsAreAllMatched() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner { $0.consumers = 2 }
         let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -43,7 +43,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func theSameEnvelopeDeliveredTwiceHasOneEffectAndTheSameReply() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let command = h.command("test.insert", .object(["key": .string("dup")]))
@@ -54,7 +54,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func aRefusalIsRecordedSoARedeliveryAnswersTheSame() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let command = h.command("test.refuse")
@@ -65,7 +65,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func anExpiredCommandIsAnsweredWithATimeoutAndNotExecuted() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let command = h.command("test.insert", .object(["key": .string("late")]), deadline: Date().addingTimeInterval(-1))
@@ -75,7 +75,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func malformedEntriesAreDeadLetteredAtOnceAndDoNotBlockTheStream() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         try await h.redis.send(XADD(h.stream, fields: [("envelope", "not json")]))
         try await h.redis.send(XADD(h.stream, fields: [("other", "x")]))
@@ -94,7 +94,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func aPoisonMessageIsDeadLetteredAfterMaxDeliveriesAndRetriedOnceFixed() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner {
             $0.maxDeliveries = 3
@@ -128,7 +128,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func aBatchSlowerThanTheClaimIdleTimeIsNotReclaimedByItsOwnRunner() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         // Queued first, so the runner reads them as one batch: 8 × 100 ms, four times the claim idle time.
         let commands = (0..<8).map { h.command("test.slow", .object(["key": .string("s\($0)"), "ms": .number("100")])) }
@@ -147,7 +147,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func gracefulShutdownFinishesAndAcknowledgesTheBatchInHandThenStops() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         // One batch of 6 × 150 ms, queued before the runner starts; shutdown is triggered while it runs.
         let commands = (0..<6).map { h.command("test.slow", .object(["key": .string("g\($0)"), "ms": .number("150")])) }
@@ -184,7 +184,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func tenThousandCommandsQueuedWhileNoWorkerRunsAreAllProcessed() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let total = 10_000
         var ids = Set<String>()
@@ -213,7 +213,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func replayOfAProcessedRangeChangesNothingAndReappliesWhatWasLost() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let runner = h.startRunner()
         var commands: [Envelope] = []
@@ -241,7 +241,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func outboxEventsSurviveARelayThatWasNotRunningAndAreConsumedOnceInEffect() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         // Commands commit their events to the outbox; no relay runs, as if it died right after the commit.
@@ -288,7 +288,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func aCommandSentToAnotherServiceGoesThroughTheOutboxOnlyAfterCommit() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let forward = h.command("test.forward", .object(["key": .string("forwarded")]))
@@ -309,7 +309,7 @@ struct MessagingBackboneTests {
     }
 
     @Test func afterCommitActionsRunOnlyForACommitAndNotOnARedelivery() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         h.startRunner()
         let key = "\(h.names.prefix):marked"

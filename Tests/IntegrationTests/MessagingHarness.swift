@@ -8,38 +8,32 @@ import Redis
 import ServiceLifecycle
 import TestService
 import TestSupport
+import WorkerTestSupport
 import Testing
 
 /// One isolated messaging setup for a test: its own stream prefix, its own database, the test
 /// service's handlers, a reply router, and helpers to run consumers in-process or as real processes.
 final class MessagingHarness: @unchecked Sendable {
-    let redis: RedisClient
-    let mongo: MongoClient
-    let database: MongoDatabase
-    let names: StreamNames
-    let bus: CommandBus
-    let router: ReplyRouter
+    let stack: TestStack
+    var redis: RedisClient { stack.redis }
+    var mongo: MongoClient { stack.mongo }
+    var database: MongoDatabase { stack.database }
+    var names: StreamNames { stack.names }
+    var bus: CommandBus { stack.bus }
+    var router: ReplyRouter { stack.replies }
+    var services: ServiceStack { stack.services }
     let principal = Principal(subject: "usr_test", role: .admin, tenant: "default")
-    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
-    let services = ServiceStack()
     private var processes: [Process] = []
     private var logs: [URL] = []
     /// What the in-process components (runners, processors, router) logged, for failure reports.
     let captured: LogCapture
 
-    init() throws {
+    init() async throws {
         let captured = LogCapture()
         self.captured = captured
-        var mongoLogger = captured.logger("test.mongo")
-        mongoLogger.logLevel = .debug
-        redis = try RedisTestEnvironment.client(connections: 2)
-        mongo = try MongoTestEnvironment.makeClient(poolSize: 8, logger: mongoLogger)
-        let base = mongo.defaultDatabaseName ?? "billing_test"
-        database = mongo.database("\(base)_msg_\(UUID().uuidString.prefix(8).lowercased())")
-        names = StreamNames(prefix: "t\(UUID().uuidString.prefix(8).lowercased())")
-        bus = CommandBus(redis: redis, names: names)
-        router = ReplyRouter(redis: redis, names: names, logger: captured.logger("test.replies"))
-        services.start(router)
+        var logger = captured.logger("test.stack")
+        logger.logLevel = .debug
+        stack = try await TestStack(tag: "msg", migrate: false, logger: logger)
     }
 
     var stream: String { names.commands(TestHandlers.name) }
@@ -54,11 +48,11 @@ final class MessagingHarness: @unchecked Sendable {
     /// Starts an in-process consumer group runner; returns it so a test can stop it.
     @discardableResult
     func startRunner(_ configure: (inout ConsumerSettings) -> Void = { _ in }) -> RunningService {
-        var settings = ConsumerSettings()
-        settings.block = .milliseconds(200)
-        settings.claimMinIdle = .milliseconds(500)
-        settings.claimInterval = .milliseconds(100)
-        configure(&settings)
+        let settings = TestStack.settings {
+            $0.claimMinIdle = .milliseconds(500)
+            $0.claimInterval = .milliseconds(100)
+            configure(&$0)
+        }
         var logger = captured.logger("test.consumer")
         logger.logLevel = .debug
         let runner = ConsumerGroupRunner(
@@ -129,10 +123,6 @@ final class MessagingHarness: @unchecked Sendable {
     func shutdown() async {
         for process in processes { await ChildProcess.stop(process) }
         for log in logs { try? FileManager.default.removeItem(at: log) }
-        await services.shutdown()
-        try? await database.drop()
-        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
-        await redis.shutdown()
-        try? await mongo.shutdown()
+        await stack.shutdown()
     }
 }

@@ -11,7 +11,7 @@ import Testing
 @Suite("Worker processes killed and stopped", .serialized)
 struct WorkerFaultTests {
     @Test func aSIGKILLedWorkersEntriesAreReclaimedAndEveryEffectExistsOnce() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "4", "BILLING_CLAIM_IDLE_MS": "60000"])
         var commands: [Envelope] = []
@@ -88,7 +88,7 @@ struct WorkerFaultTests {
         // The killed worker's transaction stays open on the server (for MongoDB's transaction
         // lifetime, 60 s), holding a write the command's next delivery makes too: the reclaiming
         // consumer aborts the dead process's sessions first instead of waiting into write conflicts.
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "1", "BILLING_TEST_HANG_MS": "120000"])
         let command = h.command("test.hang", .object(["key": .string("held")]))
@@ -110,7 +110,7 @@ struct WorkerFaultTests {
     }
 
     @Test func aSIGTERMedWorkerFinishesAndAcksWhatItHoldsAndLeavesNothingPending() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         let worker = try await h.startWorkerProcess(environment: ["BILLING_BATCH_SIZE": "8"])
         // About 6 s of work (300 × 20 ms): SIGTERM arrives mid-backlog even on a loaded machine.
@@ -138,7 +138,7 @@ struct WorkerFaultTests {
     }
 
     @Test func pendingEntriesWhosePayloadWasTrimmedAreAcknowledged() async throws {
-        let h = try MessagingHarness()
+        let h = try await MessagingHarness()
         defer { Task { await h.shutdown() } }
         try await h.redis.send(XGROUP_CREATE(h.stream, group: TestHandlers.name, id: "0", makeStream: true))
         let id = try await h.bus.send(h.command("test.insert", .object(["key": .string("gone")]), replyTo: false), to: TestHandlers.name)

@@ -12,6 +12,7 @@ import PlanService
 import Redis
 import Runtime
 import TestSupport
+import WorkerTestSupport
 import Testing
 
 @testable import Gateway
@@ -21,32 +22,20 @@ import Testing
 /// collections created by the migrator from schemas/collections. No outbox relay runs, so what the
 /// workers emitted and sent stays in the `outbox` collection for the test to read.
 final class ServiceHarness: @unchecked Sendable {
-    let redis: RedisClient
-    let mongo: MongoClient
-    let database: MongoDatabase
-    let names: StreamNames
-    let replies: ReplyRouter
-    let bus: CommandBus
+    let stack: TestStack
+    var redis: RedisClient { stack.redis }
+    var database: MongoDatabase { stack.database }
+    var names: StreamNames { stack.names }
+    var bus: CommandBus { stack.bus }
     var configuration: GatewayConfiguration
-    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
-    let services = ServiceStack()
 
     static let repository = TestServers.repository
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
         contentsOf: repository.appendingPathComponent("schemas/openapi.yaml").path)
 
     init(cacheTTL: Duration? = .seconds(30), extra: [(String, HandlerRegistry)] = []) async throws {
-        var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
-        redisConfiguration.connectionCount = 2
-        redis = RedisClient(configuration: redisConfiguration)
-        var quiet = Logger(label: "test.services")
-        quiet.logLevel = .error
-        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: quiet)
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_svc_\(suffix)")
-        names = StreamNames(prefix: "ts\(suffix)")
-        replies = ReplyRouter(redis: redis, names: names, logger: quiet)
-        bus = CommandBus(redis: redis, names: names)
+        stack = try await TestStack(tag: "svc")
+        let names = stack.names
         var configuration = GatewayConfiguration()
         configuration.names = names
         configuration.requiredServices = [CustomerService.name, PlanService.name] + extra.map(\.0)
@@ -55,31 +44,18 @@ final class ServiceHarness: @unchecked Sendable {
         configuration.principalLimit = RateLimitTier(rate: 10_000, burst: 10_000)
         configuration.ipLimit = RateLimitTier(rate: 10_000, burst: 10_000)
         self.configuration = configuration
-
-        _ = try await CollectionMigrator(client: mongo, database: database.name).apply(
-            folder: Self.repository.appendingPathComponent("schemas/collections").path, logger: quiet)
-
-        let replies = self.replies
-        services.start(replies)
-        var settings = ConsumerSettings()
-        settings.block = .milliseconds(200)
         let registries: [(String, HandlerRegistry)] = [
             (CustomerService.name, CustomerService.registry(.init(names: names, cacheTTL: cacheTTL))),
             (PlanService.name, PlanService.registry()),
         ] + extra
-        for (service, registry) in registries {
-            let processor = CommandProcessor(group: service, registry: registry, database: database, redis: redis, logger: quiet)
-            let runner = ConsumerGroupRunner(
-                service: service, processor: processor, redis: redis, names: names, settings: settings, logger: quiet)
-            services.start(runner)
-        }
+        for (service, registry) in registries { stack.startWorker(service, registry) }
     }
 
     func application() -> some ApplicationProtocol {
         var logger = Logger(label: "test.gateway")
         logger.logLevel = .error
         return Gateway(
-            redis: redis, replies: replies, configuration: configuration, routes: .standard, openAPI: Self.openAPI,
+            redis: redis, replies: stack.replies, configuration: configuration, routes: .standard, openAPI: Self.openAPI,
             logger: logger
         ).buildApplication()
     }
@@ -109,11 +85,7 @@ final class ServiceHarness: @unchecked Sendable {
     func command(
         _ type: String, to service: String, principal: Principal, payload: JSONValue, id: String = MessageID.make()
     ) async throws -> Reply {
-        let envelope = Envelope(
-            id: id, type: type, replyTo: replies.stream, principal: principal, payload: payload, createdAt: Date())
-        replies.expect(envelope.id)
-        try await bus.send(envelope, to: service)
-        return try #require(await replies.wait(for: envelope.id, timeout: .seconds(20)), "no reply to \(type)")
+        try await stack.command(type, to: service, principal: principal, payload: payload, id: id)
     }
 
     /// Every document of every collection of the test's database, as text.
@@ -131,13 +103,7 @@ final class ServiceHarness: @unchecked Sendable {
         try await database.collection("outbox", as: BSONDocument.self).find([:], options: FindOptions(sort: ["created_at": 1]))
     }
 
-    func shutdown() async {
-        await services.shutdown()
-        try? await database.drop()
-        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
-        await redis.shutdown()
-        try? await mongo.shutdown()
-    }
+    func shutdown() async { await stack.shutdown() }
 }
 
 /// Runs `body` with a harness and always shuts it down.

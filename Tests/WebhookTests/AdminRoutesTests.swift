@@ -5,6 +5,7 @@ import HummingbirdTesting
 import MessageBus
 import WorkerRuntime
 import Redis
+import TestSupport
 import Testing
 import WebhookService
 

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import MessageBus
 import Mongo
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import WebhookService

@@ -100,8 +100,9 @@ struct WebhookDeliveryTests {
             let gaps = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
             #expect(gaps.count == 4)
             if gaps.count == 4 {
+                // Lower bounds only: the schedule guarantees them, while a loaded machine may lengthen
+                // any gap (a first retry 0.3 s late once made it longer than the second).
                 #expect(gaps[0] >= 0.24 && gaps[1] >= 0.49 && gaps[2] >= 0.99, "gaps \(gaps)")
-                #expect(gaps[1] > gaps[0] && gaps[2] > gaps[1])
             }
             #expect(attempts.allSatisfy { $0["status_code"] is NSNull && $0["error"] is String })
             if let first = times.first, let last = times.last { #expect(last.timeIntervalSince(first) >= 2.99) }

@@ -13,6 +13,7 @@ import Redis
 import Runtime
 import Synchronization
 import TestSupport
+import WorkerTestSupport
 import Testing
 import WebhookService
 
@@ -101,19 +102,16 @@ final class Receiver: Sendable {
 /// The gateway (standard routes, real OpenAPI validation) with the real webhook worker behind it:
 /// command consumer, event consumer, dispatcher and outbox relay, on its own prefix and database.
 final class WebhookHarness: @unchecked Sendable {
-    let redis: RedisClient
-    let mongo: MongoClient
-    let database: MongoDatabase
-    let names: StreamNames
-    let replies: ReplyRouter
-    let bus: CommandBus
+    let stack: TestStack
+    var redis: RedisClient { stack.redis }
+    var database: MongoDatabase { stack.database }
+    var names: StreamNames { stack.names }
+    var bus: CommandBus { stack.bus }
     let service: WebhookService
     var gatewayConfiguration: GatewayConfiguration
     let signingKey = ES256PrivateKey()
     let kid = "k-\(UUID().uuidString.prefix(6).lowercased())"
     let keys = JWTKeyCollection()
-    /// What the harness runs in-process, stopped by graceful shutdown as `billing` stops it.
-    let services = ServiceStack()
     /// The in-process command consumers, so a test can stop them.
     let commandRunners = Mutex<[RunningService]>([])
     private let processes = Mutex<[Process]>([])
@@ -122,24 +120,14 @@ final class WebhookHarness: @unchecked Sendable {
     static let openAPI: OpenAPIDocument? = try? OpenAPIDocument(
         contentsOf: root.appendingPathComponent("schemas/openapi.yaml").path)
 
-    static func quiet(_ label: String) -> Logger {
-        var logger = Logger(label: label)
-        logger.logLevel = .error
-        return logger
-    }
+    static func quiet(_ label: String) -> Logger { TestStack.quiet(label) }
 
     init(
         dispatchers: Int = 1, eventConsumer: Bool = true, configure: (inout WebhookConfiguration) -> Void = { _ in },
         gateway: (inout GatewayConfiguration) -> Void = { _ in }
     ) async throws {
-        var redisConfiguration = try RedisConfiguration(url: TestServers.url("BILLING_TEST_REDIS_URL"))
-        redisConfiguration.connectionCount = 2
-        redis = RedisClient(configuration: redisConfiguration)
-        mongo = try MongoClient(url: TestServers.url("BILLING_TEST_MONGO_URL"), poolSize: 8, logger: Self.quiet("test.mongo"))
-        database = mongo.database("\(mongo.defaultDatabaseName ?? "billing_test")_wh_\(UUID().uuidString.prefix(8).lowercased())")
-        names = StreamNames(prefix: "tw\(UUID().uuidString.prefix(8).lowercased())")
-        replies = ReplyRouter(redis: redis, names: names, logger: Self.quiet("test.replies"))
-        bus = CommandBus(redis: redis, names: names)
+        stack = try await TestStack(tag: "wh")
+        let names = stack.names
         var configuration = WebhookConfiguration(
             names: names, secretSealingKey: WebhookConfiguration.developmentSealingKey, development: true)
         configuration.pollInterval = .milliseconds(100)
@@ -153,34 +141,24 @@ final class WebhookHarness: @unchecked Sendable {
         gatewayConfiguration.principalLimit = RateLimitTier(rate: 10_000, burst: 10_000)
         gateway(&gatewayConfiguration)
         self.gatewayConfiguration = gatewayConfiguration
-        _ = try await CollectionMigrator(client: mongo, database: database.name).apply(
-            folder: Self.root.appendingPathComponent("schemas/collections").path, logger: Self.quiet("test.migrate"))
         await keys.add(ecdsa: signingKey, kid: JWKIdentifier(string: kid))
         try await publishJWKS()
-        services.start(replies)
         startCommandConsumer()
         if eventConsumer { startEventConsumer() }
         for _ in 0..<dispatchers { startDispatcher() }
-        let relay = OutboxRelay(database: database, bus: bus, pollInterval: .milliseconds(50), logger: Self.quiet("test.outbox"))
-        services.start(relay)
+        stack.startRelay()
     }
 
     func consumerSettings() -> ConsumerSettings {
-        var settings = ConsumerSettings()
-        settings.block = .milliseconds(100)
-        settings.claimMinIdle = .milliseconds(1000)
-        settings.claimInterval = .milliseconds(200)
-        return settings
+        TestStack.settings {
+            $0.block = .milliseconds(100)
+            $0.claimMinIdle = .milliseconds(1000)
+            $0.claimInterval = .milliseconds(200)
+        }
     }
 
     func startCommandConsumer() {
-        let processor = CommandProcessor(
-            group: WebhookService.name, registry: service.registry(), database: database, redis: redis,
-            logger: Self.quiet("test.webhook"))
-        let runner = ConsumerGroupRunner(
-            service: WebhookService.name, processor: processor, redis: redis, names: names, settings: consumerSettings(),
-            logger: Self.quiet("test.consumer"))
-        let running = services.start(runner)
+        let running = stack.startWorker(WebhookService.name, service.registry(), settings: consumerSettings())
         commandRunners.withLock { $0.append(running) }
     }
 
@@ -192,19 +170,15 @@ final class WebhookHarness: @unchecked Sendable {
     func startEventConsumer() {
         var settings = consumerSettings()
         settings.publishesReplies = false
-        let processor = CommandProcessor(
-            group: WebhookService.eventLedger, registry: service.eventRegistry(), database: database, redis: redis,
-            logger: Self.quiet("test.webhook.events"))
-        let runner = ConsumerGroupRunner(
-            stream: names.events, group: WebhookService.eventGroup, deadLetterStream: names.deadLetters("webhook.events"),
-            processor: processor, redis: redis, names: names, settings: settings, logger: Self.quiet("test.consumer"))
-        services.start(runner)
+        stack.startEventConsumer(
+            group: WebhookService.eventGroup, ledger: WebhookService.eventLedger, deadLetters: "webhook.events",
+            service.eventRegistry(), settings: settings)
     }
 
     @discardableResult
     func startDispatcher() -> WebhookDispatcher {
         var dl = Logger(label: "test.dispatcher"); dl.logLevel = .warning; let dispatcher = WebhookDispatcher(service: service, database: database, bus: bus, logger: dl)
-        services.start(dispatcher)
+        stack.services.start(dispatcher)
         return dispatcher
     }
 
@@ -212,7 +186,7 @@ final class WebhookHarness: @unchecked Sendable {
 
     func application() -> some ApplicationProtocol {
         Gateway(
-            redis: redis, replies: replies, configuration: gatewayConfiguration, routes: .standard, openAPI: Self.openAPI,
+            redis: redis, replies: stack.replies, configuration: gatewayConfiguration, routes: .standard, openAPI: Self.openAPI,
             logger: Self.quiet("test.gateway")
         ).buildApplication()
     }
@@ -255,7 +229,7 @@ final class WebhookHarness: @unchecked Sendable {
     }
 
     func documents(_ collection: String, _ filter: BSONDocument = [:]) async throws -> [BSONDocument] {
-        try await database.collection(collection, as: BSONDocument.self).find(filter)
+        try await stack.documents(collection, filter)
     }
 
     // MARK: Worker processes
@@ -270,11 +244,7 @@ final class WebhookHarness: @unchecked Sendable {
 
     func shutdown() async {
         for process in processes.withLock({ $0 }) { await ChildProcess.stop(process) }
-        await services.shutdown()
-        try? await database.drop()
-        _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
-        await redis.shutdown()
-        try? await mongo.shutdown()
+        await stack.shutdown()
     }
 }
 
@@ -295,28 +265,7 @@ func withWebhooks(
     await harness.shutdown()
 }
 
-let jsonHeaders: HTTPFields = [.contentType: "application/json"]
-
-func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
-    var result = lhs
-    result.append(contentsOf: rhs)
-    return result
-}
-
 extension TestClientProtocol {
-    @discardableResult
-    func post(_ uri: String, _ body: String = "{}", headers: HTTPFields) async throws -> (HTTPResponse.Status, [String: Any]) {
-        try await execute(uri: uri, method: .post, headers: jsonHeaders + headers, body: ByteBuffer(string: body)) {
-            ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any]) ?? [:])
-        }
-    }
-
-    func get(_ uri: String, headers: HTTPFields) async throws -> (HTTPResponse.Status, [String: Any]) {
-        try await execute(uri: uri, method: .get, headers: headers) {
-            ($0.status, (try? JSONSerialization.jsonObject(with: Data(buffer: $0.body)) as? [String: Any]) ?? [:])
-        }
-    }
-
     /// Creates an endpoint for `url` subscribed to `events`; returns (id, secret).
     func createEndpoint(_ url: String, events: [String], headers: HTTPFields) async throws -> (id: String, secret: String) {
         let list = events.map { "\"\($0)\"" }.joined(separator: ",")
