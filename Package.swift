@@ -192,7 +192,7 @@ let package = Package(
             ],
             path: "Tests/TestSupport"),
 
-        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
         .testTarget(name: "MessageBusTests", dependencies: ["MessageBus", "Contracts"]),
