@@ -205,7 +205,7 @@ let package = Package(
             ],
             path: "Tests/WorkerTestSupport"),
 
-        .testTarget(name: "RedisTests", dependencies: ["Redis"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "MongoTests", dependencies: ["Mongo", "FieldNames"]),
         .testTarget(name: "BillingDomainTests", dependencies: ["BillingDomain"]),
         .testTarget(name: "MessageBusTests", dependencies: ["MessageBus", "Contracts", "FieldNames", "BillingDomain"]),

@@ -74,6 +74,9 @@ final class RedisPipeline {
     /// The deadline of the oldest unanswered command.
     var oldestDeadline: NIODeadline? { inFlight.first?.deadline }
 
+    /// How many commands (a pipelined group counts once) wait for their reply.
+    var waitingCount: Int { inFlight.count }
+
     /// Fails every unanswered command, and every later one, with `error`.
     func fail(_ error: RedisError) {
         if failure == nil { failure = error }

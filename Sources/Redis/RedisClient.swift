@@ -25,7 +25,9 @@ public final class RedisClient: Sendable, Service {
         self.group = eventLoopGroup
         self.logger = logger
         // Each connection lives on one loop, spread over the group: a caller on a loop finds one there.
-        self.slots = (0..<configuration.connectionCount).map { _ in ConnectionSlot(loop: eventLoopGroup.next()) }
+        self.slots = (0..<configuration.connectionCount).map { _ in
+            ConnectionSlot(loop: eventLoopGroup.next(), configuration: configuration)
+        }
     }
 
     /// A client with one connection of its own, for a blocking read loop; on `loop` when given
@@ -108,11 +110,6 @@ public final class RedisClient: Sendable, Service {
         }
         return try await slots[turn].connection(client: self)
     }
-
-    fileprivate func backoff(afterFailures failures: Int) -> Duration {
-        let factor = 1 << min(failures - 1, 16)
-        return min(configuration.reconnectBackoff * factor, configuration.maxReconnectBackoff)
-    }
 }
 
 /// A Lua script run through ``RedisClient/eval(_:keys:arguments:)``.
@@ -121,80 +118,24 @@ public struct RedisScript: Sendable, Hashable {
     public init(_ source: String) { self.source = source }
 }
 
-/// One pipelined connection of a client, with its reconnect state.
+/// One pipelined connection of a client: performs what its ``ConnectionSlotStateMachine`` answers.
 private final class ConnectionSlot: Sendable {
     /// The event loop this slot's connections live on.
     let loop: any EventLoop
+    private let state: Mutex<ConnectionSlotStateMachine<RedisConnection, Task<RedisConnection, any Error>>>
 
-    init(loop: any EventLoop) { self.loop = loop }
-
-    private enum State {
-        case idle
-        case connecting(Task<RedisConnection, any Error>)
-        case connected(RedisConnection)
-        case backingOff(failures: Int, until: ContinuousClock.Instant, lastError: RedisError)
-        case closed
+    init(loop: any EventLoop, configuration: RedisConfiguration) {
+        self.loop = loop
+        self.state = Mutex(
+            ConnectionSlotStateMachine(
+                reconnectBackoff: configuration.reconnectBackoff, maxReconnectBackoff: configuration.maxReconnectBackoff))
     }
-
-    private enum Next {
-        case use(RedisConnection)
-        case wait(Task<RedisConnection, any Error>)
-        case fail(RedisError)
-    }
-
-    private let state = Mutex<State>(.idle)
 
     nonisolated(nonsending) func connection(client: RedisClient) async throws(RedisError) -> RedisConnection {
-        let next: Next = state.withLock { state in
-            var failures = 0
-            switch state {
-            case .connected(let connection) where connection.isActive:
-                return .use(connection)
-            case .connecting(let task):
-                return .wait(task)
-            case .closed:
-                return .fail(RedisError(.shutdown, "the Redis client was shut down"))
-            case .backingOff(let count, let until, let lastError):
-                if ContinuousClock.now < until {
-                    return .fail(RedisError(.unavailable, "Redis unreachable, retrying shortly: \(lastError.message)"))
-                }
-                failures = count
-            case .idle, .connected:
-                break
-            }
-            let task = Task<RedisConnection, any Error> { [self] in
-                do {
-                    let connection = try await RedisConnection.connect(client.configuration, group: self.loop)
-                    let keep = self.state.withLock { state -> Bool in
-                        if case .closed = state { return false }
-                        state = .connected(connection)
-                        return true
-                    }
-                    if !keep {
-                        await connection.close()
-                        throw RedisError(.shutdown, "the Redis client was shut down")
-                    }
-                    if failures > 0 {
-                        client.logger.info("redis reconnected", metadata: ["host": "\(client.configuration.host)"])
-                    }
-                    return connection
-                } catch {
-                    let redisError = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
-                    self.state.withLock { state in
-                        if case .closed = state { return }
-                        let wait = client.backoff(afterFailures: failures + 1)
-                        state = .backingOff(
-                            failures: failures + 1, until: ContinuousClock.now + wait, lastError: redisError)
-                    }
-                    client.logger.warning(
-                        "redis connect failed", metadata: ["error": "\(redisError.message)", "attempt": "\(failures + 1)"])
-                    throw redisError
-                }
-            }
-            state = .connecting(task)
-            return .wait(task)
+        let action = state.withLock { machine in
+            machine.acquire(now: ContinuousClock.now) { failures in connect(client: client, failures: failures) }
         }
-        switch next {
+        switch action {
         case .use(let connection):
             return connection
         case .fail(let error):
@@ -210,16 +151,34 @@ private final class ConnectionSlot: Sendable {
         }
     }
 
-    func close() async {
-        let previous = state.withLock { state -> State in
-            let old = state
-            state = .closed
-            return old
+    /// Starts a connect after `failures` failed ones; its outcome goes back to the state machine.
+    private func connect(client: RedisClient, failures: Int) -> Task<RedisConnection, any Error> {
+        Task { [self] in
+            do {
+                let connection = try await RedisConnection.connect(client.configuration, group: loop)
+                if case .discard(let error) = state.withLock({ $0.connected(connection) }) {
+                    await connection.close()
+                    throw error
+                }
+                if failures > 0 {
+                    client.logger.info("redis reconnected", metadata: ["host": "\(client.configuration.host)"])
+                }
+                return connection
+            } catch {
+                let redisError = (error as? RedisError) ?? RedisError(.connectionFailed, "\(error)")
+                state.withLock { $0.connectFailed(redisError, now: ContinuousClock.now) }
+                client.logger.warning(
+                    "redis connect failed", metadata: ["error": "\(redisError.message)", "attempt": "\(failures + 1)"])
+                throw redisError
+            }
         }
-        switch previous {
-        case .connected(let connection): await connection.close()
-        case .connecting(let task): if let connection = try? await task.value { await connection.close() }
-        default: break
+    }
+
+    func close() async {
+        switch state.withLock({ $0.close() }) {
+        case .closeConnection(let connection): await connection.close()
+        case .closeWhenConnected(let task): if let connection = try? await task.value { await connection.close() }
+        case .nothing: break
         }
     }
 }

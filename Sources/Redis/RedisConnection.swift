@@ -9,7 +9,7 @@ public final class RedisConnection: Sendable {
     let channel: any Channel
     let commandTimeout: Duration
     /// The loop-confined state: waiters in write order, the reply parser.
-    private let pipeline: NIOLoopBoundBox<RedisPipeline?>
+    let pipeline: NIOLoopBoundBox<RedisPipeline?>
     /// Commands waiting to be written. Callers append; the first of a burst schedules one event-loop
     /// task that formats them all into one buffer and writes it with one flush (one syscall).
     private let outbox = Mutex<Outbox>(Outbox())
@@ -50,11 +50,7 @@ public final class RedisConnection: Sendable {
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = try RedisPipeline()
-                    box.value = pipeline
-                    try channel.pipeline.syncOperations.addHandler(RedisReplyHandler(pipeline: pipeline))
-                }
+                channel.eventLoop.makeCompletedFuture { try Self.addReplyHandler(to: channel, keepingPipelineIn: box) }
             }
         let channel: any Channel
         do {
@@ -63,7 +59,35 @@ public final class RedisConnection: Sendable {
             throw RedisError(
                 .connectionFailed, "cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
         }
-        let connection = RedisConnection(channel: channel, pipeline: box, commandTimeout: configuration.commandTimeout)
+        return try await setUp(channel: channel, pipeline: box, configuration: configuration)
+    }
+
+    /// A connection over a channel that is already connected (in tests, an `NIOAsyncTestingChannel`):
+    /// adds the reply handler on the channel's loop, then sets the session up as ``connect(_:group:)`` does.
+    static func connect(over channel: any Channel, configuration: RedisConfiguration) async throws(RedisError)
+        -> RedisConnection
+    {
+        let box = NIOLoopBoundBox.makeEmptyBox(valueType: RedisPipeline.self, eventLoop: channel.eventLoop)
+        do {
+            try await channel.eventLoop.submit { try Self.addReplyHandler(to: channel, keepingPipelineIn: box) }.get()
+        } catch {
+            throw (error as? RedisError) ?? RedisError(.connectionFailed, "cannot set up the Redis channel: \(error)")
+        }
+        return try await setUp(channel: channel, pipeline: box, configuration: configuration)
+    }
+
+    /// On the channel's loop, before it reads: the parser and the handler that feeds it.
+    private static func addReplyHandler(to channel: any Channel, keepingPipelineIn box: NIOLoopBoundBox<RedisPipeline?>) throws {
+        let pipeline = try RedisPipeline()
+        box.value = pipeline
+        try channel.pipeline.syncOperations.addHandler(RedisReplyHandler(pipeline: pipeline))
+    }
+
+    /// Starts the watchdog, then authenticates and selects the database; closes the channel if Redis refuses.
+    private static func setUp(
+        channel: any Channel, pipeline: NIOLoopBoundBox<RedisPipeline?>, configuration: RedisConfiguration
+    ) async throws(RedisError) -> RedisConnection {
+        let connection = RedisConnection(channel: channel, pipeline: pipeline, commandTimeout: configuration.commandTimeout)
         connection.startWatchdog()
         do throws(RedisError) {
             if let password = configuration.password {
@@ -116,7 +140,7 @@ public final class RedisConnection: Sendable {
     /// is not atomic (other clients' commands may run between its commands), only in order.
     nonisolated(nonsending) public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws(RedisError) -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
-        let deadline = NIODeadline.now() + TimeAmount(timeout ?? commandTimeout)
+        let deadline = channel.eventLoop.now + TimeAmount(timeout ?? commandTimeout)
         do {
             return try await withUnsafeThrowingContinuation { waiter in
                 enqueue(Queued(commands: .many(commands), waiter: .many(count: commands.count, waiter), deadline: deadline))
@@ -127,7 +151,7 @@ public final class RedisConnection: Sendable {
     }
 
     nonisolated(nonsending) private func roundTrip(_ arguments: [RedisArgument], timeout: Duration) async throws(RedisError) -> RESPValue {
-        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        let deadline = channel.eventLoop.now + TimeAmount(timeout)
         do {
             return try await withUnsafeThrowingContinuation { waiter in
                 enqueue(Queued(commands: .one(arguments), waiter: .one(waiter), deadline: deadline))
@@ -170,6 +194,8 @@ public final class RedisConnection: Sendable {
 
     /// Every 50 ms: when the oldest unanswered command is past its deadline, the server has stopped
     /// answering and the pipeline is unusable: fail what is in flight with `.timeout` and close.
+    /// Deadlines are on the loop's clock (`NIODeadline.now()` on a real loop, the test loop's own time
+    /// under `NIOAsyncTestingEventLoop`).
     private func startWatchdog() {
         let loop = channel.eventLoop
         let task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { [weak self] task in
@@ -177,7 +203,7 @@ public final class RedisConnection: Sendable {
                 task.cancel()
                 return
             }
-            guard let pipeline = pipeline.value, let oldest = pipeline.oldestDeadline, oldest < .now() else { return }
+            guard let pipeline = pipeline.value, let oldest = pipeline.oldestDeadline, oldest < loop.now else { return }
             task.cancel()
             closing.store(true, ordering: .relaxed)
             pipeline.fail(
