@@ -60,6 +60,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(name: "BillingDomain"),
+        // The access token's claims: the auth service signs them, the gateway verifies them.
+        .target(name: "AccessTokens", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
         // The bus: envelopes, JSON coding, replies, stream names, the command bus and the reply
         // router. Redis only: the gateway builds on this and cannot reach MongoDB.
         .target(
@@ -125,7 +127,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "MessageBus", "Contracts", "Redis",
+                "MessageBus", "Contracts", "Redis", "AccessTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -150,7 +152,7 @@ let package = Package(
         .target(
             name: "AuthService",
             dependencies: [
-                "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain", "ServiceKit",
+                "AccessTokens", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain", "ServiceKit",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -212,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "TestSupport", "Gateway", "MessageBus", "Redis",
+                "TestSupport", "AccessTokens", "Gateway", "MessageBus", "Redis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -238,7 +240,7 @@ let package = Package(
         .testTarget(
             name: "WebhookTests",
             dependencies: [
-                "TestSupport", "WorkerTestSupport", "WebhookService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
+                "TestSupport", "AccessTokens", "WorkerTestSupport", "WebhookService", "Gateway", "MessageBus", "Contracts", "WorkerRuntime", "Redis", "Mongo", "Runtime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

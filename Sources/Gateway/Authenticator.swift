@@ -1,34 +1,10 @@
+import AccessTokens
 import Crypto
 import Foundation
 import JWTKit
 import MessageBus
 import Redis
 import Synchronization
-
-/// Claims of the access tokens the auth service signs (ES256, RS256 accepted), `kid` in the header.
-/// Contract: `iss` = configured issuer, `aud` = configured audience, `sub`, `tenant`, `role`
-/// (admin|customer|service), `scope` (space-separated), `customer_id` (customers), `jti`, `exp`, `nbf`, `iat`.
-struct AccessClaims: JWTPayload {
-    var iss: IssuerClaim
-    var aud: AudienceClaim
-    var sub: SubjectClaim
-    var tenant: String
-    var role: String
-    var scope: String?
-    var customerID: String?
-    var jti: IDClaim
-    var exp: ExpirationClaim
-    var nbf: NotBeforeClaim?
-    var iat: IssuedAtClaim?
-
-    enum CodingKeys: String, CodingKey {
-        case iss, aud, sub, tenant, role, scope, jti, exp, nbf, iat
-        case customerID = "customer_id"
-    }
-
-    /// Signature is checked by jwt-kit before this; times and audience are checked by ``Authenticator``.
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
 
 /// Turns a Bearer JWT or an API key into a ``Principal``.
 ///

@@ -1,4 +1,5 @@
 import Crypto
+import AccessTokens
 import Foundation
 import HTTPTypes
 import Hummingbird

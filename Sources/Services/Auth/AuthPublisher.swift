@@ -31,16 +31,8 @@ public struct AuthPublisher: Service {
     }
 
     public func run() async throws {
-        // Nothing in flight to finish: a graceful shutdown simply ends the loop (and its sleep).
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await publishOnce()
-                } catch {
-                    logger.warning("auth keys not published", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: interval)
-            }
+        await repeatUntilShutdown(every: interval, logger: logger, failure: "auth keys not published") {
+            try await publishOnce()
         }
     }
 

@@ -1,30 +1,9 @@
+import AccessTokens
 import Crypto
 import Foundation
 import JWTKit
 import MessageBus
 import ServiceKit
-
-/// The access token's claims (the gateway's `Authenticator` reads the same names).
-struct AccessTokenClaims: JWTPayload {
-    var iss: IssuerClaim
-    var aud: AudienceClaim
-    var sub: SubjectClaim
-    var tenant: String
-    var role: String
-    var scope: String?
-    var customerID: String?
-    var jti: IDClaim
-    var exp: ExpirationClaim
-    var nbf: NotBeforeClaim
-    var iat: IssuedAtClaim
-
-    enum CodingKeys: String, CodingKey {
-        case iss, aud, sub, tenant, role, scope, jti, exp, nbf, iat
-        case customerID = "customer_id"
-    }
-
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
 
 /// Signs access tokens with the newest signing key (ES256, `kid` in the header).
 struct TokenIssuer: Sendable {
@@ -42,7 +21,7 @@ struct TokenIssuer: Sendable {
     ) async throws -> Issued {
         let jti = ResourceID.make("jti", at: now)
         let lifetime = min(configuration.accessTokenTTL, 900)
-        let claims = AccessTokenClaims(
+        let claims = AccessClaims(
             iss: IssuerClaim(value: configuration.issuer), aud: AudienceClaim(value: [configuration.audience]),
             sub: SubjectClaim(value: subject), tenant: tenant, role: role, scope: scope, customerID: customerID,
             jti: IDClaim(value: jti), exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)),

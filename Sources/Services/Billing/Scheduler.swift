@@ -33,16 +33,7 @@ public final class BillingScheduler: Service, Sendable {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await self.tick()
-                } catch {
-                    self.logger.warning("scheduler pass failed", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: self.interval)
-            }
-        }
+        await repeatUntilShutdown(every: interval, logger: logger, failure: "scheduler pass failed") { try await self.tick() }
     }
 
     /// One pass: sends every due command not sent in the last minute; returns how many were sent.
