@@ -27,13 +27,6 @@ public struct IdempotencyStore: Sendable {
         var location: String?
         var retryAfter: String?
         var body: String?
-
-        enum CodingKeys: String, CodingKey {
-            case fingerprint, done, status, body, location
-            case operationID = "operation_id"
-            case contentType = "content_type"
-            case retryAfter = "retry_after"
-        }
     }
 
     /// What a new request with a key finds.
@@ -77,13 +70,13 @@ public struct IdempotencyStore: Sendable {
 
     func claim(_ key: String, fingerprint: String, operationID: String) async throws(RedisError) -> Claim {
         let record = IdempotencyRecord(fingerprint: fingerprint, operationID: operationID, done: false)
-        let json = (try? JSONEncoder().encode(record)) ?? Data()
+        let json = (try? MessageCoding.encode(record)) ?? Data()
         let ttlMS = Self.milliseconds(claimTTL)
         if try await redis.send(SET(key, value: RedisArgument(bytes: Array(json)), expiry: .milliseconds(ttlMS), condition: .ifNotExists)) {
             return .claimed
         }
         guard let stored = try await redis.send(GET(key)),
-            let existing = try? JSONDecoder().decode(IdempotencyRecord.self, from: Data(stored))
+            let existing = try? MessageCoding.decode(IdempotencyRecord.self, from: Data(stored))
         else {
             // Expired between the two calls: try once more.
             let again = try await redis.send(
@@ -96,7 +89,7 @@ public struct IdempotencyStore: Sendable {
 
     /// Stores the first response for later replays, for the full `ttl` from now.
     func complete(_ key: String, record: IdempotencyRecord) async throws(RedisError) {
-        let json = (try? JSONEncoder().encode(record)) ?? Data()
+        let json = (try? MessageCoding.encode(record)) ?? Data()
         _ = try await redis.execute([
             "SET", RedisArgument(key), RedisArgument(bytes: Array(json)), "XX", "PX", RedisArgument(Self.milliseconds(ttl)),
         ])

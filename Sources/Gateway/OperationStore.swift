@@ -20,11 +20,6 @@ struct PendingOperation: Codable, Sendable {
         self.createdAt = createdAt
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, status, type, subject, tenant
-        case createdAt = "created_at"
-    }
-
     /// The JSON written to Redis for every command (the JSON writer, not JSONEncoder: this is per request).
     var json: [UInt8] {
         Array(

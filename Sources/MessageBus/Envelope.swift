@@ -25,12 +25,6 @@ public struct Principal: Sendable, Hashable, Codable {
         self.customerID = customerID
         self.tokenID = tokenID
     }
-
-    enum CodingKeys: String, CodingKey {
-        case subject, role, scopes, tenant
-        case customerID = "customer_id"
-        case tokenID = "token_id"
-    }
 }
 
 /// One stream entry: a command or an event, with its routing and tracing data (DESIGN §3).
@@ -71,15 +65,5 @@ public struct Envelope: Sendable, Hashable, Codable {
         self.payload = payload
         self.createdAt = createdAt
         self.respondAsync = respondAsync
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, type, principal, deadline, traceparent, payload
-        case correlationID = "correlation_id"
-        case causationID = "causation_id"
-        case replyTo = "reply_to"
-        case idempotencyKey = "idempotency_key"
-        case createdAt = "created_at"
-        case respondAsync = "respond_async"
     }
 }

@@ -418,7 +418,7 @@ extension MessageCoding {
         return try decode(type, generic: Data(text.utf8))
     }
 
-    /// The `JSONDecoder` path, named so the overloads above can reach it.
+    /// The general path, named so the overloads above can reach it.
     package static func decode<T: Decodable>(_ type: T.Type, generic data: Data) throws -> T {
         try decode(type as T.Type, from: data as Data)
     }

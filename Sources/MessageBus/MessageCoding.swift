@@ -1,43 +1,30 @@
 import Foundation
 
-/// The one JSON form of envelopes and replies on the streams: snake_case keys (from CodingKeys),
-/// RFC 3339 times with milliseconds.
+/// The one JSON form of envelopes, replies and records on the streams and in Redis: snake_case keys
+/// from the property names (``FieldNames``: no `CodingKeys`), sorted, RFC 3339 times with
+/// milliseconds, decimals with their exact text. Envelopes and replies take the hand-written fast
+/// paths (``JSONWriter``, ``JSONReader``); anything else, and the unusual input those give up on,
+/// goes through ``ValueEncoder`` and the payload decoder over ``JSONValue``, which reads unknown
+/// fields as a newer writer's and passes over them.
 public enum MessageCoding {
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
-        try encoder.encode(value)
+        JSONWriter.data(try ValueEncoder.encode(value))
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try decoder.decode(type, from: data)
+        try _PayloadDecoder(value: try value(data), codingPath: [], strict: false).unbox(T.self)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try decoder.decode(type, from: Data(text.utf8))
+        try decode(type, from: Data(text.utf8))
     }
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(formatTimestamp(date))
-        }
-        return e
-    }()
-
-    private static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .custom { decoder in
-            let c = try decoder.singleValueContainer()
-            let text = try c.decode(String.self)
-            guard let date = parseTimestamp(text) else {
-                throw DecodingError.dataCorruptedError(
-                    in: c, debugDescription: "expected an RFC 3339 time such as 2026-01-31T12:00:00.000Z, got '\(text)'")
-            }
-            return date
-        }
-        return d
-    }()
+    /// The JSON text as a value: the fast reader first; `JSONDecoder` decides (and words the error)
+    /// when it gives up.
+    static func value(_ data: Data) throws -> JSONValue {
+        if let value = JSONReader.value(data) { return value }
+        return try JSONDecoder().decode(JSONValue.self, from: data)
+    }
 
     /// `2026-01-31T12:00:00.123Z` (UTC, rounded to the millisecond; years 0000–9999).
     public static func formatTimestamp(_ date: Date) -> String {

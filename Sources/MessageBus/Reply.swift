@@ -21,11 +21,6 @@ public struct Problem: Sendable, Hashable, Codable, Error {
         self.retryAfter = retryAfter
     }
 
-    enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, code, param
-        case retryAfter = "retry_after"
-    }
-
     public static func notFound(_ what: String) -> Problem {
         Problem(status: 404, code: "not_found", title: "Not found", detail: "\(what) does not exist")
     }
@@ -98,14 +93,6 @@ public struct Reply: Sendable, Hashable, Codable {
         Reply(
             id: command.id, correlationID: command.correlationID, status: .failed, httpStatus: problem.status,
             error: problem, completedAt: at)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, status, result, error
-        case correlationID = "correlation_id"
-        case httpStatus = "http_status"
-        case completedAt = "completed_at"
-        case secretFields = "secret_fields"
     }
 }
 

@@ -141,9 +141,4 @@ public struct OperationRecord: Sendable, Hashable, Codable {
     public var tenant: String
     /// The customer who asked, when a customer did (for `operation.completed` scoping).
     public var customerID: String?
-
-    enum CodingKeys: String, CodingKey {
-        case reply, subject, tenant
-        case customerID = "customer_id"
-    }
 }

@@ -311,15 +311,16 @@ struct RedisClientTests {
 
     @Test func aBlockingReadLongerThanTheCommandTimeoutIsNotCutShort() async throws {
         // The watchdog's deadline for a BLOCK read is the block time plus the command timeout.
-        let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .milliseconds(200))
+        // A timeout of 1 s (200 ms once failed a PING on a machine loaded by a parallel build).
+        let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .seconds(1))
         defer { Task { await redis.shutdown() } }
         let stream = RedisTestEnvironment.prefix() + "s"
         let started = ContinuousClock.now
         let dedicated = redis.makeDedicatedClient()
         defer { Task { await dedicated.shutdown() } }
-        let read = try await dedicated.send(XREAD(streams: [(stream, "$")], block: .milliseconds(600)))
+        let read = try await dedicated.send(XREAD(streams: [(stream, "$")], block: .milliseconds(2500)))
         #expect(read.isEmpty)
-        #expect(ContinuousClock.now - started >= .milliseconds(550))
+        #expect(ContinuousClock.now - started >= .milliseconds(2450))
         // Many pipelined commands complete, each within the timeout; none is failed by the watchdog.
         let replies = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<500 { group.addTask { try await redis.send(PING()) } }
@@ -331,7 +332,8 @@ struct RedisClientTests {
     }
 
     @Test func aSlowReplyTimesOutWithATypedError() async throws {
-        let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .milliseconds(200))
+        // A timeout of 1 s (200 ms once failed a PING on a machine loaded by a parallel build).
+        let redis = try RedisTestEnvironment.client(connections: 1, commandTimeout: .seconds(1))
         defer { Task { await redis.shutdown() } }
         let key = RedisTestEnvironment.prefix() + "list"
         let error = await #expect(throws: RedisError.self) { try await redis.execute(["BLPOP", RedisArgument(key), "2"]) }

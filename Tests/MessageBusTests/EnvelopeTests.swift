@@ -33,7 +33,7 @@ struct EnvelopeTests {
 
     @Test func malformedEnvelopesNameTheMissingField() {
         let json = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
-        let error = #expect(throws: DecodingError.self) { try MessageCoding.decode(Envelope.self, from: json) }
+        let error = #expect(throws: (any Error).self) { try MessageCoding.decode(Envelope.self, from: json) }
         #expect(MessageCoding.describe(error!).contains("principal"))
     }
 
@@ -158,7 +158,7 @@ struct EnvelopeTests {
         #expect(JSONReader.value(Array(#" {"a" : [1, "x", null, true]} "#.utf8))
             == .object(["a": .array([.number("1"), .string("x"), .null, .bool(true)])]))
         let missing = #"{"id":"x","type":"t","correlation_id":"c","reply_to":"","payload":{},"created_at":"2026-01-01T00:00:00.000Z"}"#
-        let error = #expect(throws: DecodingError.self) { try MessageCoding.decode(Envelope.self, from: missing) }
+        let error = #expect(throws: (any Error).self) { try MessageCoding.decode(Envelope.self, from: missing) }
         #expect(MessageCoding.describe(error!).contains("principal"))
         // Replies, with and without errors and results.
         let envelope = Envelope(type: "t", principal: principal, payload: .null, createdAt: Date(timeIntervalSince1970: 1))

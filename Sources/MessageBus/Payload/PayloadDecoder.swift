@@ -51,7 +51,7 @@ public struct FieldError: Error, Sendable {
     public init(_ detail: String) { self.detail = detail }
 }
 
-struct PayloadDecodingError: Error {
+struct PayloadDecodingError: Error, ProblemConvertible {
     let problem: Problem
 
     init(_ path: [any CodingKey], _ detail: String) {
@@ -74,15 +74,15 @@ struct PayloadKey: CodingKey {
 
 /// `[String: V]` payload fields (metadata): their keys are data, never converted.
 protocol _PayloadStringKeyedDictionary {
-    static func _payloadDecode(_ fields: [String: JSONValue], path: [any CodingKey]) throws -> Self
+    static func _payloadDecode(_ fields: [String: JSONValue], decoder: _PayloadDecoder) throws -> Self
 }
 
 extension Dictionary: _PayloadStringKeyedDictionary where Key == String, Value: Decodable {
-    static func _payloadDecode(_ fields: [String: JSONValue], path: [any CodingKey]) throws -> Self {
+    static func _payloadDecode(_ fields: [String: JSONValue], decoder: _PayloadDecoder) throws -> Self {
         var result: [String: Value] = [:]
         result.reserveCapacity(fields.count)
         for (key, value) in fields {
-            result[key] = try _PayloadDecoder(value: value, codingPath: path + [PayloadKey(stringValue: key)]).unbox(Value.self)
+            result[key] = try decoder.child(value, at: PayloadKey(stringValue: key)).unbox(Value.self)
         }
         return result
     }
@@ -94,10 +94,17 @@ final class _PayloadDecoder: Decoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     /// The object fields read through a keyed container (nil: none was made, or it listed `allKeys`).
     fileprivate var readKeys: Set<String>?
+    /// Whether a field the type does not declare is refused (payloads) or passed over (messages).
+    let strict: Bool
 
-    init(value: JSONValue, codingPath: [any CodingKey]) {
+    init(value: JSONValue, codingPath: [any CodingKey], strict: Bool = true) {
         self.value = value
         self.codingPath = codingPath
+        self.strict = strict
+    }
+
+    func child(_ value: JSONValue, at key: any CodingKey) -> _PayloadDecoder {
+        _PayloadDecoder(value: value, codingPath: codingPath + [key], strict: strict)
     }
 
     /// Decodes `T` from this decoder's value, then refuses object fields `T` never asked for.
@@ -105,7 +112,7 @@ final class _PayloadDecoder: Decoder {
         if let same = value as? T { return same }
         if let dictionary = T.self as? any _PayloadStringKeyedDictionary.Type {
             guard case .object(let fields) = value else { throw mismatch("must be an object") }
-            if let result = try dictionary._payloadDecode(fields, path: codingPath) as? T { return result }
+            if let result = try dictionary._payloadDecode(fields, decoder: self) as? T { return result }
         }
         if T.self == Decimal.self {
             // A JSON number keeps its text: no binary floating point on the way.
@@ -113,6 +120,12 @@ final class _PayloadDecoder: Decoder {
                 throw mismatch("must be a number")
             }
             return decimal
+        }
+        if T.self == Data.self {
+            guard case .string(let text) = value, let data = Data(base64Encoded: text) as? T else {
+                throw mismatch("must be base64 text")
+            }
+            return data
         }
         if T.self == Date.self {
             guard case .string(let text) = value, let date = MessageCoding.parseTimestamp(text) as? T else {
@@ -128,7 +141,7 @@ final class _PayloadDecoder: Decoder {
         } catch let error as DecodingError {
             throw translate(error, for: T.self)
         }
-        if let readKeys, case .object(let fields) = value,
+        if strict, let readKeys, case .object(let fields) = value,
             let unknown = fields.keys.sorted().first(where: { !readKeys.contains($0) })
         {
             throw PayloadDecodingError.unknownField(codingPath + [PayloadKey(stringValue: unknown)])
@@ -253,16 +266,17 @@ private struct PayloadKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProt
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let field = name(key)
-        let path = codingPath + [PayloadKey(stringValue: field)]
-        guard let value = fields[field] else { throw PayloadDecodingError(path, "is required") }
-        return try _PayloadDecoder(value: value, codingPath: path).unbox(T.self)
+        guard let value = fields[field] else {
+            throw PayloadDecodingError(codingPath + [PayloadKey(stringValue: field)], "is required")
+        }
+        return try decoder.child(value, at: PayloadKey(stringValue: field)).unbox(T.self)
     }
 
     /// An optional field sent as `null` reads as absent.
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         let field = name(key)
         guard let value = fields[field], value != .null else { return nil }
-        return try _PayloadDecoder(value: value, codingPath: codingPath + [PayloadKey(stringValue: field)]).unbox(T.self)
+        return try decoder.child(value, at: PayloadKey(stringValue: field)).unbox(T.self)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -280,9 +294,10 @@ private struct PayloadKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProt
 
     private func child(_ key: Key) throws -> _PayloadDecoder {
         let field = name(key)
-        let path = codingPath + [PayloadKey(stringValue: field)]
-        guard let value = fields[field] else { throw PayloadDecodingError(path, "is required") }
-        return _PayloadDecoder(value: value, codingPath: path)
+        guard let value = fields[field] else {
+            throw PayloadDecodingError(codingPath + [PayloadKey(stringValue: field)], "is required")
+        }
+        return decoder.child(value, at: PayloadKey(stringValue: field))
     }
 }
 
@@ -300,10 +315,10 @@ private struct PayloadUnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     private mutating func next() throws -> _PayloadDecoder {
-        let path = codingPath + [PayloadKey(intValue: currentIndex)]
-        guard !isAtEnd else { throw PayloadDecodingError(path, "is missing") }
+        let key = PayloadKey(intValue: currentIndex)
+        guard !isAtEnd else { throw PayloadDecodingError(codingPath + [key], "is missing") }
         defer { currentIndex += 1 }
-        return _PayloadDecoder(value: items[currentIndex], codingPath: path)
+        return decoder.child(items[currentIndex], at: key)
     }
 
     mutating func decodeNil() throws -> Bool {
