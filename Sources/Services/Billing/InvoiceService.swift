@@ -13,44 +13,40 @@ public enum InvoiceService {
 
     public static func registry(_ engine: BillingEngine) -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.read(Commands.InvoiceGet.self) { envelope, context in
+        registry.read(Commands.InvoiceGet.self) { envelope, context, payload in
             let access = Access(envelope.principal)
-            let id = try CommandInput(envelope.payload).pathID(prefix: "in", what: "invoice")
+            let id = try ResourceID.path(payload.path.id, prefix: "in", what: "invoice")
             guard
                 let invoice = try await context.database.collection(BillingCollections.invoices, as: InvoiceDocument.self)
                     .findOne(try access.one(id, what: "invoice"))
             else { throw Problem.notFound("invoice") }
             return HandlerResult(body: invoice.json)
         }
-        registry.read(Commands.InvoiceList.self) { envelope, context in
+        registry.read(Commands.InvoiceList.self) { envelope, context, payload in
             let access = Access(envelope.principal)
-            let query = try CommandInput(envelope.payload).query(
-                allowing: PageRequest.parameters.union(["customer_id", "subscription_id", "status"]))
-            let page = try PageRequest(query)
+            let page = PageRequest(payload.query.page)
+            let filters = payload.query.filters
             var filter = BSONDocument()
-            if let customer = try query.string("customer_id", maxLength: 64) { filter["customer_id"] = .string(customer) }
-            if let subscription = try query.string("subscription_id", maxLength: 64) {
-                filter["subscription_id"] = .string(subscription)
-            }
-            if let status = try query.string("status", maxLength: 20) {
-                guard InvoiceStatus(rawValue: status) != nil else { throw Problem.invalid("status", "unknown status '\(status)'") }
-                filter["status"] = .string(status)
-            }
+            if let customer = filters.customerID?.value { filter["customer_id"] = .string(customer) }
+            if let subscription = filters.subscriptionID?.value { filter["subscription_id"] = .string(subscription) }
+            if let status = filters.status { filter["status"] = .string(status.rawValue) }
             guard let scoped = access.scope(filter) else { return HandlerResult(body: PageRequest.list([], hasMore: false)) }
             let found = try await page.find(
                 context.database.collection(BillingCollections.invoices, as: InvoiceDocument.self), scoped)
             return HandlerResult(body: page.page(found) { $0.json })
         }
-        registry.write(Commands.InvoicePay.self) { context in try pay(context, engine) }
-        registry.write(Commands.InvoiceVoid.self) { context in
-            try change(context, engine, event: .void) { invoice, now in
+        registry.write(Commands.InvoicePay.self) { context, payload in
+            try pay(context, engine, payload.path, method: payload.body.paymentMethod?.value)
+        }
+        registry.write(Commands.InvoiceVoid.self) { context, payload in
+            try change(context, engine, payload.path, event: .void) { invoice, now in
                 invoice.voidedAt = now
                 invoice.nextPaymentAttempt = nil
                 context.emit(.invoiceVoided, payload: BillingEngine.eventPayload(invoice))
             }
         }
-        registry.write(Commands.InvoiceMarkUncollectible.self) { context in
-            try change(context, engine, event: .markUncollectible) { invoice, _ in
+        registry.write(Commands.InvoiceMarkUncollectible.self) { context, payload in
+            try change(context, engine, payload.path, event: .markUncollectible) { invoice, _ in
                 invoice.nextPaymentAttempt = nil
                 context.emit(.invoiceMarkedUncollectible, payload: BillingEngine.eventPayload(invoice))
             }
@@ -62,16 +58,14 @@ public enum InvoiceService {
         return registry
     }
 
-    static func load(_ context: CommandContext, allowing fields: Set<String>) throws -> (InvoiceDocument, FieldReader) {
+    static func load(_ context: CommandContext, _ path: IDPath) throws -> InvoiceDocument {
         let access = Access(context.envelope.principal)
-        let input = try CommandInput(context.envelope.payload)
-        let id = try input.pathID(prefix: "in", what: "invoice")
-        let body = try input.body(allowing: fields)
+        let id = try ResourceID.path(path.id, prefix: "in", what: "invoice")
         guard
             let invoice = try context.transaction.collection(BillingCollections.invoices, as: InvoiceDocument.self)
                 .findOne(try access.one(id, what: "invoice"))
         else { throw Problem.notFound("invoice") }
-        return (invoice, body)
+        return invoice
     }
 
     /// The invoice's time: its test clock's, or the billing clock.
@@ -85,9 +79,10 @@ public enum InvoiceService {
 
     /// `POST /v1/invoices/{id}/pay`: one charge now (the given method or the default); a decline is
     /// recorded and answered 402 with the provider's failure code.
-    static func pay(_ context: CommandContext, _ engine: BillingEngine) throws -> HandlerResult {
-        var (invoice, body) = try load(context, allowing: ["payment_method"])
-        let method = try body.string("payment_method", maxLength: 64)
+    static func pay(_ context: CommandContext, _ engine: BillingEngine, _ path: IDPath, method: String?) throws
+        -> HandlerResult
+    {
+        var invoice = try load(context, path)
         guard invoice.status == .open || invoice.status == .uncollectible else {
             throw BillingEngine.conflict("invoice_not_payable", "the invoice is \(invoice.status.rawValue); only open or uncollectible invoices can be paid")
         }
@@ -119,10 +114,10 @@ public enum InvoiceService {
     }
 
     static func change(
-        _ context: CommandContext, _ engine: BillingEngine, event: InvoiceEvent,
+        _ context: CommandContext, _ engine: BillingEngine, _ path: IDPath, event: InvoiceEvent,
         _ apply: (inout InvoiceDocument, Date) throws -> Void
     ) throws -> HandlerResult {
-        var (invoice, _) = try load(context, allowing: [])
+        var invoice = try load(context, path)
         let now = try now(invoice, context)
         invoice.status = try invoice.status.applying(event)
         try apply(&invoice, now)

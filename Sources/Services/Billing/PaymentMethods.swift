@@ -10,18 +10,17 @@ import WorkerRuntime
 /// are kept.
 enum PaymentMethods {
     static func register(_ registry: inout HandlerRegistry, _ engine: BillingEngine) {
-        registry.write(Commands.PaymentMethodCreate.self) { context in
+        registry.write(Commands.PaymentMethodCreate.self) { context, payload in
             let access = Access(context.envelope.principal)
-            let body = try CommandInput(context.envelope.payload).body(allowing: ["customer_id", "type", "token", "set_default"])
-            var customerID = try body.string("customer_id", maxLength: 64)
+            let draft = payload.body
+            var customerID = draft.customerID?.value
             if access.principal.role == .customer {
                 if let customerID, customerID != access.principal.customerID { throw Problem.notFound("customer \(customerID)") }
                 customerID = access.principal.customerID
             }
-            guard let customerID else { throw Problem.invalid("customer_id", "is required") }
-            let type = try body.string("type", maxLength: 20) ?? "card"
-            guard type == "card" else { throw Problem.invalid("type", "only 'card' is supported") }
-            let token = try body.string("token", required: true, minLength: 1, maxLength: 64) ?? ""
+            guard let customerID else { throw Problem.invalid("customer_id", "customer_id is required") }
+            let type = (draft.type ?? .card).rawValue
+            let token = draft.token.value
             guard let card = engine.provider.card(forToken: token) else {
                 throw Problem.invalid("token", "the payment provider does not know this token (try pm_card_visa)")
             }
@@ -33,7 +32,7 @@ enum PaymentMethods {
             let hasDefault = try methods.findOne([
                 "tenant_id": .string(access.tenant), "customer_id": .string(customerID), "is_default": true, "status": "active",
             ]) != nil
-            let makeDefault = try body.bool("set_default") ?? !hasDefault
+            let makeDefault = draft.setDefault ?? !hasDefault
             if makeDefault {
                 _ = try methods.updateMany(
                     ["tenant_id": .string(access.tenant), "customer_id": .string(customerID)],
@@ -48,20 +47,19 @@ enum PaymentMethods {
                 payload: .object(["id": .string(method.id), "customer_id": .string(customerID)]))
             return HandlerResult(status: 201, body: method.json)
         }
-        registry.read(Commands.PaymentMethodList.self) { envelope, context in
+        registry.read(Commands.PaymentMethodList.self) { envelope, context, payload in
             let access = Access(envelope.principal)
-            let query = try CommandInput(envelope.payload).query(allowing: PageRequest.parameters.union(["customer_id"]))
-            let page = try PageRequest(query)
+            let page = PageRequest(payload.query.page)
             var filter: BSONDocument = ["status": "active"]
-            if let customer = try query.string("customer_id", maxLength: 64) { filter["customer_id"] = .string(customer) }
+            if let customer = payload.query.filters.customerID?.value { filter["customer_id"] = .string(customer) }
             guard let scoped = access.scope(filter) else { return HandlerResult(body: PageRequest.list([], hasMore: false)) }
             let found = try await page.find(
                 context.database.collection(BillingCollections.paymentMethods, as: PaymentMethodDocument.self), scoped)
             return HandlerResult(body: page.page(found) { $0.json })
         }
-        registry.write(Commands.PaymentMethodDelete.self) { context in
+        registry.write(Commands.PaymentMethodDelete.self) { context, payload in
             let access = Access(context.envelope.principal)
-            let id = try CommandInput(context.envelope.payload).pathID(prefix: "pm", what: "payment method")
+            let id = try ResourceID.path(payload.path.id, prefix: "pm", what: "payment method")
             let methods = context.transaction.collection(BillingCollections.paymentMethods, as: PaymentMethodDocument.self)
             var filter = try access.one(id, what: "payment method")
             filter["status"] = "active"

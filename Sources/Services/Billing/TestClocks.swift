@@ -13,45 +13,39 @@ enum TestClocks {
     static let maxSteps = 20_000
 
     static func register(_ registry: inout HandlerRegistry, _ engine: BillingEngine) {
-        registry.write(Commands.TestClockCreate.self) { context in
+        registry.write(Commands.TestClockCreate.self) { context, payload in
             let access = Access(context.envelope.principal)
             try access.require([.admin, .system], to: "create test clocks")
-            let body = try CommandInput(context.envelope.payload).body(allowing: ["frozen_time", "name"])
-            let frozen = try time(body, "frozen_time")
             let clock = TestClockDocument(
                 id: ResourceID.make("clock", at: context.now), tenantID: access.tenant,
-                name: try body.string("name", maxLength: 200), frozenTime: frozen, status: "ready",
+                name: payload.body.name?.value, frozenTime: payload.body.frozenTime.wholeSecondsDown, status: "ready",
                 createdAt: context.now, updatedAt: context.now, version: 1)
             _ = try context.transaction.collection(BillingCollections.testClocks, as: TestClockDocument.self).insertOne(clock)
             return HandlerResult(status: 201, body: clock.json)
         }
-        registry.read(Commands.TestClockGet.self) { envelope, context in
+        registry.read(Commands.TestClockGet.self) { envelope, context, payload in
             let access = Access(envelope.principal)
-            let id = try CommandInput(envelope.payload).pathID(prefix: "clock", what: "test clock")
+            let id = try ResourceID.path(payload.path.id, prefix: "clock", what: "test clock")
             guard
                 let clock = try await context.database.collection(BillingCollections.testClocks, as: TestClockDocument.self)
                     .findOne(["_id": .string(id), "tenant_id": .string(access.tenant)])
             else { throw Problem.notFound("test clock") }
             return HandlerResult(body: clock.json)
         }
-        registry.transact(Commands.TestClockAdvance.self) { envelope, context in try await advance(envelope, context, engine) }
-    }
-
-    static func time(_ body: FieldReader, _ name: String) throws -> Date {
-        guard let text = try body.string(name, required: true, maxLength: 40), let date = MessageCoding.parseTimestamp(text)
-        else { throw Problem.invalid(name, "must be an RFC 3339 time such as 2025-01-31T00:00:00Z") }
-        return date.wholeSecondsDown
+        registry.transact(Commands.TestClockAdvance.self) { envelope, context, payload in
+            try await advance(envelope, context, payload, engine)
+        }
     }
 
     /// Runs every due transition up to `frozen_time`, earliest first, each in its own transaction,
     /// then moves the clock. A redelivery resumes: each transition checks it is still due.
-    static func advance(_ envelope: Envelope, _ context: TransactContext, _ engine: BillingEngine) async throws
-        -> HandlerResult
-    {
+    static func advance(
+        _ envelope: Envelope, _ context: TransactContext, _ payload: Commands.TestClockAdvance.Payload,
+        _ engine: BillingEngine
+    ) async throws -> HandlerResult {
         let access = Access(envelope.principal)
-        let input = try CommandInput(envelope.payload)
-        let id = try input.pathID(prefix: "clock", what: "test clock")
-        let target = try time(try input.body(allowing: ["frozen_time"]), "frozen_time")
+        let id = try ResourceID.path(payload.path.id, prefix: "clock", what: "test clock")
+        let target = payload.body.frozenTime.wholeSecondsDown
         let clocks = context.database.collection(BillingCollections.testClocks, as: TestClockDocument.self)
         guard let clock = try await clocks.findOne(["_id": .string(id), "tenant_id": .string(access.tenant)]) else {
             throw Problem.notFound("test clock")
