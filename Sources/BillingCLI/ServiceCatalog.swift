@@ -199,6 +199,7 @@ public enum ServiceCatalog {
         consumer.batchSize = settings.batchSize
         consumer.claimMinIdle = .milliseconds(settings.claimIdleMilliseconds)
         consumer.claimInterval = .milliseconds(settings.claimIntervalMilliseconds)
+        consumer.heartbeatInterval = .milliseconds(settings.heartbeatIntervalMilliseconds)
         consumer.maxDeliveries = settings.maxDeliveries
         return consumer
     }

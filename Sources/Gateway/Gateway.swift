@@ -133,7 +133,8 @@ public struct Gateway: Sendable {
 }
 
 /// `/readyz`: Redis answers, this instance's reply loop is reading, and every required consumer
-/// group has a consumer that read recently.
+/// group has a process whose heartbeat is recent (``ConsumerHeartbeat``: a consumer busy with a
+/// long batch, or blocked on a quiet stream while the machine is loaded, is not taken for dead).
 struct Readiness: Sendable {
     let redis: RedisClient
     let replies: ReplyRouter
@@ -155,11 +156,10 @@ struct Readiness: Sendable {
             checks["replies"] = "reply loop not reading"
             ready = false
         }
-        let liveness = Int(configuration.consumerLiveness.components.seconds * 1000)
         for service in configuration.requiredServices {
-            let stream = configuration.names.commands(service)
-            let consumers = (try? await redis.send(XINFO_CONSUMERS(stream, group: service))) ?? []
-            if consumers.contains(where: { $0.idleMilliseconds <= liveness }) {
+            let live = try? await ConsumerHeartbeat.live(
+                redis, configuration.names, group: service, within: configuration.consumerLiveness)
+            if let live, live > 0 {
                 checks["consumers:\(service)"] = "ok"
             } else {
                 checks["consumers:\(service)"] = "no live consumer"

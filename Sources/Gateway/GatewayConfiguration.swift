@@ -33,7 +33,7 @@ public struct GatewayConfiguration: Sendable {
     public var trustedProxies: TrustedProxies = .none
     /// Consumer groups that must have a live consumer for `/readyz`.
     public var requiredServices: [String] = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
-    /// A consumer idle longer than this does not count as live.
+    /// A group whose processes last beat longer ago than this has no live consumer (`ConsumerHeartbeat`).
     public var consumerLiveness: Duration = .seconds(30)
     /// Idempotency records live this long once the first response is stored.
     public var idempotencyTTL: Duration = .seconds(86_400)

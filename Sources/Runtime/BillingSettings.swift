@@ -43,6 +43,8 @@ public struct BillingSettings: Sendable, Equatable {
     public var claimIdleMilliseconds: Int = 30_000
     /// Milliseconds between checks for idle pending entries.
     public var claimIntervalMilliseconds: Int = 5_000
+    /// How often a worker records that it runs its consumer groups (`BILLING_HEARTBEAT_INTERVAL_MS`).
+    public var heartbeatIntervalMilliseconds: Int = 5_000
     /// Deliveries after which an entry is dead-lettered.
     public var maxDeliveries: Int = 5
     /// Browser origins the gateway's CORS allows (exact match), from a comma-separated list.
@@ -164,6 +166,8 @@ public struct BillingSettings: Sendable, Equatable {
         self.batchSize = try int("batch.size", d.batchSize, range: 1...1000)
         self.claimIdleMilliseconds = try int("claim.idle.ms", d.claimIdleMilliseconds, range: 10...86_400_000)
         self.claimIntervalMilliseconds = try int("claim.interval.ms", d.claimIntervalMilliseconds, range: 10...3_600_000)
+        self.heartbeatIntervalMilliseconds = try int(
+            "heartbeat.interval.ms", d.heartbeatIntervalMilliseconds, range: 10...60_000)
         self.maxDeliveries = try int("max.deliveries", d.maxDeliveries, range: 1...1000)
         let origins = string("cors.origins", "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }

@@ -19,6 +19,9 @@ public struct ConsumerSettings: Sendable {
     public var claimMinIdle: Duration = .seconds(30)
     /// How often pending entries are checked for reclaiming and dead-lettering.
     public var claimInterval: Duration = .seconds(5)
+    /// How often the process records that it runs the group (``ConsumerHeartbeat``); readiness
+    /// allows several missed beats (the gateway's `consumerLiveness`, 30 s).
+    public var heartbeatInterval: Duration = .seconds(5)
     /// Deliveries after which an entry goes to the dead-letter stream.
     public var maxDeliveries: Int = 5
     /// Consumers of the group idle this long with nothing pending are removed.
@@ -117,6 +120,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 tasks.addTask { await self.consume(as: self.consumerName(index)) }
             }
             tasks.addTask { await self.maintain(as: self.consumerName(0)) }
+            tasks.addTask { await self.beat() }
         }
         logger.info("consumer group stopped", metadata: ["stream": "\(stream)"])
     }
@@ -361,6 +365,23 @@ public final class ConsumerGroupRunner: Service, Sendable {
             cache[type] = made
             return made
         }
+    }
+
+    // MARK: Liveness
+
+    /// Beats on a timer of its own (a task apart from the read loops, so a long batch or busy
+    /// loops do not stop it) until graceful shutdown, then withdraws the process.
+    private func beat() async {
+        let keep = max(settings.heartbeatInterval * 12, .seconds(60))
+        while !isStopping {
+            do {
+                try await ConsumerHeartbeat.beat(redis, names, group: group, process: consumerPrefix, keep: keep)
+            } catch {
+                logger.warning("heartbeat not recorded", metadata: ["error": "\(error)"])
+            }
+            await sleepUnlessStopping(settings.heartbeatInterval)
+        }
+        try? await ConsumerHeartbeat.stop(redis, names, group: group, process: consumerPrefix)
     }
 
     // MARK: Reclaiming, dead letters, housekeeping

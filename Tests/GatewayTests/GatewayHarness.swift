@@ -61,10 +61,13 @@ final class GatewayHarness: @unchecked Sendable {
     private var worker: (Process, URL)?
 
     /// Starts the `test` worker process for this harness's streams and database.
-    func startWorker() async throws {
+    func startWorker(environment: [String: String] = [:]) async throws {
         worker = try await TestServers.startWorker(
-            [Self.testService], prefix: names.prefix, database: databaseName)
+            [Self.testService], prefix: names.prefix, database: databaseName, environment: environment)
     }
+
+    /// The worker process, for a test that kills it.
+    var workerProcess: Process? { worker?.0 }
 
     /// The routes the tests add to the standard table, served by the test service (or by nobody).
     static var testRoutes: RouteTable {

@@ -586,6 +586,43 @@ struct GatewayHealthTests {
         }
     }
 
+    /// Readiness comes from the workers' heartbeats, not from when a consumer last read: a consumer
+    /// busy with a batch far longer than the liveness window (as under load) keeps its group ready,
+    /// and a killed worker process makes it not ready once its beats age out.
+    @Test func readinessFollowsHeartbeatsNotReads() async throws {
+        try await withHarness(startWorker: false, configure: { $0.consumerLiveness = .seconds(2) }) { h in
+            try await h.startWorker(environment: ["BILLING_HEARTBEAT_INTERVAL_MS": "200"])
+            try await h.application().test(.router) { client in
+                func check() async throws -> String? {
+                    try await client.execute(uri: "/readyz", method: .get) {
+                        ($0.json["checks"] as? [String: Any])?["consumers:\(GatewayHarness.testService)"] as? String
+                    }
+                }
+                #expect(try await TestServers.eventually(timeout: .seconds(20)) { try await check() == "ok" })
+                // One batch that keeps the only consumer away from its stream for 5 s (> 2 s).
+                let slow = Envelope(
+                    type: "test.slow", replyTo: "", principal: Principal(subject: "test", role: .admin, tenant: "default"),
+                    payload: .object(["ms": .number("5000"), "key": .string("slow")]), createdAt: Date())
+                try await CommandBus(redis: h.redis, names: h.names).send(slow, to: GatewayHarness.testService)
+                let stream = h.names.commands(GatewayHarness.testService)
+                var busiest = 0
+                let until = ContinuousClock.now + .milliseconds(4500)
+                while ContinuousClock.now < until {
+                    #expect(try await check() == "ok")
+                    let consumers = try await h.redis.send(XINFO_CONSUMERS(stream, group: GatewayHarness.testService))
+                    busiest = max(busiest, consumers.map(\.idleMilliseconds).min() ?? 0)
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+                // Judged by reads, the group would have looked dead: no consumer read for over 2 s.
+                #expect(busiest > 2000, "the consumer stayed away from its stream \(busiest) ms")
+                // A killed process stops beating: not ready once its last beat is older than 2 s.
+                let process = try #require(h.workerProcess)
+                kill(process.processIdentifier, SIGKILL)
+                #expect(try await TestServers.eventually(timeout: .seconds(10)) { try await check() == "no live consumer" })
+            }
+        }
+    }
+
     @Test func everyTableRouteIsInTheOpenAPIDocument() throws {
         let document = try #require(GatewayHarness.openAPI)
         for route in RouteTable.standard.routes {
