@@ -88,4 +88,30 @@ import Testing
         let payload = try PayloadDecoder.decode(Commands.PlanGet.Payload.self, from: try Self.json(#"{"path":{"id":"plan_1"}}"#))
         #expect(payload.path.id == "plan_1")
     }
+
+    @Test(arguments: ["ada@example.com", "A.Lovelace+x@Mail.Example.org"])
+    func emailsAreAcceptedAndLowercased(_ email: String) throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.CustomerCreate.Payload.self, from: try Self.json(#"{"body":{"name":"Ada","email":"\#(email)"}}"#))
+        #expect(payload.body.email.value == email.lowercased())
+    }
+
+    @Test(arguments: [
+        "ada", "ada@", "@example.com", "ada@example", "ada @example.com", "ada@@example.com", "ada@exa_mple.com", "a..b@example.com",
+    ])
+    func malformedEmailsAre422NamingTheField(_ email: String) throws {
+        let problem = try #require(
+            try Self.refusal(Commands.CustomerCreate.Payload.self, #"{"body":{"name":"Ada","email":"\#(email)"}}"#))
+        #expect(problem.status == 422 && problem.param == "email")
+        #expect(problem.detail == "email must be an email address such as ada@example.com")
+    }
+
+    @Test func aListFilterTakesOnlyItsChoices() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.CustomerList.Payload.self, from: try Self.json(#"{"query":{"email":"Ada@Example.com","status":"suspended"}}"#))
+        #expect(payload.query.filters.email?.value == "ada@example.com")
+        #expect(payload.query.filters.status == .suspended)
+        let problem = try #require(try Self.refusal(Commands.CustomerList.Payload.self, #"{"query":{"status":"gone"}}"#))
+        #expect(problem.param == "status" && problem.detail == "status must be one of active, suspended, deleted")
+    }
 }

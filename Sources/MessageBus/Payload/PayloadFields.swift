@@ -148,4 +148,15 @@ public struct Metadata: Decodable, Sendable, Hashable {
         }
         self.values = values
     }
+
+    /// `current` with these changes applied, as an update merges metadata (Stripe's way): key by
+    /// key, an empty value removing its key. A 422 on `metadata` when more than ``maxKeys`` would remain.
+    public func merged(into current: [String: String]) throws(Problem) -> [String: String] {
+        var merged = current
+        for (key, value) in values { merged[key] = value.isEmpty ? nil : value }
+        if merged.count > Self.maxKeys {
+            throw Problem.invalid("metadata", "metadata takes at most \(Self.maxKeys) keys")
+        }
+        return merged
+    }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Contracts
 import MessageBus
 
 /// A command's payload as the gateway sends it, `{"path": {…}, "query": {…}, "body": {…}}`, read
@@ -89,30 +89,10 @@ public struct FieldReader: Sendable {
     /// An email address (`local@domain.tld`, at most 254 characters), lowercased.
     public func email(_ name: String, required: Bool = false) throws(Problem) -> String? {
         guard let text = try string(name, required: required, minLength: 1, maxLength: 254) else { return nil }
-        guard Self.isEmail(text) else {
+        guard EmailAddress.isValid(text) else {
             throw Problem.invalid(name, "\(name) must be an email address such as ada@example.com")
         }
         return text.lowercased()
-    }
-
-    /// A deliberately plain check: one `@`, a local part of at most 64 characters, a dotted domain of
-    /// letters, digits and hyphens, no spaces. Deliverability is the mail server's question.
-    public static func isEmail(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return false }
-        let local = parts[0]
-        let allowedLocal = CharacterSet(charactersIn: "!#$%&'*+-/=?^_`{|}~.").union(.alphanumerics)
-        guard local.unicodeScalars.allSatisfy({ $0.isASCII && allowedLocal.contains($0) }),
-            !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..")
-        else { return false }
-        let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2 else { return false }
-        for label in labels {
-            guard (1...63).contains(label.count), !label.hasPrefix("-"), !label.hasSuffix("-"),
-                label.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") })
-            else { return false }
-        }
-        return labels.last.map { $0.allSatisfy(\.isLetter) } ?? false
     }
 
     /// An integer in `range` (a JSON number without fraction or exponent; in a query, its text too).
@@ -146,18 +126,6 @@ public struct FieldReader: Sendable {
         }
     }
 
-    /// One of a string enum's raw values.
-    public func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type, required: Bool = false)
-        throws(Problem) -> T? where T.RawValue == String
-    {
-        guard let text = try string(name, required: required, maxLength: 64) else { return nil }
-        guard let value = T(rawValue: text) else {
-            let options = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw Problem.invalid(name, "\(name) must be one of \(options)")
-        }
-        return value
-    }
-
     /// An array of at most `maxItems` strings of at most `maxLength` characters each.
     public func strings(_ name: String, maxItems: Int, maxLength: Int) throws(Problem) -> [String]? {
         guard let value = fields[name] else { return nil }
@@ -171,19 +139,6 @@ public struct FieldReader: Sendable {
             result.append(text)
         }
         return result
-    }
-
-    /// A decimal amount as text (`"19.99"`): a JSON string, never a JSON number (which some clients
-    /// would have rounded through binary floating point on the way). Its precision is the caller's check.
-    public func decimalString(_ name: String, required: Bool = false) throws(Problem) -> String? {
-        guard let value = fields[name] else {
-            if required { throw missing(name) }
-            return nil
-        }
-        guard case .string(let text) = value else {
-            throw Problem.invalid(name, "\(name) must be a decimal string such as \"19.99\"")
-        }
-        return text
     }
 
     /// Limits on ``metadata(_:)``: the typed payloads' (``Metadata``).
