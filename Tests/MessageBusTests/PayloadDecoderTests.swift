@@ -114,4 +114,40 @@ import Testing
         let problem = try #require(try Self.refusal(Commands.CustomerList.Payload.self, #"{"query":{"status":"gone"}}"#))
         #expect(problem.param == "status" && problem.detail == "status must be one of active, suspended, deleted")
     }
+
+    @Test func anEndpointsEventTypesAreCheckedAsOneFieldAndRepeatsDrop() throws {
+        let url = #""url":"https://example.com/hook""#
+        let payload = try PayloadDecoder.decode(
+            Commands.WebhookEndpointCreate.Payload.self,
+            from: try Self.json(#"{"body":{\#(url),"events":["invoice.paid","*","invoice.paid"]}}"#))
+        #expect(payload.body.events.values == ["invoice.paid", "*"])
+        for (events, detail) in [
+            ("[]", #"events must list at least one event type, such as ["invoice.paid"], or ["*"]"#),
+            (#"["Invoice Paid"]"#, "events must each be '*' or an event type such as 'invoice.paid'"),
+        ] {
+            let problem = try #require(
+                try Self.refusal(Commands.WebhookEndpointCreate.Payload.self, #"{"body":{\#(url),"events":\#(events)}}"#))
+            #expect(problem.param == "events" && problem.detail == detail)
+        }
+    }
+
+    @Test func bracketedQueryFieldsKeepTheirNames() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.EventList.Payload.self, from: try Self.json(#"{"query":{"created[gte]":"2026-01-31T12:00:00Z","limit":"5"}}"#))
+        #expect(payload.query.filters.`created[gte]` == MessageCoding.parseTimestamp("2026-01-31T12:00:00Z"))
+        #expect(payload.query.page.limit?.value == 5)
+        let problem = try #require(try Self.refusal(Commands.EventList.Payload.self, #"{"query":{"created[lte]":"yesterday"}}"#))
+        #expect(problem.param == "created[lte]")
+        #expect(problem.detail == "created[lte] must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+    }
+
+    @Test func anInternalCommandsPayloadIsItsOwnShape() throws {
+        let failure = try PayloadDecoder.decode(
+            Commands.WebhookEndpointDisableFailing.Payload.self,
+            from: try Self.json(#"{"endpoint_id":"we_1","window_started_at":"2026-01-31T12:00:00Z"}"#))
+        #expect(failure.endpointID.value == "we_1")
+        let problem = try #require(
+            try Self.refusal(Commands.WebhookEndpointDisableFailing.Payload.self, #"{"endpoint_id":"we_1"}"#))
+        #expect(problem.param == "window_started_at" && problem.detail == "window_started_at is required")
+    }
 }
