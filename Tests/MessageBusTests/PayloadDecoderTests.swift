@@ -150,4 +150,38 @@ import Testing
             try Self.refusal(Commands.WebhookEndpointDisableFailing.Payload.self, #"{"endpoint_id":"we_1"}"#))
         #expect(problem.param == "window_started_at" && problem.detail == "window_started_at is required")
     }
+
+    @Test func aSignInRequestCarriesTheCallerTheGatewaySaw() throws {
+        let login = try PayloadDecoder.decode(
+            Commands.AuthLogin.Payload.self,
+            from: try Self.json(#"{"body":{"email":"Ada@Example.com","password":"pw"},"client":{"ip":"203.0.113.7"}}"#))
+        #expect(login.body.email.value == "ada@example.com" && login.client.ip == "203.0.113.7")
+        // Without the gateway (another service's command) there is no caller to name.
+        let direct = try PayloadDecoder.decode(
+            Commands.AuthLogin.Payload.self, from: try Self.json(#"{"body":{"email":"ada@example.com","password":"pw"}}"#))
+        #expect(direct.client.ip == nil)
+        let extra = try #require(try Self.refusal(Commands.AuthLogout.Payload.self, #"{"client":{"ip":"203.0.113.7"}}"#))
+        #expect(extra.param == "client")
+    }
+
+    @Test func theTokenEndpointIgnoresParametersItDoesNotKnow() throws {
+        let form = try PayloadDecoder.decode(
+            Commands.AuthToken.Payload.self,
+            from: try Self.json(#"{"body":{"grant_type":"client_credentials","client_id":"cli_1","resource":"https://api"}}"#))
+        #expect(form.body.grantType.value == "client_credentials" && form.body.clientID?.value == "cli_1")
+        let missing = try #require(try Self.refusal(Commands.AuthToken.Payload.self, #"{"body":{"scope":"customers:read"}}"#))
+        #expect(missing.detail == "grant_type is required")
+    }
+
+    @Test func scopesAreCheckedAsOneFieldAndRepeatsDrop() throws {
+        let draft = try PayloadDecoder.decode(
+            Commands.ApiKeyCreate.Payload.self,
+            from: try Self.json(#"{"body":{"name":"k","scopes":["customers:read","customers:read"],"mode":"test"}}"#))
+        #expect(draft.body.scopes?.values == ["customers:read"] && draft.body.mode == .test)
+        let bad = try #require(
+            try Self.refusal(Commands.ApiKeyCreate.Payload.self, #"{"body":{"name":"k","scopes":["everything"]}}"#))
+        #expect(bad.param == "scopes" && bad.detail == "scopes must each look like 'customers:read' or 'invoices:write'")
+        let mode = try #require(try Self.refusal(Commands.ApiKeyCreate.Payload.self, #"{"body":{"name":"k","mode":"prod"}}"#))
+        #expect(mode.param == "mode" && mode.detail == "mode must be one of live, test")
+    }
 }

@@ -22,23 +22,6 @@ struct ServiceKitTests {
         }
     }
 
-    @Test(arguments: ["ada@example.com", "A.Lovelace+x@mail.example.org"])
-    func emailsAreAcceptedAndLowercased(_ email: String) throws {
-        let reader = try FieldReader(["email": .string(email)], allowing: ["email"])
-        #expect(try reader.email("email") == email.lowercased())
-    }
-
-    @Test(arguments: ["ada", "ada@", "@example.com", "ada@example", "ada @example.com", "ada@@example.com", "ada@exa_mple.com", "a..b@example.com"])
-    func malformedEmailsAre422NamingTheField(_ email: String) throws {
-        let reader = try FieldReader(["email": .string(email)], allowing: ["email"])
-        #expect(throws: Problem.self) { try reader.email("email") }
-        do {
-            _ = try reader.email("email")
-        } catch {
-            #expect(error.status == 422 && error.param == "email")
-        }
-    }
-
     @Test func operatorShapedValuesAreNotStrings() throws {
         let reader = try FieldReader(["name": .object(["$gt": .string("")])], allowing: ["name"])
         do {

@@ -1,4 +1,3 @@
-import Contracts
 import MessageBus
 
 /// A command's payload as the gateway sends it, `{"path": {…}, "query": {…}, "body": {…}}`, read
@@ -57,9 +56,6 @@ public struct FieldReader: Sendable {
         self.lenient = lenient
     }
 
-    /// Whether the field was sent (even as null).
-    public func has(_ name: String) -> Bool { fields[name] != nil }
-
     /// The names that were sent, sorted.
     public var names: [String] { fields.keys.sorted() }
 
@@ -84,15 +80,6 @@ public struct FieldReader: Sendable {
             throw Problem.invalid(name, "\(name) must not contain control characters")
         }
         return text
-    }
-
-    /// An email address (`local@domain.tld`, at most 254 characters), lowercased.
-    public func email(_ name: String, required: Bool = false) throws(Problem) -> String? {
-        guard let text = try string(name, required: required, minLength: 1, maxLength: 254) else { return nil }
-        guard EmailAddress.isValid(text) else {
-            throw Problem.invalid(name, "\(name) must be an email address such as ada@example.com")
-        }
-        return text.lowercased()
     }
 
     /// An integer in `range` (a JSON number without fraction or exponent; in a query, its text too).
@@ -124,21 +111,6 @@ public struct FieldReader: Sendable {
         case .string("false")? where lenient: return false
         default: throw Problem.invalid(name, "\(name) must be true or false")
         }
-    }
-
-    /// An array of at most `maxItems` strings of at most `maxLength` characters each.
-    public func strings(_ name: String, maxItems: Int, maxLength: Int) throws(Problem) -> [String]? {
-        guard let value = fields[name] else { return nil }
-        guard case .array(let items) = value else { throw Problem.invalid(name, "\(name) must be an array of strings") }
-        if items.count > maxItems { throw Problem.invalid(name, "\(name) takes at most \(maxItems) items") }
-        var result: [String] = []
-        for (index, item) in items.enumerated() {
-            let element = "\(name)[\(index)]"
-            guard case .string(let text) = item else { throw Problem.invalid(element, "\(element) must be a string") }
-            if text.count > maxLength { throw Problem.invalid(element, "\(element) must be at most \(maxLength) characters") }
-            result.append(text)
-        }
-        return result
     }
 
     /// Limits on ``metadata(_:)``: the typed payloads' (``Metadata``).
