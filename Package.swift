@@ -144,7 +144,8 @@ let package = Package(
             dependencies: ["MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain"],
             path: "Sources/Services/Kit"),
         .target(
-            name: "CustomerService", dependencies: ["ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis"],
+            name: "CustomerService",
+            dependencies: ["ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "Redis", "BillingDomain"],
             path: "Sources/Services/Customer"),
         .target(
             name: "PlanService", dependencies: ["ServiceKit", "MessageBus", "Contracts", "WorkerRuntime", "Mongo", "BillingDomain"],

@@ -1,9 +1,9 @@
 import ArgumentParser
 import AuthService
+import Contracts
 import Foundation
 import Logging
 import Runtime
-import ServiceKit
 
 /// `billing admin …`: operator tasks on the auth data.
 struct Admin: AsyncParsableCommand {
@@ -23,7 +23,7 @@ struct Admin: AsyncParsableCommand {
 
         func validate() throws {
             // The rule login applies: an admin created here must be able to sign in.
-            guard FieldReader.isEmail(email.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            guard EmailAddress.isValid(email.trimmingCharacters(in: .whitespaces).lowercased()) else {
                 throw ValidationError("'\(email)' is not an email address (a dotted domain, such as admin@example.com)")
             }
         }

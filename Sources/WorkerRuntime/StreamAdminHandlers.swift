@@ -24,11 +24,13 @@ public struct StreamAdminHandlers: Sendable {
     }
 
     public func register(into registry: inout HandlerRegistry) {
-        registry.read(Commands.AdminStreams.self) { _, context in try await streams(admin(context)) }
-        registry.read(Commands.AdminDeadLetters.self) { envelope, context in
+        registry.read(Commands.AdminStreams.self) { _, context, _ in try await streams(admin(context)) }
+        registry.read(Commands.AdminDeadLetters.self) { envelope, context, _ in
             try await deadLetters(admin(context), for: envelope.principal)
         }
-        registry.read(Commands.AdminDeadLetterRetry.self) { envelope, context in try await retry(admin(context), envelope) }
+        registry.read(Commands.AdminDeadLetterRetry.self) { envelope, context, payload in
+            try await retry(admin(context), id: payload.path.id, for: envelope.principal)
+        }
     }
 
     private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names) }
@@ -110,14 +112,13 @@ public struct StreamAdminHandlers: Sendable {
         return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
     }
 
-    func retry(_ admin: StreamAdmin, _ envelope: Envelope) async throws -> HandlerResult {
-        let id = envelope.payload["path"]?["id"]?.stringValue ?? ""
+    func retry(_ admin: StreamAdmin, id: String, for principal: Principal) async throws -> HandlerResult {
         guard let (service, entry) = Self.entry(ofPublicID: id), services.contains(service) else {
             throw Problem.notFound("dead letter \(id)")
         }
         guard
             let letter = try await admin.deadLetters(service: service, from: entry, count: 1).first,
-            letter.id == entry, Self.visible(letter, to: envelope.principal)
+            letter.id == entry, Self.visible(letter, to: principal)
         else { throw Problem.notFound("dead letter \(id)") }
         let retried = try await admin.retryDeadLetters(service: service, ids: [entry])
         guard retried == 1 else { throw Problem.notFound("dead letter \(id)") }

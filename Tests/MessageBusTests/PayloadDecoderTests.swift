@@ -88,4 +88,100 @@ import Testing
         let payload = try PayloadDecoder.decode(Commands.PlanGet.Payload.self, from: try Self.json(#"{"path":{"id":"plan_1"}}"#))
         #expect(payload.path.id == "plan_1")
     }
+
+    @Test(arguments: ["ada@example.com", "A.Lovelace+x@Mail.Example.org"])
+    func emailsAreAcceptedAndLowercased(_ email: String) throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.CustomerCreate.Payload.self, from: try Self.json(#"{"body":{"name":"Ada","email":"\#(email)"}}"#))
+        #expect(payload.body.email.value == email.lowercased())
+    }
+
+    @Test(arguments: [
+        "ada", "ada@", "@example.com", "ada@example", "ada @example.com", "ada@@example.com", "ada@exa_mple.com", "a..b@example.com",
+    ])
+    func malformedEmailsAre422NamingTheField(_ email: String) throws {
+        let problem = try #require(
+            try Self.refusal(Commands.CustomerCreate.Payload.self, #"{"body":{"name":"Ada","email":"\#(email)"}}"#))
+        #expect(problem.status == 422 && problem.param == "email")
+        #expect(problem.detail == "email must be an email address such as ada@example.com")
+    }
+
+    @Test func aListFilterTakesOnlyItsChoices() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.CustomerList.Payload.self, from: try Self.json(#"{"query":{"email":"Ada@Example.com","status":"suspended"}}"#))
+        #expect(payload.query.filters.email?.value == "ada@example.com")
+        #expect(payload.query.filters.status == .suspended)
+        let problem = try #require(try Self.refusal(Commands.CustomerList.Payload.self, #"{"query":{"status":"gone"}}"#))
+        #expect(problem.param == "status" && problem.detail == "status must be one of active, suspended, deleted")
+    }
+
+    @Test func anEndpointsEventTypesAreCheckedAsOneFieldAndRepeatsDrop() throws {
+        let url = #""url":"https://example.com/hook""#
+        let payload = try PayloadDecoder.decode(
+            Commands.WebhookEndpointCreate.Payload.self,
+            from: try Self.json(#"{"body":{\#(url),"events":["invoice.paid","*","invoice.paid"]}}"#))
+        #expect(payload.body.events.values == ["invoice.paid", "*"])
+        for (events, detail) in [
+            ("[]", #"events must list at least one event type, such as ["invoice.paid"], or ["*"]"#),
+            (#"["Invoice Paid"]"#, "events must each be '*' or an event type such as 'invoice.paid'"),
+        ] {
+            let problem = try #require(
+                try Self.refusal(Commands.WebhookEndpointCreate.Payload.self, #"{"body":{\#(url),"events":\#(events)}}"#))
+            #expect(problem.param == "events" && problem.detail == detail)
+        }
+    }
+
+    @Test func bracketedQueryFieldsKeepTheirNames() throws {
+        let payload = try PayloadDecoder.decode(
+            Commands.EventList.Payload.self, from: try Self.json(#"{"query":{"created[gte]":"2026-01-31T12:00:00Z","limit":"5"}}"#))
+        #expect(payload.query.filters.`created[gte]` == MessageCoding.parseTimestamp("2026-01-31T12:00:00Z"))
+        #expect(payload.query.page.limit?.value == 5)
+        let problem = try #require(try Self.refusal(Commands.EventList.Payload.self, #"{"query":{"created[lte]":"yesterday"}}"#))
+        #expect(problem.param == "created[lte]")
+        #expect(problem.detail == "created[lte] must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+    }
+
+    @Test func anInternalCommandsPayloadIsItsOwnShape() throws {
+        let failure = try PayloadDecoder.decode(
+            Commands.WebhookEndpointDisableFailing.Payload.self,
+            from: try Self.json(#"{"endpoint_id":"we_1","window_started_at":"2026-01-31T12:00:00Z"}"#))
+        #expect(failure.endpointID.value == "we_1")
+        let problem = try #require(
+            try Self.refusal(Commands.WebhookEndpointDisableFailing.Payload.self, #"{"endpoint_id":"we_1"}"#))
+        #expect(problem.param == "window_started_at" && problem.detail == "window_started_at is required")
+    }
+
+    @Test func aSignInRequestCarriesTheCallerTheGatewaySaw() throws {
+        let login = try PayloadDecoder.decode(
+            Commands.AuthLogin.Payload.self,
+            from: try Self.json(#"{"body":{"email":"Ada@Example.com","password":"pw"},"client":{"ip":"203.0.113.7"}}"#))
+        #expect(login.body.email.value == "ada@example.com" && login.client.ip == "203.0.113.7")
+        // Without the gateway (another service's command) there is no caller to name.
+        let direct = try PayloadDecoder.decode(
+            Commands.AuthLogin.Payload.self, from: try Self.json(#"{"body":{"email":"ada@example.com","password":"pw"}}"#))
+        #expect(direct.client.ip == nil)
+        let extra = try #require(try Self.refusal(Commands.AuthLogout.Payload.self, #"{"client":{"ip":"203.0.113.7"}}"#))
+        #expect(extra.param == "client")
+    }
+
+    @Test func theTokenEndpointIgnoresParametersItDoesNotKnow() throws {
+        let form = try PayloadDecoder.decode(
+            Commands.AuthToken.Payload.self,
+            from: try Self.json(#"{"body":{"grant_type":"client_credentials","client_id":"cli_1","resource":"https://api"}}"#))
+        #expect(form.body.grantType.value == "client_credentials" && form.body.clientID?.value == "cli_1")
+        let missing = try #require(try Self.refusal(Commands.AuthToken.Payload.self, #"{"body":{"scope":"customers:read"}}"#))
+        #expect(missing.detail == "grant_type is required")
+    }
+
+    @Test func scopesAreCheckedAsOneFieldAndRepeatsDrop() throws {
+        let draft = try PayloadDecoder.decode(
+            Commands.ApiKeyCreate.Payload.self,
+            from: try Self.json(#"{"body":{"name":"k","scopes":["customers:read","customers:read"],"mode":"test"}}"#))
+        #expect(draft.body.scopes?.values == ["customers:read"] && draft.body.mode == .test)
+        let bad = try #require(
+            try Self.refusal(Commands.ApiKeyCreate.Payload.self, #"{"body":{"name":"k","scopes":["everything"]}}"#))
+        #expect(bad.param == "scopes" && bad.detail == "scopes must each look like 'customers:read' or 'invoices:write'")
+        let mode = try #require(try Self.refusal(Commands.ApiKeyCreate.Payload.self, #"{"body":{"name":"k","mode":"prod"}}"#))
+        #expect(mode.param == "mode" && mode.detail == "mode must be one of live, test")
+    }
 }

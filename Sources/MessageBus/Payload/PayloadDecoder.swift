@@ -141,7 +141,7 @@ final class _PayloadDecoder: Decoder {
         } catch let error as DecodingError {
             throw translate(error, for: T.self)
         }
-        if strict, let readKeys, case .object(let fields) = value,
+        if strict, let readKeys, !(T.self is any IgnoresUnknownFields.Type), case .object(let fields) = value,
             let unknown = fields.keys.sorted().first(where: { !readKeys.contains($0) })
         {
             throw PayloadDecodingError.unknownField(codingPath + [PayloadKey(stringValue: unknown)])

@@ -15,14 +15,41 @@ public struct Request<Path: Decodable & Sendable, Query: Decodable & Sendable, B
 
     public init(from decoder: any Decoder) throws {
         let parts = try decoder.container(keyedBy: PayloadKey.self)
-        func part<T: Decodable>(_ name: String) throws -> T {
-            let key = PayloadKey(stringValue: name)
-            if let value = try parts.decodeIfPresent(T.self, forKey: key) { return value }
-            return try _PayloadDecoder(value: .object([:]), codingPath: [key]).unbox(T.self)
-        }
-        path = try part("path")
-        query = try part("query")
-        body = try part("body")
+        path = try parts.part("path")
+        query = try parts.part("query")
+        body = try parts.part("body")
+    }
+}
+
+/// The payload of a route of the gateway's `auth` rate class (sign-up, sign-in, tokens): a body, no
+/// path or query fields, and `client`, the caller as the gateway saw it (for the per-IP throttle).
+public struct CallerRequest<Body: Decodable & Sendable>: Decodable, Sendable {
+    public let path: NoFields
+    public let query: NoFields
+    public let body: Body
+    public let client: Caller
+
+    public init(from decoder: any Decoder) throws {
+        let parts = try decoder.container(keyedBy: PayloadKey.self)
+        path = try parts.part("path")
+        query = try parts.part("query")
+        body = try parts.part("body")
+        client = try parts.part("client")
+    }
+}
+
+/// Who called, as the gateway saw it: the client's IP (behind trusted proxies, the forwarded one).
+/// Absent when the command did not come through the gateway.
+public struct Caller: Decodable, Sendable, Hashable {
+    public let ip: String?
+}
+
+extension KeyedDecodingContainer<PayloadKey> {
+    /// The part `name` of a request (`path`, `query`, `body`): a missing or null one reads as an empty object.
+    fileprivate func part<T: Decodable>(_ name: String) throws -> T {
+        let key = PayloadKey(stringValue: name)
+        if let value = try decodeIfPresent(T.self, forKey: key) { return value }
+        return try _PayloadDecoder(value: .object([:]), codingPath: [key]).unbox(T.self)
     }
 }
 
@@ -60,6 +87,10 @@ public struct PageQuery: Decodable, Sendable, Hashable {
 
 /// A payload type whose properties are groups of fields read from the same object (``Listing``).
 public protocol PayloadGroup {}
+
+/// A payload part that ignores fields it does not declare, where its schema says
+/// `additionalProperties: true` (an OAuth form's extension parameters, RFC 6749 §3.2).
+public protocol IgnoresUnknownFields {}
 
 /// A string of `minLength`…`maxLength` characters without control characters (tab and newline allowed).
 public struct Text<let minLength: Int, let maxLength: Int>: Decodable, Sendable, Hashable {
@@ -147,5 +178,16 @@ public struct Metadata: Decodable, Sendable, Hashable {
             values[key] = text
         }
         self.values = values
+    }
+
+    /// `current` with these changes applied, as an update merges metadata (Stripe's way): key by
+    /// key, an empty value removing its key. A 422 on `metadata` when more than ``maxKeys`` would remain.
+    public func merged(into current: [String: String]) throws(Problem) -> [String: String] {
+        var merged = current
+        for (key, value) in values { merged[key] = value.isEmpty ? nil : value }
+        if merged.count > Self.maxKeys {
+            throw Problem.invalid("metadata", "metadata takes at most \(Self.maxKeys) keys")
+        }
+        return merged
     }
 }

@@ -9,12 +9,8 @@ import WorkerRuntime
 /// Third-party API keys: shown once, stored hashed, published to Redis for the gateway (which
 /// looks a key up by the SHA-256 of its value) and withdrawn on revocation.
 extension AuthService {
-    func createAPIKey(_ context: CommandContext) throws -> HandlerResult {
-        let input = try Input(context.envelope, allowing: ["name", "scopes", "mode"])
-        let name = try input.string("name", maxLength: 200)
-        let scopes = try input.scopes("scopes") ?? []
-        let mode = try input.optionalString("mode", maxLength: 10) ?? "live"
-        guard mode == "live" || mode == "test" else { throw Problem.invalid("mode", "must be 'live' or 'test'") }
+    func createAPIKey(_ context: CommandContext, _ draft: APIKeyDraft) throws -> HandlerResult {
+        let (name, scopes, mode) = (draft.name.value, draft.scopes?.values ?? [], (draft.mode ?? .live).rawValue)
         let now = context.now
         let key = "sk_\(mode)_" + Secrets.token()
         let record = APIKeyRecord(
@@ -43,8 +39,8 @@ extension AuthService {
             ]))
     }
 
-    func revokeAPIKey(_ context: CommandContext) throws -> HandlerResult {
-        let id = try Input(context.envelope, allowing: []).pathID(prefix: "key", what: "API key")
+    func revokeAPIKey(_ context: CommandContext, _ path: IDPath) throws -> HandlerResult {
+        let id = try ResourceID.path(path.id, prefix: "key", what: "API key")
         let keys = context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self)
         guard
             let record = try keys.findOne([

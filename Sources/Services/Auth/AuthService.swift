@@ -34,30 +34,40 @@ public struct AuthService: Sendable {
 
     public func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.transact(Commands.AuthSignup.self) { envelope, context in try await signup(envelope, context) }
-        registry.transact(Commands.AuthLogin.self) { envelope, context in try await login(envelope, context) }
-        registry.transact(Commands.AuthRefresh.self) { envelope, context in
-            try await refresh(envelope, context, oauth: false)
+        registry.transact(Commands.AuthSignup.self) { envelope, context, payload in
+            try await signup(envelope, context, payload.body)
         }
-        registry.transact(Commands.AuthLogout.self) { envelope, context in try await logout(envelope, context) }
-        registry.transact(Commands.AuthVerifyEmail.self) { envelope, context in try await verifyEmail(envelope, context) }
+        registry.transact(Commands.AuthLogin.self) { envelope, context, payload in
+            try await login(envelope, context, payload.body, ip: payload.client.ip)
+        }
+        registry.transact(Commands.AuthRefresh.self) { _, context, payload in
+            try await refresh(payload.body.refreshToken.value, context, oauth: false)
+        }
+        registry.transact(Commands.AuthLogout.self) { envelope, context, payload in
+            try await logout(envelope, context, refreshToken: payload.body.refreshToken?.value)
+        }
+        registry.transact(Commands.AuthVerifyEmail.self) { _, context, payload in
+            try await verifyEmail(payload.body.token.value, context)
+        }
+        // The token endpoint decodes its own payload: a malformed request is RFC 6749's invalid_request.
         registry.transact(Commands.AuthToken.self) { envelope, context in try await token(envelope, context) }
-        registry.write(Commands.OauthClientCreate.self) { context in try createClient(context) }
-        registry.read(Commands.OauthClientList.self) { envelope, context in try await listClients(envelope, context) }
-        registry.transact(Commands.OauthClientDelete.self) { envelope, context in try await deleteClient(envelope, context) }
-        registry.write(Commands.ApiKeyCreate.self) { context in try createAPIKey(context) }
-        registry.read(Commands.ApiKeyList.self) { envelope, context in try await listAPIKeys(envelope, context) }
-        registry.write(Commands.ApiKeyDelete.self) { context in try revokeAPIKey(context) }
+        registry.write(Commands.OauthClientCreate.self) { context, payload in try createClient(context, payload.body) }
+        // API keys and OAuth clients are few: each list is one page of up to 100, whatever the query's
+        // limit and cursor (checked, not used).
+        registry.read(Commands.OauthClientList.self) { envelope, context, _ in try await listClients(envelope, context) }
+        registry.transact(Commands.OauthClientDelete.self) { envelope, context, payload in
+            try await deleteClient(envelope, context, payload.path)
+        }
+        registry.write(Commands.ApiKeyCreate.self) { context, payload in try createAPIKey(context, payload.body) }
+        registry.read(Commands.ApiKeyList.self) { envelope, context, _ in try await listAPIKeys(envelope, context) }
+        registry.write(Commands.ApiKeyDelete.self) { context, payload in try revokeAPIKey(context, payload.path) }
         return registry
     }
 
     // MARK: Users
 
-    func signup(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope, allowing: ["email", "password", "name"])
-        let email = try input.email("email")
-        let password = try input.string("password", maxLength: 200)
-        let name = try input.string("name", maxLength: 200)
+    func signup(_ envelope: Envelope, _ context: TransactContext, _ form: Signup) async throws -> HandlerResult {
+        let (email, password, name) = (form.email.value, form.password.value, form.name.value)
         let failed = PasswordPolicy.violations(password, email: email)
         guard failed.isEmpty else {
             throw Problem(
@@ -140,12 +150,11 @@ public struct AuthService: Sendable {
         }
     }
 
-    func login(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope, allowing: ["email", "password"])
-        let email = try input.email("email")
-        let password = try input.string("password", maxLength: 200)
+    func login(_ envelope: Envelope, _ context: TransactContext, _ credentials: Credentials, ip: String?) async throws
+        -> HandlerResult
+    {
+        let (email, password) = (credentials.email.value, credentials.password.value)
         let tenant = envelope.principal.tenant
-        let ip = envelope.payload["client"]?["ip"]?.stringValue
         if let wait = try await throttle.lockedFor(tenant: tenant, email: email, ip: ip) {
             throw Problem(
                 status: 429, code: "too_many_attempts", title: "Too many failed sign-ins",
@@ -198,9 +207,7 @@ public struct AuthService: Sendable {
         }
     }
 
-    func verifyEmail(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope, allowing: ["token"])
-        let token = try input.string("token", maxLength: 500)
+    func verifyEmail(_ token: String, _ context: TransactContext) async throws -> HandlerResult {
         let now = context.now
         let id = Secrets.sha256Hex(token)
         return try await context.commit { txn in
@@ -257,13 +264,9 @@ public struct AuthService: Sendable {
         return Session(record: record, body: body)
     }
 
-    /// `POST /v1/auth/refresh` and the `refresh_token` grant: rotates the token; an already rotated
-    /// one revokes its family (reuse: someone else holds a copy).
-    func refresh(_ envelope: Envelope, _ context: TransactContext, oauth: Bool) async throws -> HandlerResult {
-        // The token endpoint's form carries grant_type (and maybe scope, client credentials) beside it.
-        let input = try Input(
-            envelope, allowing: oauth ? Set(envelope.payload["body"]?.objectKeys ?? []) : ["refresh_token"])
-        let presented = try input.string("refresh_token", maxLength: 500)
+    /// `POST /v1/auth/refresh` and the `refresh_token` grant: rotates the `presented` token; an
+    /// already rotated one revokes its family (reuse: someone else holds a copy).
+    func refresh(_ presented: String, _ context: TransactContext, oauth: Bool) async throws -> HandlerResult {
         let now = context.now
         let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
         @Sendable func invalid(_ detail: String) -> Problem {
@@ -332,9 +335,9 @@ public struct AuthService: Sendable {
                 expiry: .milliseconds(Int(configuration.accessTokenTTL * 1000) + 60_000)))
     }
 
-    func logout(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input = try Input(envelope, allowing: ["refresh_token"])
-        let presented = try input.optionalString("refresh_token", maxLength: 500)
+    func logout(_ envelope: Envelope, _ context: TransactContext, refreshToken presented: String?) async throws
+        -> HandlerResult
+    {
         let principal = envelope.principal
         if let jti = principal.tokenID { try await denyList(jti) }
         let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import MessageBus
 import Mongo
@@ -20,7 +21,7 @@ extension AuthService {
         }
         let email = rawEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         // The rule login applies: an admin created here must be able to sign in.
-        guard FieldReader.isEmail(email) else {
+        guard EmailAddress.isValid(email) else {
             throw Problem.invalid("email", "'\(email)' is not an email address (a dotted domain, such as admin@example.com)")
         }
         // 24 characters from a 256-bit secret: far above the policy.

@@ -7,10 +7,8 @@ import WorkerRuntime
 
 /// OAuth 2.0 clients (RFC 6749 §4.4 client credentials) and the token endpoint.
 extension AuthService {
-    func createClient(_ context: CommandContext) throws -> HandlerResult {
-        let input = try Input(context.envelope, allowing: ["name", "scopes"])
-        let name = try input.string("name", maxLength: 200)
-        let scopes = try input.scopes("scopes") ?? []
+    func createClient(_ context: CommandContext, _ draft: OAuthClientDraft) throws -> HandlerResult {
+        let (name, scopes) = (draft.name.value, draft.scopes.values)
         let now = context.now
         let secret = "cs_" + Secrets.token()
         let client = OAuthClientRecord(
@@ -34,8 +32,8 @@ extension AuthService {
             ]))
     }
 
-    func deleteClient(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let id = try Input(envelope, allowing: []).pathID(prefix: "cli", what: "OAuth client")
+    func deleteClient(_ envelope: Envelope, _ context: TransactContext, _ path: IDPath) async throws -> HandlerResult {
+        let id = try ResourceID.path(path.id, prefix: "cli", what: "OAuth client")
         let tenant = envelope.principal.tenant
         let now = context.now
         // Its tokens stop at once: the refresh tokens are revoked and the access tokens deny-listed.
@@ -73,32 +71,27 @@ extension AuthService {
 
     /// `POST /v1/oauth/token`: `client_credentials` and `refresh_token` grants, RFC 6749 errors.
     func token(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
-        let input: Input
-        do {
-            input = try Input(envelope, allowing: Set(envelope.payload["body"]?.objectKeys ?? []))
+        let form: TokenRequest
+        do throws(Problem) {
+            form = try Commands.AuthToken.payload(of: envelope).body
         } catch {
-            throw Self.oauthError("invalid_request", "the body must be a form or a JSON object")
+            throw Self.oauthError("invalid_request", error.detail)
         }
-        let grant = input.body["grant_type"]?.stringValue ?? ""
+        let grant = form.grantType.value
         switch grant {
-        case "client_credentials": return try await clientCredentials(input, envelope, context)
+        case "client_credentials": return try await clientCredentials(form, context)
         case "refresh_token":
-            do {
-                return try await refresh(envelope, context, oauth: true)
-            } catch let problem as Problem where problem.code == "invalid_field" {
-                throw Self.oauthError("invalid_request", "\(problem.param ?? "field"): \(problem.detail)")
+            guard let presented = form.refreshToken?.value, !presented.isEmpty else {
+                throw Self.oauthError("invalid_request", "refresh_token is required")
             }
+            return try await refresh(presented, context, oauth: true)
         case "": throw Self.oauthError("invalid_request", "grant_type is required")
         default: throw Self.oauthError("unsupported_grant_type", "the grant type '\(grant.prefix(60))' is not supported")
         }
     }
 
-    private func clientCredentials(_ input: Input, _ envelope: Envelope, _ context: TransactContext) async throws
-        -> HandlerResult
-    {
-        guard let clientID = input.body["client_id"]?.stringValue, !clientID.isEmpty,
-            let secret = input.body["client_secret"]?.stringValue
-        else {
+    private func clientCredentials(_ form: TokenRequest, _ context: TransactContext) async throws -> HandlerResult {
+        guard let clientID = form.clientID?.value, !clientID.isEmpty, let secret = form.clientSecret?.value else {
             throw Self.oauthError("invalid_client", "client authentication failed: send client_id and client_secret", status: 401)
         }
         let client = try await context.database.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self)
@@ -108,7 +101,7 @@ extension AuthService {
             throw Self.oauthError("invalid_client", "client authentication failed", status: 401)
         }
         var scopes = client.scopes
-        if let requested = input.body["scope"]?.stringValue {
+        if let requested = form.scope?.value {
             let asked = requested.split(separator: " ").map(String.init)
             guard !asked.isEmpty else { throw Self.oauthError("invalid_scope", "the scope parameter is empty") }
             let refused = asked.filter { !client.scopes.contains($0) }

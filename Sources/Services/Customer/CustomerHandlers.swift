@@ -1,3 +1,4 @@
+import BillingDomain
 import Contracts
 import Foundation
 import MessageBus
@@ -13,33 +14,26 @@ struct CustomerHandlers: Sendable {
     let operations: ReplyPublisherKeys
 
     static let staff: Set<Principal.Role> = [.admin, .service, .system]
-    static let nameLength = 200
-    /// Placeholder for who may update what: customers manage their own name and email; metadata is the integrator's.
-    static let customerEditable: Set<String> = ["name", "email"]
 
     // MARK: Writes
 
-    func create(_ context: CommandContext) throws -> HandlerResult {
+    func create(_ context: CommandContext, _ payload: Commands.CustomerCreate.Payload) throws -> HandlerResult {
         let access = Access(context.envelope.principal)
         try access.require(Self.staff, to: "create customers")
-        let input = try CommandInput(context.envelope.payload)
+        let draft = payload.body
         let system = context.envelope.principal.role == .system
         // A pre-assigned `id` and the login's `user_id` come only from the auth worker (role system).
-        let allowed: Set<String> = system
-            ? ["name", "email", "metadata", "test_clock", "id", "user_id"] : ["name", "email", "metadata", "test_clock"]
-        let body = try input.body(allowing: allowed)
+        if !system, let field = [("id", draft.id), ("user_id", draft.userID)].first(where: { $0.1 != nil })?.0 {
+            throw Problem.unknownField(field)
+        }
         var id = ResourceID.make(CustomerService.idPrefix, at: context.now)
-        if let given = try body.string("id", maxLength: 80) {
+        if let given = draft.id?.value {
             guard ResourceID.isWellFormed(given, prefix: CustomerService.idPrefix) else {
                 throw Problem.invalid("id", "id must be a customer ID (cus_…)")
             }
             id = given
         }
-        let userID = try body.string("user_id", minLength: 1, maxLength: 80)
-        let name = try body.string("name", required: true, minLength: 1, maxLength: Self.nameLength)!
-        let email = try body.email("email", required: true)!
-        let metadata = try body.metadata("metadata") ?? [:]
-        let testClock = try body.string("test_clock", minLength: 1, maxLength: 64)
+        let email = draft.email.value
 
         let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
         if system, let existing = try customers.findOne(["_id": .string(id), "tenant_id": .string(access.tenant)]) {
@@ -49,8 +43,9 @@ struct CustomerHandlers: Sendable {
         }
         try ensureEmailFree(email, tenant: access.tenant, except: nil, customers)
         let customer = CustomerDocument(
-            id: id, tenantID: access.tenant, name: name, email: email, status: .active, metadata: metadata, userID: userID,
-            testClock: testClock, createdAt: context.now, updatedAt: context.now, deletedAt: nil, version: 1)
+            id: id, tenantID: access.tenant, name: draft.name.value, email: email, status: .active,
+            metadata: draft.metadata?.values ?? [:], userID: draft.userID?.value, testClock: draft.testClock?.value,
+            createdAt: context.now, updatedAt: context.now, deletedAt: nil, version: 1)
         do {
             try customers.insertOne(customer)
         } catch let error as MongoError where error.code == .duplicateKey {
@@ -65,42 +60,35 @@ struct CustomerHandlers: Sendable {
         return HandlerResult(status: 201, body: customer.json)
     }
 
-    func update(_ context: CommandContext) throws -> HandlerResult {
+    func update(_ context: CommandContext, _ payload: Commands.CustomerUpdate.Payload) throws -> HandlerResult {
         let access = Access(context.envelope.principal)
-        let input = try CommandInput(context.envelope.payload)
-        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
-        let body = try input.body(allowing: ["name", "email", "metadata"])
-        if !access.isStaff, let field = body.names.first(where: { !Self.customerEditable.contains($0) }) {
-            throw Problem.forbidden("a customer may change only its name and email; \(field) is managed by the merchant", param: field)
+        let changes = payload.body
+        // Customers manage their own name and email; metadata is the integrator's.
+        if !access.isStaff, changes.metadata != nil {
+            throw Problem.forbidden(
+                "a customer may change only its name and email; metadata is managed by the merchant", param: "metadata")
         }
-        let name = try body.string("name", minLength: 1, maxLength: Self.nameLength)
-        let email = try body.email("email")
-        let metadataChanges = try body.metadata("metadata")
 
         let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
         guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
         guard customer.status != .deleted else { throw Self.erased }
         var set = BSONDocument()
         var fields: [String] = []
-        if let name, name != customer.name {
+        if let name = changes.name?.value, name != customer.name {
             customer.name = name
             set["name"] = .string(name)
             fields.append("name")
         }
-        if let email, email != customer.email {
+        if let email = changes.email?.value, email != customer.email {
             try ensureEmailFree(email, tenant: access.tenant, except: id, customers)
             customer.email = email
             set["email"] = .string(email)
             fields.append("email")
         }
-        if let metadataChanges {
-            // Merged key by key, as Stripe does: an empty value removes its key.
-            var merged = customer.metadata
-            for (key, value) in metadataChanges { merged[key] = value.isEmpty ? nil : value }
-            if merged.count > FieldReader.metadataMaxKeys {
-                throw Problem.invalid("metadata", "metadata takes at most \(FieldReader.metadataMaxKeys) keys")
-            }
+        if let metadata = changes.metadata {
+            let merged = try metadata.merged(into: customer.metadata)
             if merged != customer.metadata {
                 customer.metadata = merged
                 set["metadata"] = .document(BSONDocument(merged.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
@@ -120,13 +108,11 @@ struct CustomerHandlers: Sendable {
     }
 
     /// Suspend (`suspended`) or reactivate (`active`); asking for the state it is in changes nothing.
-    func transition(_ context: CommandContext, to next: CustomerStatus) throws -> HandlerResult {
+    func transition(_ context: CommandContext, _ path: IDPath, to next: CustomerStatus) throws -> HandlerResult {
         let access = Access(context.envelope.principal)
-        let input = try CommandInput(context.envelope.payload)
-        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let id = try ResourceID.path(path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
         try access.require(Self.staff, to: next == .suspended ? "suspend customers" : "reactivate customers")
-        _ = try input.body(allowing: [])
         let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
         guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
         try PersonalData.note(context, subject: id)

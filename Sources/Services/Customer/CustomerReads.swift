@@ -1,22 +1,23 @@
+import Contracts
 import Foundation
 import MessageBus
-import WorkerRuntime
 import Mongo
 import Redis
 import ServiceKit
+import WorkerRuntime
 
 extension CustomerHandlers {
-    func get(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try CommandInput(envelope.payload)
-        _ = try input.query(allowing: [])
-        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+    func get(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerGet.Payload) async throws
+        -> HandlerResult
+    {
+        let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         return try await read(id, Access(envelope.principal), context)
     }
 
     /// `GET /v1/customers/me`: the customer of a customer principal.
-    func me(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try CommandInput(envelope.payload)
-        _ = try input.query(allowing: [])
+    func me(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerMe.Payload) async throws
+        -> HandlerResult
+    {
         guard envelope.principal.role == .customer, let id = envelope.principal.customerID else {
             throw Problem.notFound("customer")
         }
@@ -40,13 +41,14 @@ extension CustomerHandlers {
     }
 
     /// Newest first; filters `email` (exact) and `status`. A customer principal lists only itself.
-    func list(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try CommandInput(envelope.payload)
-        let query = try input.query(allowing: PageRequest.parameters.union(["email", "status"]))
-        let page = try PageRequest(query)
+    func list(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerList.Payload) async throws
+        -> HandlerResult
+    {
+        let page = PageRequest(payload.query.page)
+        let filters = payload.query.filters
         var filter = BSONDocument()
-        if let email = try query.email("email") { filter["email"] = .string(email) }
-        if let status = try query.choice("status", CustomerStatus.self) { filter["status"] = .string(status.rawValue) }
+        if let email = filters.email { filter["email"] = .string(email.value) }
+        if let status = filters.status { filter["status"] = .string(status.rawValue) }
         guard let scoped = Access(envelope.principal).scope(filter, customerField: "_id") else {
             return HandlerResult(body: PageRequest.list([], hasMore: false))
         }
@@ -57,10 +59,10 @@ extension CustomerHandlers {
 
     /// Everything held about the customer, as one JSON document (GDPR art. 15 and 20): the
     /// customer with its internal fields, and its subscriptions, invoices and payment methods.
-    func export(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try CommandInput(envelope.payload)
-        _ = try input.query(allowing: [])
-        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+    func export(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerExport.Payload) async throws
+        -> HandlerResult
+    {
+        let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let access = Access(envelope.principal)
         let filter = try access.customer(id)
         let now = context.now

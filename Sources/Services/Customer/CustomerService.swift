@@ -30,8 +30,12 @@ public enum CustomerService {
         var registry = HandlerRegistry()
         registry.write(Commands.CustomerCreate.self, handlers.create)
         registry.write(Commands.CustomerUpdate.self, handlers.update)
-        registry.write(Commands.CustomerSuspend.self) { try handlers.transition($0, to: .suspended) }
-        registry.write(Commands.CustomerReactivate.self) { try handlers.transition($0, to: .active) }
+        registry.write(Commands.CustomerSuspend.self) { context, payload in
+            try handlers.transition(context, payload.path, to: .suspended)
+        }
+        registry.write(Commands.CustomerReactivate.self) { context, payload in
+            try handlers.transition(context, payload.path, to: .active)
+        }
         registry.write(Commands.CustomerDelete.self, handlers.erase)
         registry.read(Commands.CustomerGet.self, handlers.get)
         registry.read(Commands.CustomerMe.self, handlers.me)

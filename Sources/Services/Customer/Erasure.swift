@@ -13,13 +13,11 @@ extension CustomerHandlers {
     /// Subscription states that are over; any other subscription is canceled on erasure.
     static let endedSubscriptionStates: [String] = ["canceled", "incomplete_expired"]
 
-    func erase(_ context: CommandContext) throws -> HandlerResult {
+    func erase(_ context: CommandContext, _ payload: Commands.CustomerDelete.Payload) throws -> HandlerResult {
         let access = Access(context.envelope.principal)
-        let input = try CommandInput(context.envelope.payload)
-        let id = try input.pathID(prefix: CustomerService.idPrefix, what: "customer")
+        let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
         try access.require(Self.staff, to: "delete customers")
-        _ = try input.body(allowing: [])
         let txn = context.transaction
         let customers = txn.collection(CustomerService.collection, as: CustomerDocument.self)
         guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }

@@ -7,8 +7,6 @@ import Mongo
 public struct PageRequest: Sendable, Hashable {
     public static let defaultLimit = 10
     public static let maxLimit = 100
-    /// The query parameters a list command takes besides its filters.
-    public static let parameters: Set<String> = ["limit", "starting_after"]
 
     public var limit: Int
     public var startingAfter: String?
@@ -16,12 +14,6 @@ public struct PageRequest: Sendable, Hashable {
     public init(limit: Int = PageRequest.defaultLimit, startingAfter: String? = nil) {
         self.limit = limit
         self.startingAfter = startingAfter
-    }
-
-    /// Reads `limit` and `starting_after` from a query (422 naming the parameter when out of range).
-    public init(_ query: FieldReader) throws(Problem) {
-        limit = try query.int("limit", in: 1...Self.maxLimit) ?? Self.defaultLimit
-        startingAfter = try query.string("starting_after", minLength: 1, maxLength: 80)
     }
 
     /// The page a list command's typed query asked for.

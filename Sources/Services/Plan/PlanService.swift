@@ -86,13 +86,8 @@ enum PlanHandlers {
         change("interval_count", \.intervalCount, changes.intervalCount?.value, BSONValue.int)
         change("trial_days", \.trialDays, changes.trialDays?.value, BSONValue.int)
         change("features", \.features, changes.features?.values.map(\.value)) { .array($0.map(BSONValue.string)) }
-        if let updates = changes.metadata?.values {
-            var merged = plan.metadata
-            for (key, value) in updates { merged[key] = value.isEmpty ? nil : value }
-            if merged.count > Metadata.maxKeys {
-                throw Problem.invalid("metadata", "metadata takes at most \(Metadata.maxKeys) keys")
-            }
-            change("metadata", \.metadata, merged) {
+        if let metadata = changes.metadata {
+            change("metadata", \.metadata, try metadata.merged(into: plan.metadata)) {
                 .document(BSONDocument($0.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
             }
         }

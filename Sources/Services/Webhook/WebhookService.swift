@@ -35,19 +35,31 @@ public struct WebhookService: Sendable {
     /// Handlers of the command stream: endpoints, delivery log, redelivery, events.
     public func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
-        registry.write(Commands.WebhookEndpointCreate.self) { context in try createEndpoint(context) }
-        registry.read(Commands.WebhookEndpointList.self) { envelope, context in try await listEndpoints(envelope, context) }
-        registry.read(Commands.WebhookEndpointGet.self) { envelope, context in try await getEndpoint(envelope, context) }
-        registry.write(Commands.WebhookEndpointDelete.self) { context in try deleteEndpoint(context) }
-        registry.write(Commands.WebhookEndpointDisable.self) { context in try setEnabled(false, context) }
-        registry.write(Commands.WebhookEndpointEnable.self) { context in try setEnabled(true, context) }
-        registry.write(Commands.WebhookEndpointRedeliver.self) { context in try redeliver(context) }
-        registry.read(Commands.WebhookDeliveryList.self) { envelope, context in try await listDeliveries(envelope, context) }
+        registry.write(Commands.WebhookEndpointCreate.self) { context, payload in try createEndpoint(context, payload.body) }
+        registry.read(Commands.WebhookEndpointList.self) { envelope, context, payload in
+            try await listEndpoints(envelope, context, payload.query.page)
+        }
+        registry.read(Commands.WebhookEndpointGet.self) { envelope, context, payload in
+            try await getEndpoint(envelope, context, id: payload.path.id)
+        }
+        registry.write(Commands.WebhookEndpointDelete.self) { context, payload in try deleteEndpoint(context, id: payload.path.id) }
+        registry.write(Commands.WebhookEndpointDisable.self) { context, payload in
+            try setEnabled(false, context, id: payload.path.id)
+        }
+        registry.write(Commands.WebhookEndpointEnable.self) { context, payload in
+            try setEnabled(true, context, id: payload.path.id)
+        }
+        registry.write(Commands.WebhookEndpointRedeliver.self) { context, payload in try redeliver(context, payload) }
+        registry.read(Commands.WebhookDeliveryList.self) { envelope, context, payload in
+            try await listDeliveries(envelope, context, payload)
+        }
         // The admin routes over the streams (DESIGN §5) are served here too.
         StreamAdminHandlers(names: configuration.names, services: configuration.adminServices).register(into: &registry)
-        registry.write(Commands.WebhookEndpointDisableFailing.self) { context in try disableFailing(context) }
-        registry.read(Commands.EventList.self) { envelope, context in try await listEvents(envelope, context) }
-        registry.read(Commands.EventGet.self) { envelope, context in try await getEvent(envelope, context) }
+        registry.write(Commands.WebhookEndpointDisableFailing.self) { context, failure in try disableFailing(context, failure) }
+        registry.read(Commands.EventList.self) { envelope, context, payload in try await listEvents(envelope, context, payload.query) }
+        registry.read(Commands.EventGet.self) { envelope, context, payload in
+            try await getEvent(envelope, context, id: payload.path.id)
+        }
         return registry
     }
 
@@ -114,16 +126,13 @@ public struct WebhookService: Sendable {
 
     // MARK: Endpoints
 
-    func createEndpoint(_ context: CommandContext) throws -> HandlerResult {
-        let input = try WebhookInput(context.envelope)
-        let url = try policy.validate(try input.string("url", maxLength: 2048))
-        let types = try input.eventTypes("events")
-        let description = try input.optionalString("description", maxLength: 500)
+    func createEndpoint(_ context: CommandContext, _ draft: EndpointDraft) throws -> HandlerResult {
+        let url = try policy.validate(draft.url.value)
         let now = context.now
         let secret = WebhookSecrets.generate()
         let record = EndpointRecord(
             id: WebhookIDs.make("we", at: now), tenantID: context.envelope.principal.tenant, url: url.absoluteString,
-            events: types, description: description, status: "enabled", disabledReason: nil,
+            events: draft.events.values, description: draft.description?.value, status: "enabled", disabledReason: nil,
             sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
         _ = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).insertOne(record)
         context.emit(.webhookEndpointCreated, payload: Self.endpointEventPayload(record))
@@ -132,18 +141,16 @@ public struct WebhookService: Sendable {
         return HandlerResult(status: 201, body: .object(body), secretFields: ["secret"])
     }
 
-    func listEndpoints(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try WebhookInput(envelope)
-        let limit = try input.limit()
+    func listEndpoints(_ envelope: Envelope, _ context: ReadContext, _ page: PageQuery) async throws -> HandlerResult {
+        let limit = Self.limit(page)
         var filter: BSONDocument = ["tenant_id": .string(envelope.principal.tenant)]
-        if let after = input.queryString("starting_after") { filter["_id"] = ["$lt": .string(after)] }
+        if let after = page.startingAfter?.value { filter["_id"] = ["$lt": .string(after)] }
         let records = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self).find(
             filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
         return Self.list(records.prefix(limit).map(Self.endpointJSON), hasMore: records.count > limit)
     }
 
-    func getEndpoint(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let id = try WebhookInput(envelope).pathID()
+    func getEndpoint(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> HandlerResult {
         guard
             let record = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
                 .findOne(["_id": .string(id), "tenant_id": .string(envelope.principal.tenant)])
@@ -151,8 +158,7 @@ public struct WebhookService: Sendable {
         return HandlerResult(body: Self.endpointJSON(record))
     }
 
-    func deleteEndpoint(_ context: CommandContext) throws -> HandlerResult {
-        let id = try WebhookInput(context.envelope).pathID()
+    func deleteEndpoint(_ context: CommandContext, id: String) throws -> HandlerResult {
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard let record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
         else { throw Problem.notFound("webhook endpoint \(id)") }
@@ -162,8 +168,7 @@ public struct WebhookService: Sendable {
         return HandlerResult(status: 204, body: .null)
     }
 
-    func setEnabled(_ enabled: Bool, _ context: CommandContext) throws -> HandlerResult {
-        let id = try WebhookInput(context.envelope).pathID()
+    func setEnabled(_ enabled: Bool, _ context: CommandContext, id: String) throws -> HandlerResult {
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard var record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
         else { throw Problem.notFound("webhook endpoint \(id)") }
@@ -202,16 +207,13 @@ public struct WebhookService: Sendable {
 
     /// Sent by a dispatcher when a delivery ran out of its window: disables the endpoint if it has
     /// been failing for the whole window (checked again here, in the transaction) and says so.
-    func disableFailing(_ context: CommandContext) throws -> HandlerResult {
-        guard let id = context.envelope.payload["endpoint_id"]?.stringValue else {
-            throw Problem.invalid("endpoint_id", "is required")
-        }
+    func disableFailing(_ context: CommandContext, _ failure: EndpointFailure) throws -> HandlerResult {
+        let id = failure.endpointID.value
+        let windowStart = failure.windowStartedAt
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard var record = try endpoints.findOne(["_id": .string(id)]) else {
             return HandlerResult(body: .object(["disabled": .bool(false)]))
         }
-        guard let windowStart = context.envelope.payload["window_started_at"]?.stringValue.flatMap(MessageCoding.parseTimestamp)
-        else { throw Problem.invalid("window_started_at", "is required") }
         // Still failing since (at least) the start of the window that ran out: no success came between.
         guard record.status == "enabled", let since = record.failingSince, since <= windowStart.addingTimeInterval(0.001)
         else { return HandlerResult(body: .object(["disabled": .bool(false)])) }
@@ -245,10 +247,9 @@ public struct WebhookService: Sendable {
 
     /// `POST /v1/webhook-endpoints/{id}/redeliver` `{"event_id"}`: one more delivery of one event
     /// to one endpoint, logged as its own delivery (`manual: true`).
-    func redeliver(_ context: CommandContext) throws -> HandlerResult {
-        let input = try WebhookInput(context.envelope)
-        let id = try input.pathID()
-        let eventID = try input.string("event_id", maxLength: 64)
+    func redeliver(_ context: CommandContext, _ payload: Commands.WebhookEndpointRedeliver.Payload) throws -> HandlerResult {
+        let id = payload.path.id
+        let eventID = payload.body.eventID.value
         let tenant = context.envelope.principal.tenant
         guard
             let endpoint = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
@@ -280,10 +281,12 @@ public struct WebhookService: Sendable {
         return HandlerResult(status: 201, body: Self.deliveryJSON(delivery))
     }
 
-    func listDeliveries(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try WebhookInput(envelope)
-        let id = try input.pathID()
-        let limit = try input.limit()
+    func listDeliveries(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.WebhookDeliveryList.Payload)
+        async throws -> HandlerResult
+    {
+        let id = payload.path.id
+        let page = payload.query.page
+        let limit = Self.limit(page)
         let tenant = envelope.principal.tenant
         guard
             try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self).findOne([
@@ -292,8 +295,8 @@ public struct WebhookService: Sendable {
         else { throw Problem.notFound("webhook endpoint \(id)") }
         let deliveries = context.database.collection(WebhookCollections.deliveries, as: DeliveryRecord.self)
         var filter: BSONDocument = ["endpoint_id": .string(id), "tenant_id": .string(tenant)]
-        if let event = input.queryString("event_id") { filter["event_id"] = .string(event) }
-        if let after = input.queryString("starting_after") {
+        if let event = payload.query.filters.eventID?.value { filter["event_id"] = .string(event) }
+        if let after = page.startingAfter?.value {
             guard let cursor = try await deliveries.findOne(["_id": .string(after), "endpoint_id": .string(id)]) else {
                 throw Problem.invalid("starting_after", "no delivery \(after) of this endpoint")
             }
@@ -308,23 +311,22 @@ public struct WebhookService: Sendable {
 
     // MARK: Events API
 
-    func listEvents(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let input = try WebhookInput(envelope)
-        let limit = try input.limit()
+    func listEvents(_ envelope: Envelope, _ context: ReadContext, _ query: Listing<EventFilters>) async throws -> HandlerResult {
+        let limit = Self.limit(query.page)
+        let filters = query.filters
         var filter = try Self.visibility(envelope.principal)
-        if let type = input.queryString("type") { filter["type"] = .string(type) }
+        if let type = filters.type?.value { filter["type"] = .string(type) }
         var created: BSONDocument = [:]
-        if let from = try input.queryTime("created[gte]") { created["$gte"] = .datetime(from) }
-        if let to = try input.queryTime("created[lte]") { created["$lte"] = .datetime(to) }
+        if let from = filters.`created[gte]` { created["$gte"] = .datetime(from) }
+        if let to = filters.`created[lte]` { created["$lte"] = .datetime(to) }
         if !created.isEmpty { filter["created_at"] = .document(created) }
-        if let after = input.queryString("starting_after") { filter["_id"] = ["$lt": .string(after)] }
+        if let after = query.page.startingAfter?.value { filter["_id"] = ["$lt": .string(after)] }
         let records = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).find(
             filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
         return Self.list(try records.prefix(limit).map(Self.eventJSON), hasMore: records.count > limit)
     }
 
-    func getEvent(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
-        let id = try WebhookInput(envelope).pathID()
+    func getEvent(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> HandlerResult {
         var filter = try Self.visibility(envelope.principal)
         filter["_id"] = .string(id)
         guard let record = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).findOne(filter)
@@ -343,6 +345,9 @@ public struct WebhookService: Sendable {
     }
 
     // MARK: JSON
+
+    /// A page's size: 1–100 (its field type's check), 10 when not given.
+    static func limit(_ page: PageQuery) -> Int { page.limit?.value ?? 10 }
 
     static func list(_ items: [JSONValue], hasMore: Bool) -> HandlerResult {
         HandlerResult(body: .object(["object": .string("list"), "data": .array(items), "has_more": .bool(hasMore)]))
