@@ -46,36 +46,42 @@ public enum Commands {
     public enum AuthLogin: BusCommand {
         public static let name = "auth.login"
         public static let service = "auth"
+        public static let secretFields = ["password"]
     }
 
     /// `auth.logout` (auth): POST /v1/auth/logout: Revoke the current tokens.
     public enum AuthLogout: BusCommand {
         public static let name = "auth.logout"
         public static let service = "auth"
+        public static let secretFields = ["refresh_token"]
     }
 
     /// `auth.refresh` (auth): POST /v1/auth/refresh: Rotate a refresh token.
     public enum AuthRefresh: BusCommand {
         public static let name = "auth.refresh"
         public static let service = "auth"
+        public static let secretFields = ["refresh_token"]
     }
 
     /// `auth.signup` (auth): POST /v1/auth/signup: Create a user and its customer.
     public enum AuthSignup: BusCommand {
         public static let name = "auth.signup"
         public static let service = "auth"
+        public static let secretFields = ["password"]
     }
 
     /// `auth.token` (auth): POST /v1/oauth/token: OAuth2 token endpoint (client_credentials, refresh_token).
     public enum AuthToken: BusCommand {
         public static let name = "auth.token"
         public static let service = "auth"
+        public static let secretFields = ["client_secret", "refresh_token"]
     }
 
     /// `auth.verify_email` (auth): POST /v1/auth/verify-email: Confirm an email address.
     public enum AuthVerifyEmail: BusCommand {
         public static let name = "auth.verify_email"
         public static let service = "auth"
+        public static let secretFields = ["token"]
     }
 
     /// `customer.create` (customer): Create a customer (admin, service with customers:write; the auth worker as system, which alone may send id and user_id).
@@ -184,6 +190,7 @@ public enum Commands {
     public enum NotifyEmailVerification: BusCommand {
         public static let name = "notify.email_verification"
         public static let service = "notify"
+        public static let secretFields = ["verification_token"]
     }
 
     /// `oauth_client.create` (auth): POST /v1/oauth/clients: Create an OAuth client (secret shown once).
@@ -397,6 +404,10 @@ public enum Commands {
     }
 
     /// Every command of the catalogue, in the order of schemas/commands.
+    /// The secret fields of each command type that has some (``BusCommand/secretFields``).
+    public static let secretFields: [String: [String]] = Dictionary(
+        uniqueKeysWithValues: all.filter { !$0.secretFields.isEmpty }.map { ($0.name, $0.secretFields) })
+
     public static let all: [any BusCommand.Type] = [
         AdminDeadLetterRetry.self,
         AdminDeadLetters.self,

@@ -9,9 +9,15 @@ public protocol BusCommand: Sendable {
     static var name: String { get }
     /// The service that runs it, e.g. `customer`.
     static var service: String { get }
+    /// Fields of its payload that are secrets (a password, a refresh token), at the top level of
+    /// `body` or of the payload: its stream entry is deleted once processed (its ledger entry answers
+    /// a redelivery), and a dead letter keeps them redacted.
+    static var secretFields: [String] { get }
 }
 
 extension BusCommand {
+    public static var secretFields: [String] { [] }
+
     /// The payload of an envelope of this command, decoded; a 422 naming the field when it does not fit.
     public static func payload(of envelope: Envelope) throws(Problem) -> Payload {
         try PayloadDecoder.decode(Payload.self, from: envelope.payload)

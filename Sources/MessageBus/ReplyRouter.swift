@@ -183,6 +183,7 @@ public final class ReplyRouter: Service, Sendable {
     private func readReplies(_ reader: Reader) async {
         let (redis, stream) = (reader.redis, reader.stream)
         var lastID = "0-0"  // a fresh instance name: nothing older can be ours
+        var readIDs: [String] = []
         var lastExpire = ContinuousClock.now - .seconds(3600)
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -192,9 +193,19 @@ public final class ReplyRouter: Service, Sendable {
                         _ = try await redis.send(PEXPIRE(stream, after: retention.replyStreamTTL))
                         lastExpire = ContinuousClock.now
                     }
-                    let read = try await redis.send(XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
+                    // What was read last time is deleted in the same write as the next read: replies
+                    // carry secrets shown once (a new API key, tokens), which must not wait in Redis.
+                    let read: [StreamMessages]
+                    if readIDs.isEmpty {
+                        read = try await redis.send(XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
+                    } else {
+                        (_, read) = try await redis.send(
+                            XDEL(stream, ids: readIDs), XREAD(streams: [(stream, lastID)], count: 512, block: .seconds(1)))
+                        readIDs = []
+                    }
                     reader.lastRead.store(Int64(Date().timeIntervalSince1970 * 1000), ordering: .relaxed)
                     for entry in read.first?.entries ?? [] {
+                        readIDs.append(entry.id)
                         lastID = entry.id
                         do {
                             if let json = entry.fields[CommandBus.envelopeField] {

@@ -1,5 +1,6 @@
-import MessageBus
+import Contracts
 import Foundation
+import MessageBus
 import Logging
 import Metrics
 import NIOCore
@@ -304,7 +305,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         defer { untrack(processed) }
         guard settings.publishesReplies, !processed.answered.isEmpty else {
-            await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh)
+            if await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh) {
+                await deleteSecretEntries(processed)
+            }
             return
         }
         do {
@@ -313,6 +316,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 processed.answered.map { ($0.reply, $0.command) },
                 acknowledging: .init(stream: stream, group: group, ids: acknowledged))
             if !fresh { await forgetErrors(acknowledged) }
+            await deleteSecretEntries(processed)
         } catch {
             // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
             logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(error)"])
@@ -326,21 +330,59 @@ public final class ConsumerGroupRunner: Service, Sendable {
     }
 
     /// XACK, and forget remembered errors (a first delivery has none, so that round trip is skipped).
-    nonisolated(nonsending) private func acknowledge(_ ids: [String], mayHaveErrors: Bool = true) async {
-        guard !ids.isEmpty else { return }
+    /// Whether the entries are acknowledged.
+    @discardableResult
+    nonisolated(nonsending) private func acknowledge(_ ids: [String], mayHaveErrors: Bool = true) async -> Bool {
+        guard !ids.isEmpty else { return true }
         do {
             try await redis.send(XACK(stream, group: group, ids: ids))
             if mayHaveErrors { await forgetErrors(ids) }
+            return true
         } catch {
             // Unacked entries are redelivered; the ledger makes that harmless.
             logger.warning("XACK failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+            return false
         }
+    }
+
+    /// Deletes the acknowledged entries of commands that carry secrets (a password, a refresh
+    /// token): the stream keeps commands for days for replay, but a processed one is answered from
+    /// its ledger entry, so its secrets need not wait in Redis.
+    nonisolated(nonsending) private func deleteSecretEntries(_ processed: Processed) async {
+        let ids = processed.answered.filter { Commands.secretFields[$0.command.type] != nil }.map(\.id)
+        guard !ids.isEmpty else { return }
+        do {
+            _ = try await redis.send(XDEL(stream, ids: ids))
+        } catch {
+            logger.warning("entries with secrets not deleted", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+        }
+    }
+
+    /// A dead letter's envelope with the secret fields of its command type (``BusCommand/secretFields``)
+    /// replaced: dead letters are kept and listed to admins. Text that is no envelope is kept as it is.
+    static func redactingSecrets(_ raw: String) -> String {
+        guard let envelope = try? MessageCoding.decode(Envelope.self, from: raw),
+            let secrets = Commands.secretFields[envelope.type]
+        else { return raw }
+        func redact(_ value: JSONValue) -> JSONValue {
+            guard case .object(var fields) = value else { return value }
+            for name in secrets where fields[name] != nil { fields[name] = .string("[redacted]") }
+            return .object(fields)
+        }
+        var redacted = envelope
+        redacted.payload = redact(envelope.payload)
+        if case .object(var parts) = redacted.payload, let body = parts["body"] {
+            parts["body"] = redact(body)
+            redacted.payload = .object(parts)
+        }
+        return (try? MessageCoding.encode(redacted)).map { String(decoding: $0, as: UTF8.self) } ?? raw
     }
 
     private func deadLetter(_ id: String, raw: String, error: String, deliveries: Int) async {
         do {
             let fields = DeadLetter.fields(
-                originalID: id, envelope: raw, error: error, deliveries: deliveries, at: wallClock.now())
+                originalID: id, envelope: Self.redactingSecrets(raw), error: error, deliveries: deliveries,
+                at: wallClock.now())
             try await redis.send(XADD(deadLetterStream, fields: fields.map { ($0.0, RedisArgument($0.1)) }))
             try await redis.send(XACK(stream, group: group, ids: [id]))
             _ = try? await redis.execute(["HDEL", RedisArgument(names.lastErrors(group)), RedisArgument(id)])

@@ -4,7 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import JWTKit
 import MessageBus
-import WorkerRuntime
+@testable import WorkerRuntime
 import Mongo
 import NIOCore
 import Redis
@@ -358,5 +358,62 @@ struct AuthSchemaTests {
             }
             #expect(seen.isSuperset(of: ["user.registered", "user.login_failed", "auth.refresh_reuse_detected", "api_key.created", "oauth_client.created"]))
         }
+    }
+}
+
+/// Secrets do not wait in Redis (issue 17, item 8): a processed command that carries one (a
+/// password, a refresh token) is deleted from its stream, the gateway deletes the replies it read
+/// (a new client secret, tokens), and a dead letter keeps secrets redacted.
+@Suite("Auth: secrets in Redis")
+struct AuthSecretsInRedisTests {
+    @Test func processedSecretCommandsAndReadRepliesAreDeleted() async throws {
+        try await withAuth { h, client in
+            let password = "a secret nobody should find in redis"
+            let signup = try await client.signup("grace@example.com", password: password)
+            let (loginStatus, login) = try await client.login("grace@example.com", password: password)
+            #expect(loginStatus == .ok)
+            let refresh = try #require(login["refresh_token"] as? String)
+            let admin = try await h.adminToken()
+            let (created, body) = try await client.post(
+                "/v1/oauth/clients", #"{"name":"ERP","scopes":["customers:read"]}"#, headers: bearer(admin))
+            #expect(created == .created)
+            let clientSecret = try #require(body["client_secret"] as? String)
+            #expect(!signup.access.isEmpty)
+
+            // Every key under the test's prefix, streams read in full: none holds a secret.
+            func redisText() async throws -> String {
+                var text = ""
+                for key in try await h.redis.keys(prefix: h.names.prefix + ":") {
+                    let type = try await h.redis.execute(["TYPE", RedisArgument(key)])
+                    if type.string == "stream" {
+                        text += "\(try await h.redis.execute(["XRANGE", RedisArgument(key), "-", "+"]))"
+                    } else if type.string == "string" {
+                        text += "\(try await h.redis.execute(["GET", RedisArgument(key)]))"
+                    }
+                }
+                return text
+            }
+            let clean = try await TestServers.eventually(timeout: .seconds(10)) {
+                let text = try await redisText()
+                return !text.contains(password) && !text.contains(refresh) && !text.contains(clientSecret)
+            }
+            #expect(clean, "a password, refresh token or client secret is still in Redis")
+            // The auth stream still holds the commands without secrets (the OAuth client's creation).
+            let entries = try await h.redis.send(XRANGE(h.names.commands("auth")))
+            #expect(entries.contains { $0.fields[CommandBus.envelopeField].map { $0.contains("oauth_client.create") } ?? false })
+            #expect(!entries.contains { $0.fields[CommandBus.envelopeField].map { $0.contains("auth.login") } ?? false })
+        }
+    }
+
+    @Test func deadLettersKeepSecretsRedacted() throws {
+        let envelope = Envelope(
+            type: "auth.login", replyTo: "", principal: Principal(subject: "anonymous", role: .customer, tenant: "default"),
+            payload: .object(["body": .object(["email": .string("a@example.com"), "password": .string("hunter2hunter2")])]),
+            createdAt: Date())
+        let raw = String(decoding: try MessageCoding.encode(envelope), as: UTF8.self)
+        let redacted = ConsumerGroupRunner.redactingSecrets(raw)
+        #expect(!redacted.contains("hunter2hunter2"))
+        #expect(redacted.contains("[redacted]") && redacted.contains("a@example.com"))
+        #expect(ConsumerGroupRunner.redactingSecrets("not an envelope") == "not an envelope")
     }
 }

@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    /// The fields a schema marks `writeOnly` (a password, a token) are the command type's secret
+    /// fields, which the runtime deletes from the stream once processed and redacts in dead letters.
+    @Test func secretFieldsAreTheSchemasWriteOnlyFields() throws {
+        let documented = try Self.titles("commands")
+        for command in Commands.all {
+            let url = try #require(documented[command.name])
+            let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            let body = (properties["body"] as? [String: Any])?["properties"] as? [String: Any] ?? properties
+            let writeOnly = body.filter { ($0.value as? [String: Any])?["writeOnly"] as? Bool == true }.map(\.key)
+            #expect(Set(writeOnly) == Set(command.secretFields), "\(command.name): schema \(writeOnly.sorted()), type \(command.secretFields)")
+        }
+        #expect(Commands.secretFields["auth.signup"] == ["password"])
+    }
+
     /// A typed command's payload declares exactly its schema's fields, part by part (path, query,
     /// body), and requires exactly the fields the schema requires. The payload is decoded from a
     /// sample the schema's own rules make (its required fields only) and read back with `Mirror`.
