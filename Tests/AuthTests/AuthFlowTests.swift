@@ -361,6 +361,40 @@ struct AuthSchemaTests {
     }
 }
 
+/// Two uses of one refresh token at once (issue 17, item 12): whichever wins, the family is
+/// revoked, so a stolen copy raced against the owner's leaves no live session behind.
+@Suite("Auth: concurrent refresh")
+struct AuthConcurrentRefreshTests {
+    @Test func aRefreshTokenUsedTwiceAtOnceRevokesItsFamily() async throws {
+        // Two consumers: both uses read the token as active, and the loser finds it rotated at commit.
+        try await withAuth(authConsumers: 2) { h, client in
+            let password = "correct horse battery staple"
+            _ = try await client.signup("race@example.com", password: password)
+            for round in 0..<4 {
+                let (_, login) = try await client.login("race@example.com", password: password)
+                let refresh = try #require(login["refresh_token"] as? String)
+                let body = #"{"refresh_token":"\#(refresh)"}"#
+                async let first = client.post("/v1/auth/refresh", body)
+                async let second = client.post("/v1/auth/refresh", body)
+                let answers = try await [first, second]
+                #expect(answers.filter { $0.0 == .ok }.count <= 1, "round \(round): one rotation at most")
+                #expect(answers.contains { $0.0 == .unauthorized }, "round \(round): the other use is refused")
+                // Whatever the winner got is dead too: its refresh token and, at the edge, its access token.
+                if let winner = answers.first(where: { $0.0 == .ok })?.1 {
+                    let newRefresh = try #require(winner["refresh_token"] as? String)
+                    let access = try #require(winner["access_token"] as? String)
+                    let (again, _) = try await client.post("/v1/auth/refresh", #"{"refresh_token":"\#(newRefresh)"}"#)
+                    #expect(again == .unauthorized, "round \(round): the winner's refresh token is revoked")
+                    let denied = try await TestServers.eventually(timeout: .seconds(5)) {
+                        try await client.get("/v1/api-keys", headers: bearer(access)).0 == .unauthorized
+                    }
+                    #expect(denied, "round \(round): the winner's access token is deny-listed")
+                }
+            }
+        }
+    }
+}
+
 /// Secrets do not wait in Redis (issue 17, item 8): a processed command that carries one (a
 /// password, a refresh token) is deleted from its stream, the gateway deletes the replies it read
 /// (a new client secret, tokens), and a dead letter keeps secrets redacted.

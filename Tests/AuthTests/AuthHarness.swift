@@ -33,7 +33,13 @@ final class AuthHarness: @unchecked Sendable {
         contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("schemas/openapi.yaml").path)
 
-    init(withCustomers: Bool = false, configure: (inout AuthConfiguration) -> Void = { _ in }) async throws {
+    /// Consumers of the auth worker (two let commands of one stream run at once, as with two processes).
+    let authConsumers: Int
+
+    init(
+        withCustomers: Bool = false, authConsumers: Int = 1, configure: (inout AuthConfiguration) -> Void = { _ in }
+    ) async throws {
+        self.authConsumers = authConsumers
         stack = try await TestStack(tag: "auth", mongoPoolSize: 4, logger: logs.logger("test.stack"))
         let (names, database, redis) = (stack.names, stack.database, stack.redis)
         var configuration = AuthConfiguration(names: names, keyEncryptionKey: AuthConfiguration.developmentKeyEncryptionKey)
@@ -66,7 +72,9 @@ final class AuthHarness: @unchecked Sendable {
     }
 
     func startWorker() {
-        stack.startWorker(AuthService.name, service.registry(), logger: logs.logger("test.auth"))
+        stack.startWorker(
+            AuthService.name, service.registry(), settings: TestStack.settings { $0.consumers = authConsumers },
+            logger: logs.logger("test.auth"))
     }
 
     func application() -> some ApplicationProtocol {
@@ -80,10 +88,10 @@ final class AuthHarness: @unchecked Sendable {
 }
 
 func withAuth(
-    withCustomers: Bool = false, configure: (inout AuthConfiguration) -> Void = { _ in },
+    withCustomers: Bool = false, authConsumers: Int = 1, configure: (inout AuthConfiguration) -> Void = { _ in },
     _ body: @escaping @Sendable (AuthHarness, any TestClientProtocol) async throws -> Void
 ) async throws {
-    let harness = try await AuthHarness(withCustomers: withCustomers, configure: configure)
+    let harness = try await AuthHarness(withCustomers: withCustomers, authConsumers: authConsumers, configure: configure)
     do {
         try await harness.application().test(.router) { client in try await body(harness, client) }
     } catch {

@@ -299,8 +299,23 @@ public struct AuthService: Sendable {
             let rotated = try tokens.updateOne(
                 ["_id": .string(record.id), "status": "active"],
                 update: ["$set": ["status": "rotated", "rotated_at": .datetime(now)]])
-            // Two uses of one token at once: the second is a reuse.
-            guard rotated.modifiedCount == 1 else { throw invalid("the refresh token was already used") }
+            // Two uses of one token at once: the second is a reuse too, so the family is revoked,
+            // the winner's new session with it (it may be the thief's), its access tokens deny-listed.
+            guard rotated.modifiedCount == 1 else {
+                let family = try tokens.find(["family_id": .string(record.familyID)])
+                _ = try tokens.updateMany(
+                    ["family_id": .string(record.familyID), "status": ["$ne": "revoked"]],
+                    update: ["$set": ["status": "revoked"]])
+                let (names, ttl) = (configuration.names, configuration.accessTokenTTL)
+                let denied = family.filter { $0.createdAt > now.addingTimeInterval(-ttl) }.map(\.accessTokenID)
+                txn.afterCommit { redis in
+                    for jti in denied { try await Self.denyList(jti, redis: redis, names: names, accessTokenTTL: ttl) }
+                }
+                txn.emit(.authRefreshReuseDetected,
+                    payload: .object(["subject": .string(record.subject), "family_id": .string(record.familyID)]))
+                txn.fail(with: invalid("the refresh token was already used; every session of its family is revoked"))
+                return HandlerResult(status: 401, body: .null)
+            }
             _ = try tokens.insertOne(session.record)
             return HandlerResult(body: .object(session.body), secretFields: Self.tokenFields)
         }
@@ -329,10 +344,13 @@ public struct AuthService: Sendable {
     var keysDatabase: MongoDatabase { keys.database }
 
     private func denyList(_ jti: String) async throws {
+        try await Self.denyList(jti, redis: redis, names: configuration.names, accessTokenTTL: configuration.accessTokenTTL)
+    }
+
+    /// Deny-lists an access token until it would have expired anyway (plus a minute of clock skew).
+    static func denyList(_ jti: String, redis: RedisClient, names: StreamNames, accessTokenTTL: TimeInterval) async throws {
         _ = try await redis.send(
-            SET(
-                "\(configuration.names.prefix):auth:deny:\(jti)", value: "1",
-                expiry: .milliseconds(Int(configuration.accessTokenTTL * 1000) + 60_000)))
+            SET("\(names.prefix):auth:deny:\(jti)", value: "1", expiry: .milliseconds(Int(accessTokenTTL * 1000) + 60_000)))
     }
 
     func logout(_ envelope: Envelope, _ context: TransactContext, refreshToken presented: String?) async throws
