@@ -1,4 +1,4 @@
-import AuthService
+@testable import AuthService
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -128,6 +128,35 @@ struct AuthClientsTests {
                 ($0.status, $0.json)
             }
             #expect(revoked == .noContent)
+            let (refused, _) = try await client.get("/v1/customers", headers: respondAsync + apiKey)
+            #expect(refused == .unauthorized)
+        }
+    }
+
+    /// The minute republish reads every key, then publishes the active ones: one read as active just
+    /// before its revocation committed must not come back (issue 17, item 12).
+    @Test func aRevokedAPIKeyCannotComeBackThroughTheRepublish() async throws {
+        try await withAuth { h, client in
+            let admin = try await h.adminToken()
+            let (_, body) = try await client.post(
+                "/v1/api-keys", #"{"name":"erp","scopes":["customers:read"],"mode":"test"}"#, headers: bearer(admin))
+            let key = try #require(body["key"] as? String)
+            let id = try #require(body["id"] as? String)
+            let apiKey: HTTPFields = [HTTPField.Name("X-Api-Key")!: key]
+            #expect(try await h.eventually { try await client.get("/v1/customers", headers: respondAsync + apiKey).0 == .accepted })
+            // What a republish pass read before the revocation: the key, active.
+            let snapshot = try #require(
+                try await h.database.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).findOne(["_id": .string(id)]))
+            #expect(snapshot.status == "active")
+            let (revoked, _) = try await client.execute(uri: "/v1/api-keys/\(id)", method: .delete, headers: bearer(admin)) {
+                ($0.status, $0.json)
+            }
+            #expect(revoked == .noContent)
+            // The late publish of that snapshot, then a whole pass: the key stays refused.
+            let publisher = APIKeyPublisher(names: h.names)
+            try await publisher.publish(snapshot, redis: h.redis)
+            #expect(try await h.redis.send(EXISTS(publisher.key(snapshot.hash))) == 0)
+            try await AuthPublisher(service: h.service, database: h.database, redis: h.redis).publishOnce()
             let (refused, _) = try await client.get("/v1/customers", headers: respondAsync + apiKey)
             #expect(refused == .unauthorized)
         }

@@ -68,21 +68,45 @@ extension AuthService {
 }
 
 /// The gateway's view of API keys in Redis: `<prefix>:auth:apikey:<sha256 hex>` → the principal.
+/// A revoked key leaves a tombstone beside it (`{<key>}:revoked`, in the key's hash slot), and a
+/// publish checks it in the same script: a publisher that read the key as active before the
+/// revocation committed (the minute republish) cannot bring it back.
 struct APIKeyPublisher: Sendable {
     let names: StreamNames
 
     var lastUsedKey: String { "\(names.prefix):auth:apikey-last-used" }
     func key(_ hash: String) -> String { "\(names.prefix):auth:apikey:\(hash)" }
+    func tombstone(_ hash: String) -> String { "{\(key(hash))}:revoked" }
+
+    /// KEYS: the key, its tombstone. ARGV: the principal's JSON.
+    static let publishScript = RedisScript(
+        """
+        if redis.call('EXISTS', KEYS[2]) == 1 then
+          redis.call('DEL', KEYS[1])
+          return 0
+        end
+        redis.call('SET', KEYS[1], ARGV[1])
+        return 1
+        """)
+
+    /// KEYS: the key, its tombstone.
+    static let withdrawScript = RedisScript(
+        """
+        redis.call('SET', KEYS[2], '1')
+        return redis.call('DEL', KEYS[1])
+        """)
 
     func publish(_ record: APIKeyRecord, redis: RedisClient) async throws {
         let principal: JSONValue = .object([
             "id": .string(record.id), "subject": .string(record.id), "role": .string("service"),
             "scopes": .array(record.scopes.map(JSONValue.string)), "tenant": .string(record.tenantID),
         ])
-        _ = try await redis.send(SET(key(record.hash), value: RedisArgument(bytes: Array(try MessageCoding.encode(principal)))))
+        _ = try await redis.eval(
+            Self.publishScript, keys: [key(record.hash), tombstone(record.hash)],
+            arguments: [RedisArgument(bytes: Array(try MessageCoding.encode(principal)))])
     }
 
     func withdraw(_ record: APIKeyRecord, redis: RedisClient) async throws {
-        _ = try await redis.send(DEL(key(record.hash)))
+        _ = try await redis.eval(Self.withdrawScript, keys: [key(record.hash), tombstone(record.hash)])
     }
 }
