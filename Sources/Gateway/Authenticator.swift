@@ -55,14 +55,23 @@ public final class Authenticator: Sendable {
     /// Verifies a credential; throws a 401 ``GatewayError`` saying why it was refused, 503 when Redis is down.
     /// With `checkingDenyList: false` a token's deny-list entry is left to the caller, who must check
     /// ``denyKey(_:)`` of the principal's `tokenID` (the gateway does it with the rate limit, in one round trip).
-    public func principal(for credential: String, checkingDenyList: Bool = true) async throws(GatewayError)
-        -> Principal
-    {
+    ///
+    /// `beforeVerifying` runs before a token's signature is verified (not for a token verified in the
+    /// last minute): the gateway counts the client's IP there, so a flood of made-up tokens meets a
+    /// 429 before it costs a signature verification each.
+    public func principal(
+        for credential: String, checkingDenyList: Bool = true,
+        beforeVerifying: () async throws(GatewayError) -> Void = {}
+    ) async throws(GatewayError) -> Principal {
         if credential.hasPrefix("sk_live_") || credential.hasPrefix("sk_test_") {
             return try await apiKeyPrincipal(credential)
         }
-        return try await tokenPrincipal(credential, checkingDenyList: checkingDenyList)
+        return try await tokenPrincipal(credential, checkingDenyList: checkingDenyList, beforeVerifying: beforeVerifying)
     }
+
+    /// Signature verifications done so far (tokens not verified in the last minute).
+    var signatureVerifications: Int { verifications.load(ordering: .relaxed) }
+    private let verifications = Atomic<Int>(0)
 
     /// An API key's record as the auth service publishes it (`id`, `subject`, `role`, `scopes`,
     /// `tenant`, `customer_id`), read on every request that carries a key.
@@ -144,7 +153,9 @@ public final class Authenticator: Sendable {
     static let verifiedTokenLifetime: Duration = .seconds(60)
     static let verifiedTokenCapacity = 10_000
 
-    private func tokenPrincipal(_ token: String, checkingDenyList: Bool) async throws(GatewayError) -> Principal {
+    private func tokenPrincipal(
+        _ token: String, checkingDenyList: Bool, beforeVerifying: () async throws(GatewayError) -> Void
+    ) async throws(GatewayError) -> Principal {
         let clock = ContinuousClock.now
         let remembered = verifiedTokens.withLock { tokens -> AccessClaims? in
             guard let entry = tokens[token] else { return nil }
@@ -153,6 +164,8 @@ public final class Authenticator: Sendable {
             return nil
         }
         if let remembered { return try await principal(from: remembered, checkingDenyList: checkingDenyList) }
+        try await beforeVerifying()
+        verifications.add(1, ordering: .relaxed)
         let claims = try await verifiedClaims(token)
         verifiedTokens.withLock { tokens in
             if tokens.count >= Self.verifiedTokenCapacity { tokens.removeAll(keepingCapacity: true) }

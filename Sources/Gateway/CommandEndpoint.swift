@@ -35,12 +35,19 @@ struct CommandEndpoint: Sendable {
     /// The verified principal of a request, or nil when it carries no credential. A token's
     /// deny-list entry is not checked here: ``admit(_:context:rateClass:required:ip:)`` checks it
     /// with the rate limit.
-    private func authenticate(_ request: Request, context: GatewayContext) async throws(GatewayError) -> Principal? {
+    private func authenticate(_ request: Request, context: GatewayContext, ip: String) async throws(GatewayError)
+        -> Principal?
+    {
         guard
             let credential = try Authenticator.credential(
                 authorization: request.headers[.authorization], apiKey: request.headers[GatewayHeaders.apiKey])
         else { return nil }
-        let principal = try await authenticator.principal(for: credential, checkingDenyList: false)
+        // A token not verified lately is first counted against the client's IP: verifying a
+        // signature is the costliest step of a request, and made-up tokens must meet the limit first.
+        let principal = try await authenticator.principal(for: credential, checkingDenyList: false) {
+            () async throws(GatewayError) in
+            _ = try await rateLimit(.standard, principal: nil, ip: ip)
+        }
         context.state.principal = principal
         return principal
     }
@@ -65,7 +72,7 @@ struct CommandEndpoint: Sendable {
         _ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String
     ) async throws(GatewayError) -> Principal? {
         try await countingRefusal(rateClass, ip: ip, context: context) { () async throws(GatewayError) in
-            let principal = try await authenticate(request, context: context)
+            let principal = try await authenticate(request, context: context, ip: ip)
             if required, principal == nil {
                 throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
             }

@@ -16,6 +16,8 @@ public struct Gateway: Sendable {
     let replies: ReplyRouter
     let openAPI: OpenAPIDocument?
     let logger: Logger
+    /// One per gateway: its JWKS cache and its verified-token memory serve every request.
+    let authenticator: Authenticator
 
     /// `replies` must be running (as a service) for requests to get answers.
     public init(
@@ -30,11 +32,12 @@ public struct Gateway: Sendable {
         self.openAPI = openAPI
         self.metrics = metrics
         self.logger = logger
+        self.authenticator = Authenticator(redis: redis, configuration: configuration)
     }
 
     var endpoint: CommandEndpoint {
         CommandEndpoint(
-            configuration: configuration, authenticator: Authenticator(redis: redis, configuration: configuration),
+            configuration: configuration, authenticator: authenticator,
             rateLimiter: RateLimiter(redis: redis, prefix: configuration.names.prefix),
             idempotency: IdempotencyStore(
                 redis: redis, prefix: configuration.names.prefix, ttl: configuration.idempotencyTTL,
@@ -88,7 +91,7 @@ public struct Gateway: Sendable {
             guard let operation else { throw GatewayError(Problem.notFound("operation \(id)")) }
             return Answer.json(operation, headers: headers).response
         }
-        let jwksKey = Authenticator(redis: redis, configuration: configuration).jwksKey
+        let jwksKey = authenticator.jwksKey
         let redis = self.redis
         router.get("/.well-known/jwks.json") { request, context -> Response in
             context.state.route = "GET /.well-known/jwks.json"

@@ -623,6 +623,30 @@ struct GatewayHealthTests {
         }
     }
 
+    /// A flood of made-up tokens (issue 17, item 12) meets the per-IP limit before each costs a
+    /// signature verification: once the client's IP is over its limit, tokens are not verified.
+    @Test func madeUpTokensAreCountedBeforeTheirSignatureIsVerified() async throws {
+        try await withHarness(configure: { $0.ipLimit = RateLimitTier(rate: 1, burst: 6) }) { h in
+            let forger = ES256PrivateKey()
+            let gateway = h.gateway()
+            try await gateway.buildApplication().test(.router) { client in
+                var statuses: [HTTPResponse.Status] = []
+                for _ in 0..<20 {
+                    let token = try await JWTKeyCollection().add(ecdsa: forger, kid: JWKIdentifier(string: h.kid))
+                        .sign(h.claims(jti: UUID().uuidString), kid: JWKIdentifier(string: h.kid))
+                    statuses.append(
+                        try await client.execute(
+                            uri: "/v1/test/echo", method: .get, headers: [.authorization: "Bearer \(token)"]
+                        ) { $0.status })
+                }
+                #expect(statuses.prefix(2).allSatisfy { $0 == .unauthorized }, "\(statuses)")
+                #expect(statuses.suffix(10).allSatisfy { $0 == .tooManyRequests }, "\(statuses)")
+                // Each refused token counts twice (before verifying, then as a refusal): 6 → 3 verified.
+                #expect(gateway.authenticator.signatureVerifications <= 3, "\(gateway.authenticator.signatureVerifications) verified")
+            }
+        }
+    }
+
     @Test func everyTableRouteIsInTheOpenAPIDocument() throws {
         let document = try #require(GatewayHarness.openAPI)
         for route in RouteTable.standard.routes {
