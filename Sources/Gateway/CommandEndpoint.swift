@@ -35,19 +35,16 @@ struct CommandEndpoint: Sendable {
     /// The verified principal of a request, or nil when it carries no credential. A token's
     /// deny-list entry is not checked here: ``admit(_:context:rateClass:required:ip:)`` checks it
     /// with the rate limit.
-    private func authenticate(_ request: Request, context: GatewayContext, ip: String) async throws(GatewayError)
-        -> Principal?
-    {
+    /// `beforeVerifying` runs before a token's signature is verified (see ``Authenticator``).
+    private func authenticate(
+        _ request: Request, context: GatewayContext, beforeVerifying: () async throws(GatewayError) -> Void
+    ) async throws(GatewayError) -> Principal? {
         guard
             let credential = try Authenticator.credential(
                 authorization: request.headers[.authorization], apiKey: request.headers[GatewayHeaders.apiKey])
         else { return nil }
-        // A token not verified lately is first counted against the client's IP: verifying a
-        // signature is the costliest step of a request, and made-up tokens must meet the limit first.
-        let principal = try await authenticator.principal(for: credential, checkingDenyList: false) {
-            () async throws(GatewayError) in
-            _ = try await rateLimit(.standard, principal: nil, ip: ip)
-        }
+        let principal = try await authenticator.principal(
+            for: credential, checkingDenyList: false, beforeVerifying: beforeVerifying)
         context.state.principal = principal
         return principal
     }
@@ -66,17 +63,29 @@ struct CommandEndpoint: Sendable {
         })
     }
 
-    /// ``authenticate(_:context:)`` for a route, without counting an accepted credential yet: a
-    /// refused one, or none where one is `required`, is counted against the client's IP.
+    /// Authenticates a request for a route, without counting an accepted credential yet: a refused
+    /// one, or none where one is `required`, is counted against the client's IP. A token not
+    /// verified lately is counted against the IP before its signature is verified (the costliest
+    /// step of a request: made-up tokens meet the limit first), and that count stands for the
+    /// refusal should the token be refused.
     private func authenticate(
         _ request: Request, context: GatewayContext, rateClass: GatewayRoute.RateClass, required: Bool, ip: String
     ) async throws(GatewayError) -> Principal? {
-        try await countingRefusal(rateClass, ip: ip, context: context) { () async throws(GatewayError) in
-            let principal = try await authenticate(request, context: context, ip: ip)
+        var counted: HTTPFields?
+        do throws(GatewayError) {
+            let principal = try await authenticate(request, context: context) { () async throws(GatewayError) in
+                counted = try await rateLimit(rateClass, principal: nil, ip: ip)
+            }
             if required, principal == nil {
                 throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
             }
             return principal
+        } catch where error.problem.status == 401 {
+            guard let counted else { throw try await countedRefusal(error, rateClass, ip: ip, context: context) }
+            context.state.principal = nil
+            var refused = error
+            refused.headers.append(contentsOf: counted)
+            throw refused
         }
     }
 
@@ -89,11 +98,18 @@ struct CommandEndpoint: Sendable {
         do throws(GatewayError) {
             return try await body()
         } catch where error.problem.status == 401 {
-            context.state.principal = nil
-            var refused = error
-            refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, ip: ip))
-            throw refused
+            throw try await countedRefusal(error, rateClass, ip: ip, context: context)
         }
+    }
+
+    /// A 401, counted against the client's IP in the route's tier (a 429 instead when over it).
+    private func countedRefusal(
+        _ error: GatewayError, _ rateClass: GatewayRoute.RateClass, ip: String, context: GatewayContext
+    ) async throws(GatewayError) -> GatewayError {
+        context.state.principal = nil
+        var refused = error
+        refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, ip: ip))
+        return refused
     }
 
     /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over. A

@@ -639,10 +639,10 @@ struct GatewayHealthTests {
                             uri: "/v1/test/echo", method: .get, headers: [.authorization: "Bearer \(token)"]
                         ) { $0.status })
                 }
-                #expect(statuses.prefix(2).allSatisfy { $0 == .unauthorized }, "\(statuses)")
+                #expect(statuses.prefix(5).allSatisfy { $0 == .unauthorized }, "\(statuses)")
                 #expect(statuses.suffix(10).allSatisfy { $0 == .tooManyRequests }, "\(statuses)")
-                // Each refused token counts twice (before verifying, then as a refusal): 6 → 3 verified.
-                #expect(gateway.authenticator.signatureVerifications <= 3, "\(gateway.authenticator.signatureVerifications) verified")
+                // A burst of 6: at most 6 verified, where every one of the 20 was before.
+                #expect(gateway.authenticator.signatureVerifications <= 6, "\(gateway.authenticator.signatureVerifications) verified")
             }
         }
     }
