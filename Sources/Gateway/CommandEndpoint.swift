@@ -517,12 +517,15 @@ struct CommandEndpoint: Sendable {
     }
 
     // Marks an operation answered with 202 and returns its state: if the worker stored the result
-    // already, it missed the mark and the gateway raises `operation.completed` itself.
-    // KEYS: operation key, async marker. ARGV: marker TTL ms.
+    // already, it missed the mark, so the gateway keeps the state the full day (the worker kept it
+    // minutes, as for an answer given at once) and raises `operation.completed` itself.
+    // KEYS: operation key, async marker. ARGV: marker TTL ms (the operation's TTL).
     static let markAsync = RedisScript(
         """
         redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-        return redis.call('GET', KEYS[1])
+        local state = redis.call('GET', KEYS[1])
+        if state then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return state
         """)
 
     /// See ``OperationCompleted``: one side of the mark-or-raise handshake with the worker.

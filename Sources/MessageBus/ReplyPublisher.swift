@@ -2,22 +2,29 @@ import Foundation
 import Redis
 
 /// The worker side of replies: XADD to the asking gateway's reply stream (kept short and expiring)
-/// and store the result as the operation's state for 24 h, for `GET /v1/operations/{id}`.
+/// and store the result as the operation's state, for `GET /v1/operations/{id}`: 24 h for an
+/// operation answered 202 (asked with `respond-async`, or whose gateway stopped waiting), a few
+/// minutes for one answered at once (only the 202 handshake needs it; retaining every answer a day
+/// would grow Redis by every read a client makes).
 public struct ReplyPublisher: Sendable {
     public let redis: RedisClient
     public let names: StreamNames
     public let retention: StreamRetention
-    /// How long an operation's state stays readable.
+    /// How long the state of an operation answered 202 stays readable.
     public let operationTTL: Duration
+    /// How long the state of an operation answered at once is kept: long enough for a gateway that
+    /// stops waiting right then to find it (and keep it for ``operationTTL``, see ``OperationCompleted``).
+    public let answeredOperationTTL: Duration
 
     public init(
         redis: RedisClient, names: StreamNames = StreamNames(), retention: StreamRetention = StreamRetention(),
-        operationTTL: Duration = .seconds(86_400)
+        operationTTL: Duration = .seconds(86_400), answeredOperationTTL: Duration = .seconds(300)
     ) {
         self.redis = redis
         self.names = names
         self.retention = retention
         self.operationTTL = operationTTL
+        self.answeredOperationTTL = answeredOperationTTL
     }
 
     /// `billing:op:<id>`: the operation's state.
@@ -62,6 +69,7 @@ public struct ReplyPublisher: Sendable {
         let acknowledged = acknowledging?.ids ?? []
         guard !batch.isEmpty || !acknowledged.isEmpty else { return }
         let ttl = RedisArgument(operationTTL.components.seconds * 1000)
+        let shortTTL = RedisArgument(answeredOperationTTL.components.seconds * 1000)
         var commands: [[RedisArgument]] = []
         commands.reserveCapacity(batch.count + 6)
         var markerKeys: [RedisArgument] = ["MGET"]
@@ -74,7 +82,11 @@ public struct ReplyPublisher: Sendable {
             let state = OperationRecord.data(
                 replyJSON: storedJSON, subject: command.principal.subject, tenant: command.principal.tenant,
                 customerID: command.principal.customerID)
-            commands.append(["SET", RedisArgument(operationKey(reply.id)), RedisArgument(bytes: state), "PX", ttl])
+            // Kept a day only once a client was told 202 (a marker found below extends it).
+            commands.append([
+                "SET", RedisArgument(operationKey(reply.id)), RedisArgument(bytes: state), "PX",
+                command.respondAsync == true ? ttl : shortTTL,
+            ])
             if command.respondAsync == true {
                 answeredAsync.append(position)
             } else {
@@ -120,6 +132,11 @@ public struct ReplyPublisher: Sendable {
         let replies = try await redis.pipeline(commands).throwingFirstError()
         if let markersAt, let markers = replies[markersAt].array {
             for (position, marker) in zip(markerPositions, markers) where !marker.isNull { answeredAsync.append(position) }
+        }
+        // The gateway stopped waiting for these (its marker): their state is kept the full day.
+        let extended = answeredAsync.filter { batch[$0].1.respondAsync != true }
+        if !extended.isEmpty {
+            _ = try await redis.pipeline(extended.map { ["PEXPIRE", RedisArgument(operationKey(batch[$0].0.id)), ttl] })
         }
         // Answered with 202: the client is told by an `operation.completed` event. Its ID comes from
         // the operation's, so should the gateway raise it too (a race it settles), consumers dedupe.

@@ -306,7 +306,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         defer { untrack(processed) }
         guard settings.publishesReplies, !processed.answered.isEmpty else {
             if await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh) {
-                await deleteSecretEntries(processed)
+                await deleteSettledEntries(processed)
             }
             return
         }
@@ -316,7 +316,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 processed.answered.map { ($0.reply, $0.command) },
                 acknowledging: .init(stream: stream, group: group, ids: acknowledged))
             if !fresh { await forgetErrors(acknowledged) }
-            await deleteSecretEntries(processed)
+            await deleteSettledEntries(processed)
         } catch {
             // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
             logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(error)"])
@@ -345,16 +345,21 @@ public final class ConsumerGroupRunner: Service, Sendable {
         }
     }
 
-    /// Deletes the acknowledged entries of commands that carry secrets (a password, a refresh
-    /// token): the stream keeps commands for days for replay, but a processed one is answered from
-    /// its ledger entry, so its secrets need not wait in Redis.
-    nonisolated(nonsending) private func deleteSecretEntries(_ processed: Processed) async {
-        let ids = processed.answered.filter { Commands.secretFields[$0.command.type] != nil }.map(\.id)
+    /// Deletes the acknowledged entries that need not stay for replay: commands that carry secrets
+    /// (a password, a refresh token: a redelivery is answered from the ledger, so the secret need
+    /// not wait in Redis) and reads (they change nothing, and a client's every GET retained for days
+    /// would grow Redis without bound). The stream keeps every other command for its retention.
+    nonisolated(nonsending) private func deleteSettledEntries(_ processed: Processed) async {
+        let ids = processed.answered.filter { answered in
+            if Commands.secretFields[answered.command.type] != nil { return true }
+            if case .read = processor.registry.handler(for: answered.command.type) { return true }
+            return false
+        }.map(\.id)
         guard !ids.isEmpty else { return }
         do {
             _ = try await redis.send(XDEL(stream, ids: ids))
         } catch {
-            logger.warning("entries with secrets not deleted", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+            logger.warning("settled entries not deleted", metadata: ["error": "\(error)", "count": "\(ids.count)"])
         }
     }
 

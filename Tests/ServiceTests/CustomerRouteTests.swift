@@ -1,9 +1,11 @@
 import CustomerService
+@testable import Gateway
 import Foundation
 import HTTPTypes
 import MessageBus
 import Mongo
 import Redis
+import TestSupport
 import Testing
 
 @Suite("Customers through the gateway")
@@ -180,6 +182,63 @@ struct CustomerRouteTests {
             }
             let events = try await h.outbox().compactMap { $0["type"]?.stringValue }
             #expect(events == ["customer.created", "customer.suspended", "customer.updated", "customer.deleted"])
+        }
+    }
+}
+
+/// What a client's requests leave in Redis (issue 17, item 5): reads are deleted from the command
+/// stream once answered, and an operation answered at once keeps its state minutes, not a day;
+/// one answered 202 (asked so, or because the gateway stopped waiting) keeps it the day.
+@Suite("Redis retention of answered requests")
+struct AnsweredRequestRetentionTests {
+    @Test func readsLeaveNoStreamEntryAndAnsweredStateExpiresSoon() async throws {
+        try await withServices { h in
+            let admin = try await h.admin()
+            try await h.api { api in
+                let created = try await api.post("/v1/customers", admin, json(["name": "Ada", "email": "ada@example.com"]))
+                let id = try #require(created.string("id"))
+                for _ in 0..<20 { #expect(try await api.get("/v1/customers/\(id)", admin).status == 200) }
+                let stream = h.names.commands(CustomerService.name)
+                // The create stays (commands are kept for replay); the 20 reads are gone once answered.
+                let emptied = try await TestServers.eventually(timeout: .seconds(10)) {
+                    try await h.redis.send(XLEN(stream)) == 1
+                }
+                let left = try await h.redis.send(XLEN(stream))
+                #expect(emptied, "\(left) entries in \(stream)")
+                // Answered at once: the state lives minutes.
+                let ops = try await h.redis.keys(prefix: "\(h.names.prefix):op:")
+                #expect(ops.count >= 21)
+                for key in ops {
+                    let ttl = try await h.redis.send(PTTL(key))
+                    #expect(ttl > 0 && ttl <= 300_000, "\(key) lives \(ttl) ms")
+                }
+                // Asked with respond-async: the day.
+                let accepted = try await api.get("/v1/customers/\(id)", admin + [HTTPField.Name("Prefer")!: "respond-async"])
+                #expect(accepted.status == 202)
+                let operation = try #require(accepted.string("id"))
+                #expect(try await TestServers.eventually(timeout: .seconds(10)) {
+                    try await api.get("/v1/operations/\(operation)", admin).string("status") == "succeeded"
+                })
+                #expect(try await h.redis.send(PTTL("\(h.names.prefix):op:\(operation)")) > 3_600_000)
+                // The gateway stopped waiting after the worker answered: its mark keeps the state the day.
+                let answered = try #require(ops.first)
+                let answeredID = String(answered.dropFirst("\(h.names.prefix):op:".count))
+                _ = try await h.redis.eval(
+                    CommandEndpoint.markAsync, keys: [answered, OperationCompleted.asyncMarkerKey(h.names, answeredID)],
+                    arguments: [RedisArgument(86_400_000)])
+                #expect(try await h.redis.send(PTTL(answered)) > 3_600_000)
+                // The gateway stopped waiting before the worker answered: the worker finds the mark.
+                let late = MessageID.make()
+                _ = try await h.redis.send(SET(OperationCompleted.asyncMarkerKey(h.names, late), value: "1"))
+                let principal = Principal(subject: "usr_admin_t1", role: .admin, tenant: "t1")
+                let reply = try await h.command(
+                    "customer.get", to: CustomerService.name, principal: principal,
+                    payload: .object(["path": .object(["id": .string(id)])]), id: late)
+                #expect(reply.status == .succeeded)
+                #expect(try await TestServers.eventually(timeout: .seconds(5)) {
+                    try await h.redis.send(PTTL("\(h.names.prefix):op:\(late)")) > 3_600_000
+                })
+            }
         }
     }
 }
