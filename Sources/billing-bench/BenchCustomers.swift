@@ -45,6 +45,19 @@ struct BenchCustomers: AsyncParsableCommand {
         try await database.collection(CustomerService.collection, as: BSONDocument.self).insertMany(documents)
         let principal = Principal(subject: "bench", role: .admin, tenant: "bench")
 
+        /// What the gets left in Redis under their prefix: bytes (MEMORY USAGE of every key), stream
+        /// entries, operation states.
+        func retained(_ names: StreamNames) async throws -> (bytes: Int, entries: Int, operations: Int) {
+            var bytes = 0
+            var operations = 0
+            for key in try await redis.keys(prefix: names.prefix + ":") {
+                bytes += try await redis.execute(["MEMORY", "USAGE", RedisArgument(key)]).int ?? 0
+                if key.hasPrefix("\(names.prefix):op:") { operations += 1 }
+            }
+            return (bytes, try await redis.send(XLEN(names.commands(CustomerService.name))), operations)
+        }
+        var left: (bytes: Int, entries: Int, operations: Int) = (0, 0, 0)
+
         func gets(cacheTTL: Duration?) async throws -> (Measurement, Measurement) {
             let names = StreamNames(prefix: "bench\(UUID().uuidString.prefix(6).lowercased())")
             var consumerSettings = ConsumerSettings()
@@ -77,6 +90,7 @@ struct BenchCustomers: AsyncParsableCommand {
             let warm = try await measure(total: requests, concurrency: concurrency) { i in try await get(i) }
             for task in tasks { task.cancel() }
             for task in tasks { _ = try? await task.value }
+            left = try await retained(names)
             _ = try? await redis.deleteKeys(prefix: names.prefix + ":")
             return (cold, warm)
         }
@@ -86,6 +100,7 @@ struct BenchCustomers: AsyncParsableCommand {
                 ["_id": .string(ids[i % ids.count]), "tenant_id": "bench"])
         }
         let (_, uncached) = try await gets(cacheTTL: nil)
+        let leftByGets = left
         let (cold, cached) = try await gets(cacheTTL: .seconds(300))
 
         try? await database.drop()
@@ -96,5 +111,7 @@ struct BenchCustomers: AsyncParsableCommand {
         print(String(format: "  get, no cache                    %9.0f /s   p50 %.2f ms  p99 %.2f ms", uncached.rate, uncached.p50, uncached.p99))
         print(String(format: "  get, cache filling (first pass)  %9.0f /s   p50 %.2f ms  p99 %.2f ms", cold.rate, cold.p50, cold.p99))
         print(String(format: "  get, cache warm                  %9.0f /s   p50 %.2f ms  p99 %.2f ms   %.2fx no cache", cached.rate, cached.p50, cached.p99, cached.rate / uncached.rate))
+        let total = customers + requests
+        print(String(format: "  left in Redis by %d gets (no cache): %.1f MB, %.0f bytes per get; %d stream entries, %d operation states (answered: kept 5 min)", total, Double(leftByGets.bytes) / 1_048_576, Double(leftByGets.bytes) / Double(total), leftByGets.entries, leftByGets.operations))
     }
 }
