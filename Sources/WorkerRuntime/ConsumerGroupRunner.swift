@@ -298,24 +298,28 @@ public final class ConsumerGroupRunner: Service, Sendable {
         return processed
     }
 
-    /// Publishes a processed batch's answers and acknowledges its entries: the XACK goes last in the
-    /// same pipelined write as the answers, so an entry is acknowledged only once its answer exists.
+    /// Publishes a processed batch's answers and acknowledges its entries: the XACK is sent only
+    /// once every answer was written, so an entry is acknowledged only once its answer exists.
     /// `fresh`: first deliveries, which have no remembered errors to forget.
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         defer { untrack(processed) }
+        let acknowledged = processed.toAck + processed.answered.map(\.id)
         guard settings.publishesReplies, !processed.answered.isEmpty else {
-            await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh)
+            await acknowledge(acknowledged, mayHaveErrors: !fresh)
             return
         }
         do {
-            let acknowledged = processed.toAck + processed.answered.map(\.id)
             try await replies.publish(
                 processed.answered.map { ($0.reply, $0.command) },
                 acknowledging: .init(stream: stream, group: group, ids: acknowledged))
             if !fresh { await forgetErrors(acknowledged) }
         } catch {
-            // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
-            logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(error)"])
+            // Committed but not answered: leave them pending, to be reclaimed and answered from the
+            // ledger; the error is remembered for the dead letter, should that keep failing.
+            let text = "reply not published: \(error)"
+            logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(text)"])
+            _ = try? await redis.send(
+                HSET(names.lastErrors(group), fields: acknowledged.map { ($0, RedisArgument(text)) }))
         }
     }
 

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import MessageBus
+import Mongo
+import Redis
+import TestService
+import TestSupport
+import Testing
+import WorkerRuntime
+
+/// Issue 17, item 12: answers, trimmed entries, the outbox relay and restarted workers, against the
+/// real servers.
+@Suite("Worker runtime hardening", .serialized)
+struct RuntimeHardeningTests {
+    // MARK: XACK only after the reply was written
+
+    @Test func anEntryWhoseReplyCannotBeWrittenStaysPendingAndIsAnsweredOnceItCan() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        // The waiting gateway's reply stream key holds a string: every XADD to it fails (WRONGTYPE).
+        let replyStream = h.names.replies("blocked")
+        try await h.redis.send(SET(replyStream, value: "not a stream"))
+        h.startRunner { $0.maxDeliveries = 1000 }
+        let command = Envelope(
+            type: "test.insert", replyTo: replyStream, principal: h.principal, payload: .object(["key": .string("r")]),
+            createdAt: Date())
+        let entryID = try await h.bus.send(command, to: TestHandlers.name)
+
+        // It ran, its reply could not be written: it is not acknowledged, so it is not forgotten.
+        #expect(try await h.eventually { try await h.effectCounts()[command.id] == 1 })
+        #expect(await h.eventually { h.captured.text.contains("replies failed") })
+        try await Task.sleep(for: .milliseconds(300))
+        let pending = try await h.redis.send(
+            XPENDING(h.stream, group: TestHandlers.name, start: entryID, end: entryID, count: 1))
+        #expect(pending.count == 1, "acknowledged although its reply was never written")
+
+        // Once the reply stream can be written, a reclaim answers it from the ledger, and acks it.
+        try await h.redis.send(DEL(replyStream))
+        #expect(try await h.eventually { try await h.redis.send(XLEN(replyStream)) > 0 })
+        let written = try #require(try await h.redis.send(XRANGE(replyStream)).first?.fields[CommandBus.envelopeField])
+        let reply = try MessageCoding.decode(Reply.self, from: written)
+        #expect(reply.id == command.id && reply.status == .succeeded)
+        #expect(
+            try await h.eventually {
+                try await h.redis.send(XPENDING_SUMMARY(h.stream, group: TestHandlers.name)).count == 0
+            })
+        #expect(try await h.effectCounts() == [command.id: 1])
+        #expect(try await StreamAdmin(redis: h.redis, names: h.names).deadLetters(service: TestHandlers.name).isEmpty)
+    }
+}
