@@ -239,8 +239,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var entryIDs: [String] = []
         /// Entry ID, command and reply of every message that was answered.
         var answered: [(id: String, command: Envelope, reply: Reply)] = []
-        /// Entries to acknowledge without an answer (trimmed while pending).
-        var toAck: [String] = []
     }
 
     /// Parses and processes one batch (dead-lettering unreadable entries); what is left is to
@@ -250,7 +248,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var valid: [(StreamEntry, Envelope)] = []
         for entry in entries {
             if entry.isDeleted {
-                processed.toAck.append(entry.id)  // trimmed while pending: nothing left to run
+                await deadLetterTrimmed(entry.id, deliveries: deliveries[entry.id] ?? 1)
                 continue
             }
             guard let json = entry.fields[CommandBus.envelopeField] else {
@@ -303,7 +301,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// `fresh`: first deliveries, which have no remembered errors to forget.
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         defer { untrack(processed) }
-        let acknowledged = processed.toAck + processed.answered.map(\.id)
+        let acknowledged = processed.answered.map(\.id)
         guard settings.publishesReplies, !processed.answered.isEmpty else {
             await acknowledge(acknowledged, mayHaveErrors: !fresh)
             return
@@ -339,6 +337,31 @@ public final class ConsumerGroupRunner: Service, Sendable {
             // Unacked entries are redelivered; the ledger makes that harmless.
             logger.warning("XACK failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
         }
+    }
+
+    /// Dead-letters a pending entry delivered `maxDeliveries` times, with its last error.
+    private func deadLetterExhausted(_ entry: PendingEntry) async throws {
+        let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
+        let lastError = try await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(entry.id)]).string
+        guard let payload else {
+            await deadLetter(entry.id, raw: "", error: Self.trimmedError(lastError), deliveries: entry.deliveryCount)
+            return
+        }
+        await deadLetter(
+            entry.id, raw: payload.fields[CommandBus.envelopeField] ?? "",
+            error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
+    }
+
+    /// An entry trimmed from the stream (MAXLEN/MINID) or deleted while it was pending: nothing is
+    /// left to run, but whoever sent it was never answered, so it is dead-lettered (and acked), not
+    /// dropped without a trace.
+    private func deadLetterTrimmed(_ id: String, deliveries: Int) async {
+        let lastError = try? await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(id)]).string
+        await deadLetter(id, raw: "", error: Self.trimmedError(lastError), deliveries: deliveries)
+    }
+
+    static func trimmedError(_ lastError: String?) -> String {
+        "trimmed from the stream before it was processed" + (lastError.map { "; last error: \($0)" } ?? "")
     }
 
     private func deadLetter(_ id: String, raw: String, error: String, deliveries: Int) async {
@@ -436,11 +459,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         for entry in idle where !isInFlight(entry.id) {
             deliveries[entry.id] = entry.deliveryCount
             guard entry.deliveryCount >= settings.maxDeliveries else { continue }
-            let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
-            let lastError = try await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(entry.id)]).string
-            await deadLetter(
-                entry.id, raw: payload?.fields[CommandBus.envelopeField] ?? "",
-                error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
+            try await deadLetterExhausted(entry)
         }
         // Nothing idle but our own slow batches: claiming would only count deliveries that did not happen.
         guard idle.contains(where: { !isInFlight($0.id) }) else { return }
@@ -448,7 +467,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
         repeat {
             let claimed = try await redis.send(
                 XAUTOCLAIM(stream, group: group, consumer: consumer, minIdle: settings.claimMinIdle, start: start, count: settings.batchSize))
-            if !claimed.deletedIDs.isEmpty { await acknowledge(claimed.deletedIDs) }
+            // Trimmed while pending (Redis has dropped them from the pending list); one still in our
+            // hands was read whole, and its batch answers it.
+            for id in claimed.deletedIDs where !isInFlight(id) { await deadLetterTrimmed(id, deliveries: deliveries[id] ?? 1) }
             // Entries still in our own hands (a slow batch) are left to the batch that has them.
             let orphaned = claimed.entries.filter { !isInFlight($0.id) }
             if !orphaned.isEmpty {

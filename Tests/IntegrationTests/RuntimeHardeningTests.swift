@@ -47,4 +47,33 @@ struct RuntimeHardeningTests {
         #expect(try await h.effectCounts() == [command.id: 1])
         #expect(try await StreamAdmin(redis: h.redis, names: h.names).deadLetters(service: TestHandlers.name).isEmpty)
     }
+
+    // MARK: Entries trimmed before they were processed
+
+    @Test func anEntryTrimmedWhileAnotherConsumerHeldItIsDeadLettered() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        try await h.redis.send(XGROUP_CREATE(h.stream, group: TestHandlers.name, id: "0", makeStream: true))
+        let lost = h.command("test.insert", .object(["key": .string("lost")]), replyTo: false)
+        let lostID = try await h.bus.send(lost, to: TestHandlers.name)
+        // A consumer reads it and dies; retention then trims it away (MAXLEN keeps the newer one).
+        _ = try await h.redis.send(XREADGROUP(group: TestHandlers.name, consumer: "dead-1", streams: [(h.stream, ">")]))
+        let kept = h.command("test.insert", .object(["key": .string("kept")]), replyTo: false)
+        try await h.bus.send(kept, to: TestHandlers.name)
+        #expect(try await h.redis.send(XTRIM(h.stream, .maxLength(1, approximate: false))) == 1)
+
+        h.startRunner {
+            $0.claimMinIdle = .milliseconds(100)
+            $0.claimInterval = .milliseconds(50)
+        }
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 1 })
+        let letter = try #require(try await admin.deadLetters(service: TestHandlers.name).first)
+        #expect(letter.originalID == lostID)
+        #expect(letter.error.contains("trimmed from the stream before it was processed"))
+        #expect(letter.deliveries >= 1)
+        #expect(try await h.eventually { try await admin.pending(service: TestHandlers.name).isEmpty })
+        #expect(try await h.eventually { try await h.effectCounts() == [kept.id: 1] })
+        #expect(h.captured.text.contains("message dead-lettered"))
+    }
 }
