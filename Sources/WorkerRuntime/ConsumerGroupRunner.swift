@@ -80,11 +80,24 @@ public final class ConsumerGroupRunner: Service, Sendable {
             processor: processor, redis: redis, names: names, settings: settings, retention: retention, logger: logger)
     }
 
-    public init(
+    public convenience init(
         stream: String, group: String, deadLetterStream: String, processor: CommandProcessor, redis: RedisClient,
         names: StreamNames = StreamNames(), settings: ConsumerSettings = ConsumerSettings(),
         retention: StreamRetention = StreamRetention(), wallClock: any BillingClock = SystemBillingClock(),
         logger: Logger = Logger(label: "billing.consumer")
+    ) {
+        self.init(
+            stream: stream, group: group, deadLetterStream: deadLetterStream, processor: processor, redis: redis,
+            names: names, settings: settings, retention: retention, wallClock: wallClock,
+            processName: StreamNames.processName, logger: logger)
+    }
+
+    /// `processName`: the prefix of the consumers' names, this process's host-pid outside tests
+    /// (which play a process restarted with a pid it had before).
+    init(
+        stream: String, group: String, deadLetterStream: String, processor: CommandProcessor, redis: RedisClient,
+        names: StreamNames, settings: ConsumerSettings, retention: StreamRetention, wallClock: any BillingClock,
+        processName: String, logger: Logger
     ) {
         self.stream = stream
         self.group = group
@@ -98,7 +111,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var logger = logger
         logger[metadataKey: "group"] = "\(group)"
         self.logger = logger
-        self.consumerPrefix = StreamNames.processName
+        self.consumerPrefix = processName
         let fence = processor.fence ?? SessionFence(redis: redis, names: names, process: consumerPrefix)
         self.fence = fence
         var processor = processor
@@ -152,17 +165,24 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private func consume(as consumer: String, on loop: any EventLoop) async {
         let connection = redis.makeDedicatedClient(on: loop)
         defer { Task { await connection.shutdown() } }
-        // First our own pending entries (a restart with the same name), then new ones.
+        // First our own pending entries (a restart with the same name), then new ones. Those
+        // delivered `maxDeliveries` times already are dead-lettered rather than read again: a
+        // process restarted in a container often gets its old pid, so its old entries come back
+        // through its own name, never idle in another consumer's, where the limit was applied; an
+        // entry that crashes the process would otherwise be rerun on every restart.
+        let (delivered, exhausted) = await deadLetterOwnExhausted(consumer)
         var cursor = "0"
         while !isStopping {
             do {
                 let read = try await connection.send(
-                    XREADGROUP(group: group, consumer: consumer, streams: [(stream, cursor)], count: settings.batchSize))
-                let entries = read.first?.entries ?? []
-                if entries.isEmpty { break }
-                cursor = entries[entries.count - 1].id
+                    XREADGROUP(group: group, consumer: consumer, streams: [(stream, cursor)], count: settings.batchSize)
+                ).first?.entries ?? []
+                if read.isEmpty { break }
+                cursor = read[read.count - 1].id
+                // One whose dead-lettering failed is left pending: the idle reclaim applies the limit.
+                let entries = read.filter { !exhausted.contains($0.id) }
                 track(entries)
-                await handle(entries, deliveries: [:])
+                await handle(entries, deliveries: delivered.mapValues { $0 + 1 })
             } catch {
                 logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(500))
@@ -197,6 +217,39 @@ public final class ConsumerGroupRunner: Service, Sendable {
         {
             _ = try? await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer))
         }
+    }
+
+    /// Dead-letters `consumer`'s own pending entries that were delivered `maxDeliveries` times;
+    /// returns the delivery counts of the others, and the IDs of those at the limit. Retried until
+    /// it succeeds (or the runner stops): reading the entries without it would bypass the limit.
+    private func deadLetterOwnExhausted(_ consumer: String) async -> (counts: [String: Int], exhausted: Set<String>) {
+        while !isStopping {
+            do {
+                var counts: [String: Int] = [:]
+                var exhausted: Set<String> = []
+                var start = "-"
+                while true {
+                    let page = try await redis.send(XPENDING(stream, group: group, start: start, count: 1000, consumer: consumer))
+                    for entry in page {
+                        if entry.deliveryCount >= settings.maxDeliveries {
+                            exhausted.insert(entry.id)
+                            try await deadLetterExhausted(entry)
+                        } else {
+                            counts[entry.id] = entry.deliveryCount
+                        }
+                    }
+                    guard page.count == 1000, let last = page.last else { break }
+                    start = "(" + last.id
+                }
+                return (counts, exhausted)
+            } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
+                try? await ensureGroup()  // the stream or group was deleted under us: nothing of ours is pending
+            } catch {
+                logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        return ([:], [])
     }
 
     /// The next batch of new entries, waiting up to `block` for one. Two reads go in one write: a

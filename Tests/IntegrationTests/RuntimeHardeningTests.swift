@@ -6,7 +6,9 @@ import Redis
 import TestService
 import TestSupport
 import Testing
-import WorkerRuntime
+import WorkerTestSupport
+
+@testable import WorkerRuntime
 
 /// Issue 17, item 12: answers, trimmed entries, the outbox relay and restarted workers, against the
 /// real servers.
@@ -75,5 +77,88 @@ struct RuntimeHardeningTests {
         #expect(try await h.eventually { try await admin.pending(service: TestHandlers.name).isEmpty })
         #expect(try await h.eventually { try await h.effectCounts() == [kept.id: 1] })
         #expect(h.captured.text.contains("message dead-lettered"))
+    }
+
+    @Test func anEntryTrimmedWhileTheRestartedConsumerItselfHeldItIsDeadLettered() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let process = "ghost-\(UUID().uuidString.prefix(6))"
+        try await h.redis.send(XGROUP_CREATE(h.stream, group: TestHandlers.name, id: "0", makeStream: true))
+        let lost = h.command("test.insert", .object(["key": .string("lost")]), replyTo: false)
+        let lostID = try await h.bus.send(lost, to: TestHandlers.name)
+        // The previous life of this process read it and died; it is read back with id 0 as [id, nil].
+        _ = try await h.redis.send(
+            XREADGROUP(group: TestHandlers.name, consumer: "\(process)-0", streams: [(h.stream, ">")]))
+        try await h.bus.send(h.command("test.insert", .object(["key": .string("kept")]), replyTo: false), to: TestHandlers.name)
+        #expect(try await h.redis.send(XTRIM(h.stream, .maxLength(1, approximate: false))) == 1)
+
+        // Idle entries are not reclaimed in this test: only the consumer's own drain sees it.
+        h.startRunner(process: process) { $0.claimMinIdle = .seconds(60) }
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 1 })
+        let letter = try #require(try await admin.deadLetters(service: TestHandlers.name).first)
+        #expect(letter.originalID == lostID)
+        #expect(letter.error.contains("trimmed from the stream before it was processed"))
+        #expect(try await h.eventually { try await admin.pending(service: TestHandlers.name).isEmpty })
+    }
+
+    // MARK: The delivery limit on a restarted worker's own entries
+
+    @Test func aWorkerRestartedWithItsOldNameDeadLettersItsOwnEntriesAtTheDeliveryLimit() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let process = "ghost-\(UUID().uuidString.prefix(6))"
+        let consumer = "\(process)-0"
+        try await h.redis.send(XGROUP_CREATE(h.stream, group: TestHandlers.name, id: "0", makeStream: true))
+        // Two entries the previous life of this process (same host, same pid) was handed 3 times,
+        // each time dying on it (as a poison message that crashes the process would).
+        let exhausted = (0..<2).map { h.command("test.insert", .object(["key": .string("x\($0)")]), replyTo: false) }
+        var exhaustedIDs: Set<String> = []
+        for c in exhausted { exhaustedIDs.insert(try await h.bus.send(c, to: TestHandlers.name)) }
+        _ = try await h.redis.send(XREADGROUP(group: TestHandlers.name, consumer: consumer, streams: [(h.stream, ">")]))
+        for _ in 0..<2 {
+            _ = try await h.redis.send(XREADGROUP(group: TestHandlers.name, consumer: consumer, streams: [(h.stream, "0")]))
+        }
+        // And one it was handed once.
+        let fresh = h.command("test.insert", .object(["key": .string("fresh")]), replyTo: false)
+        try await h.bus.send(fresh, to: TestHandlers.name)
+        _ = try await h.redis.send(XREADGROUP(group: TestHandlers.name, consumer: consumer, streams: [(h.stream, ">")]))
+        let counts = try await h.redis.send(XPENDING(h.stream, group: TestHandlers.name, count: 10, consumer: consumer))
+        #expect(counts.map(\.deliveryCount) == [3, 3, 1])
+
+        // The process starts again under the same name; idle entries are not reclaimed in this test.
+        h.startRunner(process: process) {
+            $0.maxDeliveries = 3
+            $0.claimMinIdle = .seconds(60)
+        }
+        let admin = StreamAdmin(redis: h.redis, names: h.names)
+        #expect(try await h.eventually { try await h.effectCounts()[fresh.id] == 1 })
+        #expect(try await h.eventually { try await admin.deadLetters(service: TestHandlers.name).count == 2 })
+        let letters = try await admin.deadLetters(service: TestHandlers.name)
+        #expect(Set(letters.map(\.originalID)) == exhaustedIDs)
+        #expect(letters.allSatisfy { $0.deliveries == 3 && $0.error.contains("failed 3 deliveries") })
+        // Dead-lettered, not run.
+        #expect(try await h.effectCounts() == [fresh.id: 1])
+        #expect(try await h.eventually { try await admin.pending(service: TestHandlers.name).isEmpty })
+    }
+}
+
+extension MessagingHarness {
+    /// An in-process runner whose consumers are named `<process>-n`: this process restarted with
+    /// the name (host and pid) an earlier one had.
+    @discardableResult
+    func startRunner(process: String, _ configure: (inout ConsumerSettings) -> Void) -> RunningService {
+        let settings = TestStack.settings {
+            $0.claimInterval = .milliseconds(100)
+            configure(&$0)
+        }
+        var logger = captured.logger("test.consumer")
+        logger.logLevel = .debug
+        let runner = ConsumerGroupRunner(
+            stream: names.commands(TestHandlers.name), group: TestHandlers.name,
+            deadLetterStream: names.deadLetters(TestHandlers.name), processor: processor(), redis: redis, names: names,
+            settings: settings, retention: StreamRetention(), wallClock: SystemBillingClock(), processName: process,
+            logger: logger)
+        return services.start(runner)
     }
 }
