@@ -3,6 +3,7 @@ import Logging
 import MessageBus
 import Mongo
 import Redis
+import Synchronization
 import TestService
 import TestSupport
 import Testing
@@ -141,6 +142,124 @@ struct RuntimeHardeningTests {
         #expect(try await h.effectCounts() == [fresh.id: 1])
         #expect(try await h.eventually { try await admin.pending(service: TestHandlers.name).isEmpty })
     }
+
+    // MARK: The outbox relay
+
+    @Test func anUnreadableOutboxEntryIsDeadLetteredAndTheOthersArePublishedOnce() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let outbox = h.database.collection(MessagingStore.outbox, as: BSONDocument.self)
+        let start = Date()
+        var good: [String] = []
+        var documents: [BSONDocument] = []
+        for i in 0..<5 {
+            let at = start.addingTimeInterval(Double(i))
+            switch i {
+            case 1:  // not JSON
+                documents.append([
+                    "_id": "bad-json", "type": "test.happened", "envelope": "{not json", "created_at": .datetime(at),
+                ])
+            case 3:  // no envelope at all
+                documents.append(["_id": "no-envelope", "type": "test.happened", "created_at": .datetime(at)])
+            default:
+                let (id, document) = try outboxEvent(h, i, at: at)
+                good.append(id)
+                documents.append(document)
+            }
+        }
+        _ = try await outbox.insertMany(documents)
+
+        h.services.start(
+            OutboxRelay(
+                database: h.database, bus: h.bus, pollInterval: .milliseconds(20),
+                logger: h.captured.logger("test.outbox")))
+        #expect(try await h.eventually { try await outbox.count([:]) == 0 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await publishedIDs(h) == good)
+        let letters = try await StreamAdmin(redis: h.redis, names: h.names).deadLetters(service: "outbox")
+        #expect(letters.map(\.originalID) == ["bad-json", "no-envelope"])
+        #expect(letters.first?.envelope == "{not json")
+        #expect(letters.first?.error.contains("malformed envelope") == true)
+        #expect(letters.last?.error.contains("envelope") == true)
+    }
+
+    @Test func aRelayWhoseLeaseRanOutMidBatchStopsAndEveryEntryIsPublishedOnce() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let outbox = h.database.collection(MessagingStore.outbox, as: BSONDocument.self)
+        let start = Date()
+        var ids: [String] = []
+        var documents: [BSONDocument] = []
+        for i in 0..<20 {
+            let at = start.addingTimeInterval(Double(i) / 1000)
+            let (id, document) = try outboxEvent(h, i, at: at)
+            ids.append(id)
+            documents.append(document)
+        }
+        _ = try await outbox.insertMany(documents)
+
+        // The first relay stalls after reading its first batch (a long pause) far beyond its lease:
+        // until the second one, which takes the lease once it ran out, has emptied the outbox.
+        let pause = PauseProbe()
+        let stalled = OutboxRelay(
+            database: h.database, bus: h.bus, pollInterval: .milliseconds(20), batchSize: 5,
+            leaseTime: .milliseconds(300), logger: h.captured.logger("test.outbox.stalled"),
+            afterRead: {
+                guard pause.enter() else { return }
+                let until = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < until, (try? await outbox.count([:])) != 0 {
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+                pause.leave()
+            })
+        h.services.start(stalled)
+        #expect(await h.eventually(timeout: .seconds(10)) { pause.entered })
+        h.services.start(
+            OutboxRelay(
+                database: h.database, bus: h.bus, pollInterval: .milliseconds(20), batchSize: 5,
+                leaseTime: .milliseconds(300), logger: h.captured.logger("test.outbox.other")))
+
+        #expect(try await h.eventually { try await outbox.count([:]) == 0 })
+        #expect(await h.eventually { pause.left })
+        try await Task.sleep(for: .milliseconds(500))
+        let published = try await publishedIDs(h)
+        #expect(published.count == ids.count, "published \(published.count) times for \(ids.count) entries")
+        #expect(Set(published) == Set(ids))
+        #expect(h.captured.text.contains("outbox relay lost its lease"))
+    }
+
+    /// An outbox document holding a `test.happened` event, as a handler's transaction writes it.
+    private func outboxEvent(_ h: MessagingHarness, _ n: Int, at: Date) throws -> (String, BSONDocument) {
+        let event = Envelope(type: "test.happened", principal: h.principal, payload: .object(["n": .number("\(n)")]), createdAt: at)
+        let json = String(decoding: try MessageCoding.encode(event), as: UTF8.self)
+        return (event.id, ["_id": .string(event.id), "type": "test.happened", "envelope": .string(json), "created_at": .datetime(at)])
+    }
+
+    /// The envelope IDs on the events stream, in order.
+    private func publishedIDs(_ h: MessagingHarness) async throws -> [String] {
+        try await h.redis.send(XRANGE(h.names.events)).map {
+            try MessageCoding.decode(Envelope.self, from: try #require($0.fields[CommandBus.envelopeField])).id
+        }
+    }
+}
+
+/// Whether the stalled relay is in its pause, and was (its first batch only).
+private final class PauseProbe: Sendable {
+    private let state = Mutex<(entered: Bool, left: Bool)>((false, false))
+
+    /// True the first time: that call pauses.
+    func enter() -> Bool {
+        state.withLock { state in
+            if state.entered { return false }
+            state.entered = true
+            return true
+        }
+    }
+
+    func leave() { state.withLock { $0.left = true } }
+    var entered: Bool { state.withLock { $0.entered } }
+    var left: Bool { state.withLock { $0.left } }
 }
 
 extension MessagingHarness {
