@@ -52,13 +52,16 @@ public struct ReplyPublisher: Sendable {
         }
     }
 
-    /// Delivers a batch of replies in one round trip: plain commands pipelined in one write, in
-    /// this order: per reply, the operation state (SET, 24 h); one MGET of the 202 markers of the
-    /// operations a client may have been told about asynchronously; per reply stream, one entry
-    /// with all of the batch's replies for it (field `envelope` for one, `replies` with a JSON
-    /// array for several), bounded, its expiry re-armed; last the XACK of `acknowledging`'s
-    /// entries, so they are acknowledged only after their answers exist. Should the connection
-    /// fail half-way, the unacknowledged entries are redelivered and their stored replies re-sent.
+    /// Delivers a batch of replies: plain commands pipelined in one write, in this order: per
+    /// reply, the operation state (SET, 24 h); one MGET of the 202 markers of the operations a
+    /// client may have been told about asynchronously; per reply stream, one entry with all of the
+    /// batch's replies for it (field `envelope` for one, `replies` with a JSON array for several),
+    /// bounded, its expiry re-armed. Then the `operation.completed` events, and only once all of
+    /// that succeeded, the XACK of `acknowledging`'s entries in a write of its own. (Redis runs
+    /// every command of a pipeline whatever the others answer: an XACK in the same write would
+    /// acknowledge entries whose reply XADD failed, say with WRONGTYPE or OOM, and nobody would
+    /// ever answer them.) When anything fails, this throws and nothing is acknowledged: the
+    /// entries are redelivered and their stored replies re-sent.
     ///
     /// `operation.completed` is raised for every operation answered 202 at once
     /// (`respond_async`) and for every one whose marker the gateway had set: as the state is
@@ -124,14 +127,11 @@ public struct ReplyPublisher: Sendable {
                 ["XADD", key, "MAXLEN", "~", RedisArgument(retention.replyMaxLength), "*", field, RedisArgument(bytes: value)])
             commands.append(["PEXPIRE", key, streamTTL])
         }
-        if let acknowledging, !acknowledged.isEmpty {
-            commands.append(
-                ["XACK", RedisArgument(acknowledging.stream), RedisArgument(acknowledging.group)]
-                    + acknowledged.map { RedisArgument($0) })
-        }
-        let replies = try await redis.pipeline(commands).throwingFirstError()
-        if let markersAt, let markers = replies[markersAt].array {
-            for (position, marker) in zip(markerPositions, markers) where !marker.isNull { answeredAsync.append(position) }
+        if !commands.isEmpty {
+            let replies = try await redis.pipeline(commands).throwingFirstError()
+            if let markersAt, let markers = replies[markersAt].array {
+                for (position, marker) in zip(markerPositions, markers) where !marker.isNull { answeredAsync.append(position) }
+            }
         }
         // The gateway stopped waiting for these (its marker): their state is kept the full day.
         let extended = answeredAsync.filter { batch[$0].1.respondAsync != true }
@@ -147,6 +147,9 @@ public struct ReplyPublisher: Sendable {
                 OperationCompleted.event(
                     for: reply.redacted(), subject: command.principal.subject, tenant: command.principal.tenant,
                     customerID: command.principal.customerID, createdAt: command.createdAt))
+        }
+        if let acknowledging, !acknowledged.isEmpty {
+            try await redis.send(XACK(acknowledging.stream, group: acknowledging.group, ids: acknowledged))
         }
     }
 }

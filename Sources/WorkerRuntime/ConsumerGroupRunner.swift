@@ -81,11 +81,24 @@ public final class ConsumerGroupRunner: Service, Sendable {
             processor: processor, redis: redis, names: names, settings: settings, retention: retention, logger: logger)
     }
 
-    public init(
+    public convenience init(
         stream: String, group: String, deadLetterStream: String, processor: CommandProcessor, redis: RedisClient,
         names: StreamNames = StreamNames(), settings: ConsumerSettings = ConsumerSettings(),
         retention: StreamRetention = StreamRetention(), wallClock: any BillingClock = SystemBillingClock(),
         logger: Logger = Logger(label: "billing.consumer")
+    ) {
+        self.init(
+            stream: stream, group: group, deadLetterStream: deadLetterStream, processor: processor, redis: redis,
+            names: names, settings: settings, retention: retention, wallClock: wallClock,
+            processName: StreamNames.processName, logger: logger)
+    }
+
+    /// `processName`: the prefix of the consumers' names, this process's host-pid outside tests
+    /// (which play a process restarted with a pid it had before).
+    init(
+        stream: String, group: String, deadLetterStream: String, processor: CommandProcessor, redis: RedisClient,
+        names: StreamNames, settings: ConsumerSettings, retention: StreamRetention, wallClock: any BillingClock,
+        processName: String, logger: Logger
     ) {
         self.stream = stream
         self.group = group
@@ -99,7 +112,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var logger = logger
         logger[metadataKey: "group"] = "\(group)"
         self.logger = logger
-        self.consumerPrefix = StreamNames.processName
+        self.consumerPrefix = processName
         let fence = processor.fence ?? SessionFence(redis: redis, names: names, process: consumerPrefix)
         self.fence = fence
         var processor = processor
@@ -153,17 +166,24 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private func consume(as consumer: String, on loop: any EventLoop) async {
         let connection = redis.makeDedicatedClient(on: loop)
         defer { Task { await connection.shutdown() } }
-        // First our own pending entries (a restart with the same name), then new ones.
+        // First our own pending entries (a restart with the same name), then new ones. Those
+        // delivered `maxDeliveries` times already are dead-lettered rather than read again: a
+        // process restarted in a container often gets its old pid, so its old entries come back
+        // through its own name, never idle in another consumer's, where the limit was applied; an
+        // entry that crashes the process would otherwise be rerun on every restart.
+        let (delivered, exhausted) = await deadLetterOwnExhausted(consumer)
         var cursor = "0"
         while !isStopping {
             do {
                 let read = try await connection.send(
-                    XREADGROUP(group: group, consumer: consumer, streams: [(stream, cursor)], count: settings.batchSize))
-                let entries = read.first?.entries ?? []
-                if entries.isEmpty { break }
-                cursor = entries[entries.count - 1].id
+                    XREADGROUP(group: group, consumer: consumer, streams: [(stream, cursor)], count: settings.batchSize)
+                ).first?.entries ?? []
+                if read.isEmpty { break }
+                cursor = read[read.count - 1].id
+                // One whose dead-lettering failed is left pending: the idle reclaim applies the limit.
+                let entries = read.filter { !exhausted.contains($0.id) }
                 track(entries)
-                await handle(entries, deliveries: [:])
+                await handle(entries, deliveries: delivered.mapValues { $0 + 1 })
             } catch {
                 logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(500))
@@ -198,6 +218,39 @@ public final class ConsumerGroupRunner: Service, Sendable {
         {
             _ = try? await redis.send(XGROUP_DELCONSUMER(stream, group: group, consumer: consumer))
         }
+    }
+
+    /// Dead-letters `consumer`'s own pending entries that were delivered `maxDeliveries` times;
+    /// returns the delivery counts of the others, and the IDs of those at the limit. Retried until
+    /// it succeeds (or the runner stops): reading the entries without it would bypass the limit.
+    private func deadLetterOwnExhausted(_ consumer: String) async -> (counts: [String: Int], exhausted: Set<String>) {
+        while !isStopping {
+            do {
+                var counts: [String: Int] = [:]
+                var exhausted: Set<String> = []
+                var start = "-"
+                while true {
+                    let page = try await redis.send(XPENDING(stream, group: group, start: start, count: 1000, consumer: consumer))
+                    for entry in page {
+                        if entry.deliveryCount >= settings.maxDeliveries {
+                            exhausted.insert(entry.id)
+                            try await deadLetterExhausted(entry)
+                        } else {
+                            counts[entry.id] = entry.deliveryCount
+                        }
+                    }
+                    guard page.count == 1000, let last = page.last else { break }
+                    start = "(" + last.id
+                }
+                return (counts, exhausted)
+            } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
+                try? await ensureGroup()  // the stream or group was deleted under us: nothing of ours is pending
+            } catch {
+                logger.warning("reading own pending entries failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        return ([:], [])
     }
 
     /// The next batch of new entries, waiting up to `block` for one. Two reads go in one write: a
@@ -240,8 +293,6 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var entryIDs: [String] = []
         /// Entry ID, command and reply of every message that was answered.
         var answered: [(id: String, command: Envelope, reply: Reply)] = []
-        /// Entries to acknowledge without an answer (trimmed while pending).
-        var toAck: [String] = []
     }
 
     /// Parses and processes one batch (dead-lettering unreadable entries); what is left is to
@@ -251,7 +302,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         var valid: [(StreamEntry, Envelope)] = []
         for entry in entries {
             if entry.isDeleted {
-                processed.toAck.append(entry.id)  // trimmed while pending: nothing left to run
+                await deadLetterTrimmed(entry.id, deliveries: deliveries[entry.id] ?? 1)
                 continue
             }
             guard let json = entry.fields[CommandBus.envelopeField] else {
@@ -299,27 +350,31 @@ public final class ConsumerGroupRunner: Service, Sendable {
         return processed
     }
 
-    /// Publishes a processed batch's answers and acknowledges its entries: the XACK goes last in the
-    /// same pipelined write as the answers, so an entry is acknowledged only once its answer exists.
+    /// Publishes a processed batch's answers and acknowledges its entries: the XACK is sent only
+    /// once every answer was written, so an entry is acknowledged only once its answer exists.
     /// `fresh`: first deliveries, which have no remembered errors to forget.
     nonisolated(nonsending) func settle(_ processed: Processed, fresh: Bool) async {
         defer { untrack(processed) }
+        let acknowledged = processed.answered.map(\.id)
         guard settings.publishesReplies, !processed.answered.isEmpty else {
-            if await acknowledge(processed.toAck + processed.answered.map(\.id), mayHaveErrors: !fresh) {
+            if await acknowledge(acknowledged, mayHaveErrors: !fresh) {
                 await deleteSettledEntries(processed)
             }
             return
         }
         do {
-            let acknowledged = processed.toAck + processed.answered.map(\.id)
             try await replies.publish(
                 processed.answered.map { ($0.reply, $0.command) },
                 acknowledging: .init(stream: stream, group: group, ids: acknowledged))
             if !fresh { await forgetErrors(acknowledged) }
             await deleteSettledEntries(processed)
         } catch {
-            // Committed but not answered: leave them pending; a redelivery re-sends the stored replies.
-            logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(error)"])
+            // Committed but not answered: leave them pending, to be reclaimed and answered from the
+            // ledger; the error is remembered for the dead letter, should that keep failing.
+            let text = "reply not published: \(error)"
+            logger.warning("replies failed", metadata: ["count": "\(processed.answered.count)", "error": "\(text)"])
+            _ = try? await redis.send(
+                HSET(names.lastErrors(group), fields: acknowledged.map { ($0, RedisArgument(text)) }))
         }
     }
 
@@ -381,6 +436,31 @@ public final class ConsumerGroupRunner: Service, Sendable {
             redacted.payload = .object(parts)
         }
         return (try? MessageCoding.encode(redacted)).map { String(decoding: $0, as: UTF8.self) } ?? raw
+    }
+
+    /// Dead-letters a pending entry delivered `maxDeliveries` times, with its last error.
+    private func deadLetterExhausted(_ entry: PendingEntry) async throws {
+        let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
+        let lastError = try await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(entry.id)]).string
+        guard let payload else {
+            await deadLetter(entry.id, raw: "", error: Self.trimmedError(lastError), deliveries: entry.deliveryCount)
+            return
+        }
+        await deadLetter(
+            entry.id, raw: payload.fields[CommandBus.envelopeField] ?? "",
+            error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
+    }
+
+    /// An entry trimmed from the stream (MAXLEN/MINID) or deleted while it was pending: nothing is
+    /// left to run, but whoever sent it was never answered, so it is dead-lettered (and acked), not
+    /// dropped without a trace.
+    private func deadLetterTrimmed(_ id: String, deliveries: Int) async {
+        let lastError = try? await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(id)]).string
+        await deadLetter(id, raw: "", error: Self.trimmedError(lastError), deliveries: deliveries)
+    }
+
+    static func trimmedError(_ lastError: String?) -> String {
+        "trimmed from the stream before it was processed" + (lastError.map { "; last error: \($0)" } ?? "")
     }
 
     private func deadLetter(_ id: String, raw: String, error: String, deliveries: Int) async {
@@ -479,11 +559,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         for entry in idle where !isInFlight(entry.id) {
             deliveries[entry.id] = entry.deliveryCount
             guard entry.deliveryCount >= settings.maxDeliveries else { continue }
-            let payload = try await redis.send(XRANGE(stream, start: entry.id, end: entry.id)).first
-            let lastError = try await redis.execute(["HGET", RedisArgument(names.lastErrors(group)), RedisArgument(entry.id)]).string
-            await deadLetter(
-                entry.id, raw: payload?.fields[CommandBus.envelopeField] ?? "",
-                error: lastError ?? "failed \(entry.deliveryCount) deliveries", deliveries: entry.deliveryCount)
+            try await deadLetterExhausted(entry)
         }
         // Nothing idle but our own slow batches: claiming would only count deliveries that did not happen.
         guard idle.contains(where: { !isInFlight($0.id) }) else { return }
@@ -491,7 +567,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
         repeat {
             let claimed = try await redis.send(
                 XAUTOCLAIM(stream, group: group, consumer: consumer, minIdle: settings.claimMinIdle, start: start, count: settings.batchSize))
-            if !claimed.deletedIDs.isEmpty { await acknowledge(claimed.deletedIDs) }
+            // Trimmed while pending (Redis has dropped them from the pending list); one still in our
+            // hands was read whole, and its batch answers it.
+            for id in claimed.deletedIDs where !isInFlight(id) { await deadLetterTrimmed(id, deliveries: deliveries[id] ?? 1) }
             // Entries still in our own hands (a slow batch) are left to the batch that has them.
             let orphaned = claimed.entries.filter { !isInFlight($0.id) }
             if !orphaned.isEmpty {
