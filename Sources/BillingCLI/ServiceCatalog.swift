@@ -187,6 +187,7 @@ public enum ServiceCatalog {
             window: .seconds(settings.webhookRetryWindowSeconds))
         configuration.lease = .milliseconds(settings.webhookLeaseMilliseconds)
         configuration.pollInterval = .milliseconds(settings.webhookPollMilliseconds)
+        configuration.maxEndpointsPerTenant = settings.webhookMaxEndpointsPerTenant
         configuration.adminServices = production
         return configuration
     }

@@ -18,6 +18,8 @@ public struct WebhookConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// Deliveries in flight at once in one process.
     public var concurrency = 16
+    /// Webhook endpoints one tenant may have, disabled ones included (Stripe allows 16 per account).
+    public var maxEndpointsPerTenant = 16
     /// How often the metric gauges (retries pending, disabled endpoints) are sampled.
     public var gaugeInterval: Duration = .seconds(15)
     /// The services whose streams and dead letters the admin routes show (this worker serves them).

@@ -128,13 +128,21 @@ public struct WebhookService: Sendable {
 
     func createEndpoint(_ context: CommandContext, _ draft: EndpointDraft) throws -> HandlerResult {
         let url = try policy.validate(draft.url.value)
+        let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+        // Disabled endpoints count too: enabling one must not pass the limit.
+        let limit = configuration.maxEndpointsPerTenant
+        guard try endpoints.count(["tenant_id": .string(context.envelope.principal.tenant)], limit: limit) < limit else {
+            throw Problem(
+                status: 409, code: "endpoint_limit_reached", title: "Endpoint limit reached",
+                detail: "a tenant may have at most \(limit) webhook endpoints (disabled ones included); delete one first")
+        }
         let now = context.now
         let secret = WebhookSecrets.generate()
         let record = EndpointRecord(
             id: WebhookIDs.make("we", at: now), tenantID: context.envelope.principal.tenant, url: url.absoluteString,
             events: draft.events.values, description: draft.description?.value, status: "enabled", disabledReason: nil,
             sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
-        _ = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).insertOne(record)
+        _ = try endpoints.insertOne(record)
         context.emit(.webhookEndpointCreated, payload: Self.endpointEventPayload(record))
         guard case .object(var body) = Self.endpointJSON(record) else { return HandlerResult(body: .null) }
         body["secret"] = .string(secret)
