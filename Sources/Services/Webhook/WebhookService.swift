@@ -24,12 +24,15 @@ public struct WebhookService: Sendable {
     let policy: EndpointURLPolicy
     /// Wakes this process's dispatcher when new deliveries committed.
     public let wake: WakeSignal
+    /// Which tenants and endpoints those deliveries are for.
+    let arrivals: DeliveryArrivals
 
     public init(configuration: WebhookConfiguration) {
         self.configuration = configuration
         self.secrets = WebhookSecrets(key: configuration.secretSealingKey)
         self.policy = EndpointURLPolicy(development: configuration.development)
         self.wake = WakeSignal()
+        self.arrivals = DeliveryArrivals()
     }
 
     /// Handlers of the command stream: endpoints, delivery log, redelivery, events.
@@ -100,8 +103,12 @@ public struct WebhookService: Sendable {
         }
         if !deliveries.isEmpty {
             _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertMany(deliveries)
-            let wake = self.wake
-            context.afterCommit { _ in wake.signal() }
+            let (wake, arrivals) = (self.wake, self.arrivals)
+            let endpointIDs = deliveries.map(\.endpointID)
+            context.afterCommit { _ in
+                arrivals.note(tenant: tenant, endpoints: endpointIDs)
+                wake.signal()
+            }
         }
         return HandlerResult(body: .object(["event": .string(id), "deliveries": .number(String(deliveries.count))]))
     }
@@ -284,8 +291,11 @@ public struct WebhookService: Sendable {
             firstAttemptAt: nil, leaseUntil: nil, leaseOwner: nil, attempts: [], createdAt: now, updatedAt: now,
             version: 1)
         _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertOne(delivery)
-        let wake = self.wake
-        context.afterCommit { _ in wake.signal() }
+        let (wake, arrivals) = (self.wake, self.arrivals)
+        context.afterCommit { _ in
+            arrivals.note(tenant: tenant, endpoints: [id])
+            wake.signal()
+        }
         return HandlerResult(status: 201, body: Self.deliveryJSON(delivery))
     }
 
