@@ -28,6 +28,10 @@ public struct WebhookConfiguration: Sendable {
     public var slowAttempt: Duration = .seconds(1)
     /// Webhook endpoints one tenant may have, disabled ones included (Stripe allows 16 per account).
     public var maxEndpointsPerTenant = 16
+    /// How long stored events are kept (the Events API, redelivery): 30 days, as Stripe's.
+    public var eventRetention: Duration = .seconds(30 * 86_400)
+    /// How often events past the retention are deleted.
+    public var retentionInterval: Duration = .seconds(3_600)
     /// How often the metric gauges (retries pending, disabled endpoints) are sampled.
     public var gaugeInterval: Duration = .seconds(15)
     /// The services whose streams and dead letters the admin routes show (this worker serves them).
