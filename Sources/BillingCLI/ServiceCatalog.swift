@@ -109,6 +109,7 @@ public enum ServiceCatalog {
                 WebhookDispatcher(
                     service: webhook, database: database(infrastructure),
                     bus: CommandBus(redis: infrastructure.redis, names: names)),
+                EventRetention(configuration: webhook.configuration, database: database(infrastructure)),
             ]
         default: return []
         }
@@ -187,6 +188,8 @@ public enum ServiceCatalog {
             window: .seconds(settings.webhookRetryWindowSeconds))
         configuration.lease = .milliseconds(settings.webhookLeaseMilliseconds)
         configuration.pollInterval = .milliseconds(settings.webhookPollMilliseconds)
+        configuration.maxEndpointsPerTenant = settings.webhookMaxEndpointsPerTenant
+        configuration.eventRetention = .seconds(settings.eventsRetentionDays * 86_400)
         configuration.adminServices = production
         return configuration
     }

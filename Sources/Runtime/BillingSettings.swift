@@ -88,6 +88,10 @@ public struct BillingSettings: Sendable, Equatable {
     public var webhookLeaseMilliseconds: Int = 30_000
     /// How often the webhook dispatcher looks for due deliveries when nothing wakes it.
     public var webhookPollMilliseconds: Int = 500
+    /// Webhook endpoints one tenant may have, disabled ones included (Stripe allows 16).
+    public var webhookMaxEndpointsPerTenant: Int = 16
+    /// Days the webhook worker keeps events (the Events API, redelivery): 30, as Stripe does.
+    public var eventsRetentionDays: Int = 30
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
@@ -227,6 +231,9 @@ public struct BillingSettings: Sendable, Equatable {
             "webhook.retry.window.seconds", d.webhookRetryWindowSeconds, range: 1...30 * 86_400)
         self.webhookLeaseMilliseconds = try int("webhook.lease.ms", d.webhookLeaseMilliseconds, range: 1_000...600_000)
         self.webhookPollMilliseconds = try int("webhook.poll.ms", d.webhookPollMilliseconds, range: 10...60_000)
+        self.webhookMaxEndpointsPerTenant = try int(
+            "webhook.max.endpoints.per.tenant", d.webhookMaxEndpointsPerTenant, range: 1...1_000)
+        self.eventsRetentionDays = try int("events.retention.days", d.eventsRetentionDays, range: 1...3_650)
     }
 
     init(

@@ -100,6 +100,35 @@ struct WebhookAPITests {
         await receiver.stop()
     }
 
+    /// 16 endpoints per tenant by default (as Stripe); one more is a 409 naming the limit, another
+    /// tenant is not affected, and deleting one makes room.
+    @Test func aTenantHasAtMostSixteenEndpointsByDefault() async throws {
+        try await withWebhooks(dispatchers: 0) { h, client in
+            let admin = try await h.auth()
+            var ids: [String] = []
+            for i in 0..<16 {
+                let (id, _) = try await client.createEndpoint("http://127.0.0.1:9/hook/\(i)", events: ["*"], headers: admin)
+                ids.append(id)
+            }
+            // Disabled endpoints count: enabling one again must not pass the limit.
+            let (disabled, _) = try await client.post("/v1/webhook-endpoints/\(ids[0])/disable", headers: admin)
+            #expect(disabled == .ok)
+            let (status, problem) = try await client.post(
+                "/v1/webhook-endpoints", #"{"url":"http://127.0.0.1:9/hook/17","events":["*"]}"#, headers: admin)
+            #expect(status == .conflict, "\(problem)")
+            #expect(problem["code"] as? String == "endpoint_limit_reached")
+            #expect((problem["detail"] as? String)?.contains("at most 16 webhook endpoints") == true, "\(problem)")
+            let (other, _) = try await client.post(
+                "/v1/webhook-endpoints", #"{"url":"http://127.0.0.1:9/hook/o","events":["*"]}"#, headers: try await h.auth(tenant: "other"))
+            #expect(other == .created, "another tenant has its own 16")
+            let deleted = try await client.execute(uri: "/v1/webhook-endpoints/\(ids[1])", method: .delete, headers: admin) { $0.status }
+            #expect(deleted == .noContent)
+            let (again, _) = try await client.post(
+                "/v1/webhook-endpoints", #"{"url":"http://127.0.0.1:9/hook/17","events":["*"]}"#, headers: admin)
+            #expect(again == .created)
+        }
+    }
+
     @Test func oneEventCanBeRedeliveredToOneEndpointAndIsLoggedAsItsOwnDelivery() async throws {
         let receiver = try await Receiver()
         try await withWebhooks { h, client in

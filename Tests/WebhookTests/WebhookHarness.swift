@@ -183,6 +183,14 @@ final class WebhookHarness: @unchecked Sendable {
         return dispatcher
     }
 
+    /// Starts the events retention pass on `clock`, every `interval`.
+    func startRetention(clock: any BillingClock, interval: Duration = .milliseconds(100)) {
+        var configuration = service.configuration
+        configuration.retentionInterval = interval
+        stack.services.start(
+            EventRetention(configuration: configuration, database: database, clock: clock, logger: Self.quiet("test.retention")))
+    }
+
     // MARK: HTTP
 
     func application() -> some ApplicationProtocol {
@@ -214,12 +222,18 @@ final class WebhookHarness: @unchecked Sendable {
 
     // MARK: Events
 
-    /// Publishes a domain event on `billing:events`, as the outbox relay does after a commit.
+    /// Publishes a domain event on `billing:events`, as the outbox relay does after a commit: raised
+    /// by an admin of `tenant`, or by `customer` when given, at `createdAt`.
     @discardableResult
-    func publish(_ type: String, _ payload: [String: String] = [:], tenant: String = "default") async throws -> Envelope {
+    func publish(
+        _ type: String, _ payload: [String: String] = [:], tenant: String = "default", customer: String? = nil,
+        createdAt: Date = Date()
+    ) async throws -> Envelope {
+        let principal =
+            customer.map { Principal(subject: "usr_\($0)", role: .customer, tenant: tenant, customerID: $0) }
+            ?? Principal(subject: "usr_test", role: .admin, tenant: tenant)
         let event = Envelope(
-            type: type, principal: Principal(subject: "usr_test", role: .admin, tenant: tenant),
-            payload: .object(payload.mapValues(JSONValue.string)), createdAt: Date())
+            type: type, principal: principal, payload: .object(payload.mapValues(JSONValue.string)), createdAt: createdAt)
         try await bus.publish(event)
         return event
     }

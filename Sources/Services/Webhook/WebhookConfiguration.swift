@@ -18,6 +18,20 @@ public struct WebhookConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// Deliveries in flight at once in one process.
     public var concurrency = 16
+    /// Deliveries in flight at once for one tenant, in one process; nil: three quarters of
+    /// `concurrency`, so whatever one tenant's endpoints do, a quarter serves the others.
+    public var concurrencyPerTenant: Int?
+    /// Deliveries in flight at once to one endpoint that is slow or not yet heard from, in one
+    /// process: an endpoint that hangs holds at most these slots. One whose last attempt took less
+    /// than `slowAttempt` may use its tenant's whole share.
+    public var concurrencyPerEndpoint = 4
+    public var slowAttempt: Duration = .seconds(1)
+    /// Webhook endpoints one tenant may have, disabled ones included (Stripe allows 16 per account).
+    public var maxEndpointsPerTenant = 16
+    /// How long stored events are kept (the Events API, redelivery): 30 days, as Stripe's.
+    public var eventRetention: Duration = .seconds(30 * 86_400)
+    /// How often events past the retention are deleted.
+    public var retentionInterval: Duration = .seconds(3_600)
     /// How often the metric gauges (retries pending, disabled endpoints) are sampled.
     public var gaugeInterval: Duration = .seconds(15)
     /// The services whose streams and dead letters the admin routes show (this worker serves them).
@@ -27,6 +41,13 @@ public struct WebhookConfiguration: Sendable {
         self.names = names
         self.secretSealingKey = secretSealingKey
         self.development = development
+    }
+
+    /// The dispatcher's slots and each tenant's and endpoint's share of them.
+    var slotLimits: DeliverySlots.Limits {
+        DeliverySlots.Limits(
+            total: concurrency, perTenant: concurrencyPerTenant ?? max(1, concurrency * 3 / 4),
+            perEndpoint: concurrencyPerEndpoint, slowAttempt: slowAttempt)
     }
 
     /// The key development mode uses when none is configured (never in production mode).

@@ -11,6 +11,7 @@ import NIOCore
 import NIOHTTP1
 import Redis
 import ServiceLifecycle
+import Synchronization
 
 /// Sends due deliveries: finds them in MongoDB, claims each with a conditional update (a lease, so
 /// two workers never send the same attempt at once; a dead worker's claim lapses), POSTs the
@@ -24,6 +25,8 @@ public final class WebhookDispatcher: Service, Sendable {
     let logger: Logger
     let owner = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))"
     let metrics = WebhookMetrics()
+    /// This process's deliveries in flight, by tenant and endpoint.
+    let slots: Mutex<DeliverySlots>
     private let client: HTTPClient
 
     public init(
@@ -35,6 +38,7 @@ public final class WebhookDispatcher: Service, Sendable {
         self.bus = bus
         self.clock = clock
         self.logger = logger
+        self.slots = Mutex(DeliverySlots(service.configuration.slotLimits))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.clientConfiguration())
     }
 
@@ -58,28 +62,52 @@ public final class WebhookDispatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { await self.sampleGauges() }
-                tasks.addTask {
-                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        let sent: Int
-                        do {
-                            sent = try await self.dispatchDue()
-                        } catch {
-                            self.logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
-                            sent = 0
-                        }
-                        if sent == 0 { await self.service.wake.wait(timeout: self.configuration.pollInterval) }
-                    }
-                }
-                await tasks.next()
-                tasks.cancelAll()
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await self.sampleGauges() }
+            await withGracefulShutdownHandler {
+                await self.dispatchUntilShutdown()
+            } onGracefulShutdown: {
+                self.service.wake.signal()
             }
-        } onGracefulShutdown: {
-            self.service.wake.signal()
+            tasks.cancelAll()
         }
         try? await client.shutdown()
+    }
+
+    /// Keeps up to `concurrency` deliveries in flight, starting one as soon as a slot frees up (a
+    /// slow receiver holds its own slot, never the others' turn); on shutdown starts nothing new
+    /// and returns once the deliveries in flight have finished.
+    private func dispatchUntilShutdown() async {
+        var due = DueWork<DeliveryRecord>(pageSize: configuration.concurrency * 4)
+        await withDiscardingTaskGroup { inFlight in
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                // What the last look found comes first; a new look only when it may find more that can start.
+                var picked = slots.withLock { $0.pick(due.waiting, id: \.id, tenant: \.tenantID, endpoint: \.endpointID) }
+                due.started(Set(picked.map(\.id)), id: \.id)
+                let look = slots.withLock {
+                    due.shouldLook(
+                        slots: $0, arrivals: service.arrivals, now: .now, pollInterval: configuration.pollInterval)
+                }
+                if look {
+                    do {
+                        picked += try await lookForDue(&due)
+                    } catch {
+                        logger.warning("webhook dispatch failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                for delivery in picked {
+                    inFlight.addTask {
+                        let attempt = await self.deliver(delivery)
+                        self.slots.withLock { $0.release(delivery.id, attempt: attempt) }
+                        self.service.wake.signal()
+                    }
+                }
+                // Nothing started, or no slot left: wait for a finished delivery, new work or the poll.
+                if picked.isEmpty || slots.withLock({ $0.free }) == 0 {
+                    await service.wake.wait(timeout: configuration.pollInterval)
+                }
+            }
+        }
     }
 
     private func sampleGauges() async {
@@ -95,39 +123,40 @@ public final class WebhookDispatcher: Service, Sendable {
         }
     }
 
-    /// Claims and sends what is due now, `concurrency` at a time (a rolling window: a slow receiver
-    /// holds one slot, not the batch); returns how many were sent.
-    @discardableResult
-    public func dispatchDue() async throws -> Int {
+    /// Finds due deliveries and takes slots for those that may start now. The query leaves out
+    /// what is in flight here and the tenants and endpoints already at their share, so a stalled
+    /// tenant's backlog cannot fill the page (the server returns due deliveries in no useful
+    /// order); the pick is round-robin by tenant, then endpoint (``DeliverySlots``).
+    private func lookForDue(_ due: inout DueWork<DeliveryRecord>) async throws -> [DeliveryRecord] {
+        // Arrivals from here on may not be in this page: they call for another look.
+        let seen = service.arrivals.generation
+        let (inFlight, fullTenants, fullEndpoints) = slots.withLock { ($0.deliveries, $0.fullTenants, $0.fullEndpoints) }
         let now = clock.now()
+        var filter = Self.dueFilter(now)
+        func excluding(_ values: [String]) -> BSONValue { ["$nin": .array(values.map(BSONValue.string))] }
+        if !inFlight.isEmpty { filter["_id"] = excluding(inFlight) }
+        if !fullTenants.isEmpty { filter["tenant_id"] = excluding(fullTenants) }
+        if !fullEndpoints.isEmpty { filter["endpoint_id"] = excluding(fullEndpoints) }
         // Unsorted: the server would sort every due document to return a page (slow on SecantusDB);
         // what is due is sent within a poll or two either way.
-        let due = try await deliveries.find(
-            Self.dueFilter(now), options: FindOptions(limit: configuration.concurrency * 4)
-        ).filter { $0.leaseUntil.map { $0 < now } ?? true }
-        guard !due.isEmpty else { return 0 }
-        var sent = 0
-        await withTaskGroup(of: Bool.self) { group in
-            var inFlight = 0
-            for delivery in due {
-                if inFlight >= configuration.concurrency, let didSend = await group.next() {
-                    inFlight -= 1
-                    if didSend { sent += 1 }
-                }
-                inFlight += 1
-                group.addTask {
-                    do {
-                        return try await self.claimAndSend(delivery)
-                    } catch {
-                        self.logger.warning(
-                            "webhook delivery failed to run", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
-                        return false
-                    }
-                }
-            }
-            for await didSend in group where didSend { sent += 1 }
+        let found = try await deliveries.find(filter, options: FindOptions(limit: due.pageSize))
+        let page = found.filter { $0.leaseUntil.map { $0 < now } ?? true }
+        return slots.withLock { slots in
+            due.looked(page: page, full: found.count >= due.pageSize, id: \.id, slots: slots, arrivalsSeen: seen, now: .now)
+            let picked = slots.pick(due.waiting, id: \.id, tenant: \.tenantID, endpoint: \.endpointID)
+            due.started(Set(picked.map(\.id)), id: \.id)
+            return picked
         }
-        return sent
+    }
+
+    /// Claims and sends one delivery; returns how long its request took (nil when none was made).
+    private func deliver(_ delivery: DeliveryRecord) async -> Duration? {
+        do {
+            return try await claimAndSend(delivery)
+        } catch {
+            logger.warning("webhook delivery failed to run", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// Pending and due; whether a claim lapsed is checked on the documents (a `$or` here made the
@@ -157,9 +186,9 @@ public final class WebhookDispatcher: Service, Sendable {
         return delivery
     }
 
-    private func claimAndSend(_ seen: DeliveryRecord) async throws -> Bool {
+    private func claimAndSend(_ seen: DeliveryRecord) async throws -> Duration? {
         let now = clock.now()
-        guard let delivery = try await claim(seen, now: now) else { return false }
+        guard let delivery = try await claim(seen, now: now) else { return nil }
         guard let endpoint = try await endpoints.findOne(["_id": .string(delivery.endpointID)]), endpoint.status == "enabled",
             let event = try await database.collection(WebhookCollections.events, as: EventRecord.self).findOne([
                 "_id": .string(delivery.eventID)
@@ -168,11 +197,11 @@ public final class WebhookDispatcher: Service, Sendable {
             try await finish(
                 delivery, update: ["$set": ["status": "canceled", "updated_at": .datetime(now), "next_attempt_at": .null]])
             metrics.outcome("canceled").increment()
-            return false
+            return nil
         }
         let attempt = await send(event: event, to: endpoint)
         try await record(attempt, of: delivery, endpoint: endpoint)
-        return true
+        return .milliseconds(attempt.latencyMilliseconds)
     }
 
     /// One POST of the event, signed; never throws: a failure is an attempt with an error.

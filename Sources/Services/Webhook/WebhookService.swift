@@ -24,12 +24,15 @@ public struct WebhookService: Sendable {
     let policy: EndpointURLPolicy
     /// Wakes this process's dispatcher when new deliveries committed.
     public let wake: WakeSignal
+    /// Which tenants and endpoints those deliveries are for.
+    let arrivals: DeliveryArrivals
 
     public init(configuration: WebhookConfiguration) {
         self.configuration = configuration
         self.secrets = WebhookSecrets(key: configuration.secretSealingKey)
         self.policy = EndpointURLPolicy(development: configuration.development)
         self.wake = WakeSignal()
+        self.arrivals = DeliveryArrivals()
     }
 
     /// Handlers of the command stream: endpoints, delivery log, redelivery, events.
@@ -82,6 +85,11 @@ public struct WebhookService: Sendable {
         if try events.findOne(["_id": .string(id)]) != nil {
             return HandlerResult(body: .object(["event": .string(id), "duplicate": .bool(true)]))
         }
+        if envelope.type == EventType.customerDeleted.name, let customer = envelope.payload["id"]?.stringValue {
+            try eraseEvents(
+                customer: customer, user: envelope.payload["user_id"]?.stringValue,
+                tenant: envelope.payload["tenant_id"]?.stringValue ?? tenant, context)
+        }
         let body = try Self.eventBody(envelope)
         _ = try events.insertOne(
             EventRecord(
@@ -100,10 +108,60 @@ public struct WebhookService: Sendable {
         }
         if !deliveries.isEmpty {
             _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertMany(deliveries)
-            let wake = self.wake
-            context.afterCommit { _ in wake.signal() }
+            let (wake, arrivals) = (self.wake, self.arrivals)
+            let endpointIDs = deliveries.map(\.endpointID)
+            context.afterCommit { _ in
+                arrivals.note(tenant: tenant, endpoints: endpointIDs)
+                wake.signal()
+            }
         }
         return HandlerResult(body: .object(["event": .string(id), "deliveries": .number(String(deliveries.count))]))
+    }
+
+    /// Erasure reaches the events (`customer.deleted`): the stored events about the customer
+    /// (`customer_id`) and those naming its login (`user_id`: sign-in audit events carry its IP
+    /// and email digest) are deleted in the transaction that stores the erasure notice; their
+    /// deliveries not yet made are canceled (they would send what erasure removed) and the
+    /// receivers' responses logged for them are cleared. The notice itself is stored and delivered
+    /// as any event: it holds IDs only, and integrations need it to erase their copies.
+    func eraseEvents(customer: String, user: String?, tenant: String, _ context: CommandContext) throws {
+        let transaction = context.transaction
+        let events = transaction.collection(WebhookCollections.events, as: BSONDocument.self)
+        let idsOnly = FindOptions(projection: ["_id": 1])
+        var found = try events.findDocuments(["tenant_id": .string(tenant), "customer_id": .string(customer)], options: idsOnly)
+        if let user, !user.isEmpty {
+            // The user ID as a JSON string anywhere in the body (a scan of the tenant's events, once per erasure).
+            found += try events.findDocuments(
+                ["tenant_id": .string(tenant), "body": ["$regex": .string(Self.literalPattern("\"\(user)\""))]], options: idsOnly)
+        }
+        let ids = Set(found.compactMap { $0["_id"]?.stringValue }).sorted().map(BSONValue.string)
+        guard !ids.isEmpty else { return }
+        _ = try events.deleteMany(["tenant_id": .string(tenant), "_id": ["$in": .array(ids)]])
+        // Their deliveries, found through the tenant's endpoints (the deliveries' endpoint index).
+        let endpointIDs = try transaction.collection(WebhookCollections.endpoints, as: BSONDocument.self)
+            .findDocuments(["tenant_id": .string(tenant)], options: idsOnly).compactMap { $0["_id"] }
+        guard !endpointIDs.isEmpty else { return }
+        let deliveries = transaction.collection(WebhookCollections.deliveries, as: BSONDocument.self)
+        let ofErased: BSONDocument = ["endpoint_id": ["$in": .array(endpointIDs)], "event_id": ["$in": .array(ids)]]
+        var pending = ofErased
+        pending["status"] = "pending"
+        _ = try deliveries.updateMany(
+            pending,
+            update: [
+                "$set": ["status": "canceled", "updated_at": .datetime(context.now), "next_attempt_at": .null],
+                "$inc": ["version": 1],
+            ])
+        _ = try deliveries.updateMany(ofErased, update: ["$set": ["attempts.$[].response": .null], "$inc": ["version": 1]])
+    }
+
+    /// A regular expression matching `text` literally.
+    static func literalPattern(_ text: String) -> String {
+        var pattern = ""
+        for character in text {
+            if !(character.isLetter || character.isNumber || character == "_" || character == "\"") { pattern.append("\\") }
+            pattern.append(character)
+        }
+        return pattern
     }
 
     /// The JSON posted to endpoints and served by the Events API.
@@ -128,13 +186,21 @@ public struct WebhookService: Sendable {
 
     func createEndpoint(_ context: CommandContext, _ draft: EndpointDraft) throws -> HandlerResult {
         let url = try policy.validate(draft.url.value)
+        let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
+        // Disabled endpoints count too: enabling one must not pass the limit.
+        let limit = configuration.maxEndpointsPerTenant
+        guard try endpoints.count(["tenant_id": .string(context.envelope.principal.tenant)], limit: limit) < limit else {
+            throw Problem(
+                status: 409, code: "endpoint_limit_reached", title: "Endpoint limit reached",
+                detail: "a tenant may have at most \(limit) webhook endpoints (disabled ones included); delete one first")
+        }
         let now = context.now
         let secret = WebhookSecrets.generate()
         let record = EndpointRecord(
             id: WebhookIDs.make("we", at: now), tenantID: context.envelope.principal.tenant, url: url.absoluteString,
             events: draft.events.values, description: draft.description?.value, status: "enabled", disabledReason: nil,
             sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
-        _ = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).insertOne(record)
+        _ = try endpoints.insertOne(record)
         context.emit(.webhookEndpointCreated, payload: Self.endpointEventPayload(record))
         guard case .object(var body) = Self.endpointJSON(record) else { return HandlerResult(body: .null) }
         body["secret"] = .string(secret)
@@ -276,8 +342,11 @@ public struct WebhookService: Sendable {
             firstAttemptAt: nil, leaseUntil: nil, leaseOwner: nil, attempts: [], createdAt: now, updatedAt: now,
             version: 1)
         _ = try context.transaction.collection(WebhookCollections.deliveries, as: DeliveryRecord.self).insertOne(delivery)
-        let wake = self.wake
-        context.afterCommit { _ in wake.signal() }
+        let (wake, arrivals) = (self.wake, self.arrivals)
+        context.afterCommit { _ in
+            arrivals.note(tenant: tenant, endpoints: [id])
+            wake.signal()
+        }
         return HandlerResult(status: 201, body: Self.deliveryJSON(delivery))
     }
 
