@@ -315,6 +315,11 @@ struct AuthCustomerTests {
             #expect(try await h.eventually { try await users.findOne(["customer_id": .string(customerID)])?["status"]?.stringValue == "erased" })
             let (login, _) = try await client.login("erin.erasable@example.com", password: password)
             #expect(login == .unauthorized)
+            // The access token issued before the erasure stops working now, not when it expires (checked
+            // before the refresh below, whose reuse would deny-list it anyway).
+            #expect(try await h.eventually {
+                try await client.get("/v1/customers/me", headers: bearer(signup.access)).0 == .unauthorized
+            })
             let (refresh, _) = try await client.post("/v1/auth/refresh", #"{"refresh_token":"\#(signup.refresh)"}"#)
             #expect(refresh == .unauthorized)
             try await h.expectNowhereInDatabase("erin.erasable")

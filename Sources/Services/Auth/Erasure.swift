@@ -18,8 +18,10 @@ extension AuthService {
         return registry
     }
 
-    /// Replaces the user's email and name, drops its password hash (it can never sign in again) and
-    /// revokes its sessions. A second delivery finds nothing left to do.
+    /// Replaces the user's email and name, drops its password hash (it can never sign in again),
+    /// revokes its sessions and deny-lists their access tokens at once (after the commit), so a
+    /// token issued before the erasure stops working now, not when it expires. A second delivery
+    /// finds nothing left to do.
     func eraseLogin(_ context: CommandContext) throws -> HandlerResult {
         let payload = context.envelope.payload
         guard let customerID = payload["id"]?.stringValue else { return HandlerResult(status: 204, body: .null) }
@@ -37,9 +39,18 @@ extension AuthService {
                     ],
                     "$inc": ["version": 1],
                 ])
-            _ = try context.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
+            let sessions = context.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
+            let recent = try sessions.find([
+                "tenant_id": .string(tenant), "subject": .string(user.id),
+                "created_at": ["$gt": .datetime(context.now.addingTimeInterval(-configuration.accessTokenTTL))],
+            ])
+            _ = try sessions.updateMany(
                 ["tenant_id": .string(tenant), "subject": .string(user.id), "status": ["$ne": "revoked"]],
                 update: ["$set": ["status": "revoked"]])
+            let (names, ttl, denied) = (configuration.names, configuration.accessTokenTTL, recent.map(\.accessTokenID))
+            context.afterCommit { redis in
+                for jti in denied { try await Self.denyList(jti, redis: redis, names: names, accessTokenTTL: ttl) }
+            }
             context.emit(.userErased, payload: .object(["user_id": .string(user.id), "customer_id": .string(customerID)]))
         }
         return HandlerResult(status: 204, body: .null)
