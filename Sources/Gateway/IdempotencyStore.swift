@@ -96,7 +96,7 @@ public struct IdempotencyStore: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        Int(duration.wholeMilliseconds)
     }
 
     /// Frees a key whose request failed before reaching a worker, so a retry can run.

@@ -33,7 +33,7 @@ public enum ConsumerHeartbeat {
     {
         _ = try await redis.eval(
             beatScript, keys: [key(names, group: group)],
-            arguments: [RedisArgument(process), RedisArgument(milliseconds(keep))])
+            arguments: [RedisArgument(process), RedisArgument(keep.wholeMilliseconds)])
     }
 
     /// The process stopped running the group (graceful shutdown): it no longer counts.
@@ -44,11 +44,7 @@ public enum ConsumerHeartbeat {
     /// How many processes running `group` beat within `within`.
     public static func live(_ redis: RedisClient, _ names: StreamNames, group: String, within: Duration) async throws -> Int {
         let reply = try await redis.eval(
-            liveScript, keys: [key(names, group: group)], arguments: [RedisArgument(milliseconds(within))])
+            liveScript, keys: [key(names, group: group)], arguments: [RedisArgument(within.wholeMilliseconds)])
         return reply.int ?? 0
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -71,8 +71,8 @@ public struct ReplyPublisher: Sendable {
     nonisolated(nonsending) public func publish(_ batch: [(Reply, Envelope)], acknowledging: Acknowledgement? = nil) async throws {
         let acknowledged = acknowledging?.ids ?? []
         guard !batch.isEmpty || !acknowledged.isEmpty else { return }
-        let ttl = RedisArgument(operationTTL.components.seconds * 1000)
-        let shortTTL = RedisArgument(answeredOperationTTL.components.seconds * 1000)
+        let ttl = RedisArgument(operationTTL.wholeMilliseconds)
+        let shortTTL = RedisArgument(answeredOperationTTL.wholeMilliseconds)
         var commands: [[RedisArgument]] = []
         commands.reserveCapacity(batch.count + 6)
         var markerKeys: [RedisArgument] = ["MGET"]
@@ -106,7 +106,7 @@ public struct ReplyPublisher: Sendable {
         }
         let markersAt = markerPositions.isEmpty ? nil : commands.count
         if markersAt != nil { commands.append(markerKeys) }
-        let streamTTL = RedisArgument(retention.replyStreamTTL.components.seconds * 1000)
+        let streamTTL = RedisArgument(retention.replyStreamTTL.wholeMilliseconds)
         for (stream, replies) in waiting {
             let field: RedisArgument
             let value: [UInt8]

@@ -80,7 +80,7 @@ public final class ReplyRouter: Service, Sendable {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         return readers.allSatisfy { reader in
             let last = reader.lastRead.load(ordering: .relaxed)
-            return last > 0 && now - last <= within.components.seconds * 1000
+            return last > 0 && now - last <= within.wholeMilliseconds
         }
     }
 

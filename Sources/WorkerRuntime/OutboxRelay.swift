@@ -198,9 +198,7 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    private var leaseMilliseconds: Int64 {
-        leaseTime.components.seconds * 1000 + leaseTime.components.attoseconds / 1_000_000_000_000_000
-    }
+    private var leaseMilliseconds: Int64 { leaseTime.wholeMilliseconds }
 
     /// Takes or renews the publishing lease; false while another relay holds it.
     private func holdLease() async throws -> Bool {

@@ -72,7 +72,7 @@ public final class SessionFence: Sendable {
 
     private func record(_ id: Data) async throws {
         let key = names.sessions(process)
-        let milliseconds = Self.recordLifetime.components.seconds * 1000
+        let milliseconds = Self.recordLifetime.wholeMilliseconds
         let replies = try await redis.pipeline([
             ["SADD", RedisArgument(key), RedisArgument(Hex.encode(id))], ["PEXPIRE", RedisArgument(key), RedisArgument(milliseconds)],
         ])

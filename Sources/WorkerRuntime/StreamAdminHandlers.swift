@@ -47,7 +47,7 @@ public struct StreamAdminHandlers: Sendable {
                             "name": .string(group.name), "lag": group.lag.map { .number(String($0)) } ?? .null,
                             "pending": .number(String(group.pending)),
                             "oldest_pending_ms": group.oldestPendingAge.map {
-                                .number(String($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000))
+                                .number(String($0.wholeMilliseconds))
                             } ?? .null,
                             "consumers": .array(
                                 group.consumers.map {

@@ -62,7 +62,7 @@ public struct ReadCache: Sendable {
         """)
 
     private func store(_ redis: RedisClient, _ key: String, version: Int, json: String) async throws {
-        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let ms = ttl.wholeMilliseconds
         _ = try await redis.eval(
             Self.script, keys: [key], arguments: [RedisArgument(version), RedisArgument(json), RedisArgument(max(1, ms))])
     }

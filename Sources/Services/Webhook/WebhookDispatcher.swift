@@ -209,8 +209,7 @@ public final class WebhookDispatcher: Service, Sendable {
         let started = clock.now()
         let clockStart = ContinuousClock.now
         func elapsed() -> Int {
-            let d = ContinuousClock.now - clockStart
-            return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+            Int((ContinuousClock.now - clockStart).wholeMilliseconds)
         }
         do {
             let secret = try service.secrets.open(endpoint.sealedSecret)
