@@ -43,6 +43,7 @@ enum GatewayAssembly {
         configuration.host = settings.httpHost
         configuration.port = settings.httpPort
         configuration.names = ServiceCatalog.names(settings)
+        configuration.streams = settings.streamRetention
         configuration.corsAllowedOrigins = settings.corsOrigins
         do {
             configuration.trustedProxies = try TrustedProxies(settings.trustedProxies)

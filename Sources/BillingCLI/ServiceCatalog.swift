@@ -88,7 +88,7 @@ public enum ServiceCatalog {
                 ConsumerGroupRunner(
                     stream: names.events, group: AuthService.eventGroup,
                     deadLetterStream: names.deadLetters(AuthService.eventGroup), processor: events,
-                    redis: infrastructure.redis, names: names, settings: consumer,
+                    redis: infrastructure.redis, names: names, settings: consumer, retention: settings.streamRetention,
                     logger: Logger(label: "billing.consumer")),
             ]
         case WebhookService.name:
@@ -105,10 +105,11 @@ public enum ServiceCatalog {
                 ConsumerGroupRunner(
                     stream: names.events, group: WebhookService.eventGroup,
                     deadLetterStream: names.deadLetters(WebhookService.eventLedger), processor: processor,
-                    redis: infrastructure.redis, names: names, settings: consumer, logger: Logger(label: "billing.consumer")),
+                    redis: infrastructure.redis, names: names, settings: consumer, retention: settings.streamRetention,
+                    logger: Logger(label: "billing.consumer")),
                 WebhookDispatcher(
                     service: webhook, database: database(infrastructure),
-                    bus: CommandBus(redis: infrastructure.redis, names: names)),
+                    bus: CommandBus(redis: infrastructure.redis, names: names, retention: settings.streamRetention)),
                 EventRetention(configuration: webhook.configuration, database: database(infrastructure)),
             ]
         default: return []
@@ -134,7 +135,7 @@ public enum ServiceCatalog {
     static func scheduler(_ settings: BillingSettings, infrastructure: Infrastructure) throws -> BillingScheduler {
         BillingScheduler(
             engine: try engine(settings), database: database(infrastructure),
-            bus: CommandBus(redis: infrastructure.redis, names: names(settings)),
+            bus: CommandBus(redis: infrastructure.redis, names: names(settings), retention: settings.streamRetention),
             interval: .milliseconds(settings.schedulerIntervalMilliseconds))
     }
 
@@ -218,26 +219,42 @@ public enum ServiceCatalog {
             redis: infrastructure.redis, logger: Logger(label: "billing.\(service)"))
     }
 
-    /// A consumer group runner per service, and one outbox relay for the process.
+    /// A consumer group runner per service, one outbox relay for the process, and one janitor for
+    /// the streams its services consume and their dead letters.
     static func workers(_ services: [String], settings: BillingSettings, infrastructure: Infrastructure) throws
         -> [any Service]
     {
         let names = names(settings)
         var result: [any Service] = []
+        var streams: [String] = []
+        var deadLetters = [names.deadLetters("outbox")]
         for service in services {
             result.append(
                 ConsumerGroupRunner(
                     service: service, processor: try processor(service, settings: settings, infrastructure: infrastructure),
                     redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
-                    logger: Logger(label: "billing.consumer")))
+                    retention: settings.streamRetention, logger: Logger(label: "billing.consumer")))
             result += try companions(for: service, settings: settings, infrastructure: infrastructure)
+            streams.append(names.commands(service))
+            deadLetters.append(names.deadLetters(service))
+            if let eventGroup = eventDeadLetterGroups[service] {
+                streams.append(names.events)
+                deadLetters.append(names.deadLetters(eventGroup))
+            }
         }
+        let bus = CommandBus(redis: infrastructure.redis, names: names, retention: settings.streamRetention)
+        result.append(OutboxRelay(database: infrastructure.mongo.database(infrastructure.databaseName), bus: bus))
         result.append(
-            OutboxRelay(
-                database: infrastructure.mongo.database(infrastructure.databaseName),
-                bus: CommandBus(redis: infrastructure.redis, names: names)))
+            StreamJanitor(
+                redis: infrastructure.redis, streams: Array(Set(streams)).sorted(), deadLetterStreams: deadLetters,
+                retention: settings.streamRetention))
         return result
     }
+
+    /// Services that also consume `billing:events`, and the name of that consumer's dead letters.
+    static let eventDeadLetterGroups = [
+        AuthService.name: AuthService.eventGroup, WebhookService.name: WebhookService.eventLedger,
+    ]
 
     struct UnknownService: Error, CustomStringConvertible {
         var name: String

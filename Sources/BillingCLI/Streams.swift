@@ -17,7 +17,7 @@ struct Streams: AsyncParsableCommand {
     static func admin() async throws -> (StreamAdmin, Infrastructure, BillingSettings) {
         let settings = try await loadSettings()
         let infrastructure = try await Infrastructure.connect(settings: settings, logger: Logger(label: "billing.streams"))
-        return (StreamAdmin(redis: infrastructure.redis, names: ServiceCatalog.names(settings)), infrastructure, settings)
+        return (StreamAdmin(redis: infrastructure.redis, names: ServiceCatalog.names(settings), retention: settings.streamRetention), infrastructure, settings)
     }
 
     struct Status: AsyncParsableCommand {

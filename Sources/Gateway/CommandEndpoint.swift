@@ -149,6 +149,13 @@ struct CommandEndpoint: Sendable {
         -> HTTPFields
     {
         if decision.denied { throw Authenticator.revoked }
+        if decision.full {
+            metrics.streamFull(tier: tier)
+            throw GatewayError(
+                status: 503, code: "backlog_full", title: "Service busy",
+                detail: "the service's command stream holds its capacity (a backlog is draining); nothing was done, retry later",
+                headers: [.retryAfter: String(max(5, configuration.retryAfterSeconds))])
+        }
         var headers: HTTPFields = [
             GatewayHeaders.rateLimitLimit: String(decision.limit),
             GatewayHeaders.rateLimitRemaining: String(decision.remaining),

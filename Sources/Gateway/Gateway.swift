@@ -42,7 +42,7 @@ public struct Gateway: Sendable {
             idempotency: IdempotencyStore(
                 redis: redis, prefix: configuration.names.prefix, ttl: configuration.idempotencyTTL,
                 claimTTL: configuration.idempotencyClaimTTL),
-            bus: CommandBus(redis: redis, names: configuration.names), replies: replies, openAPI: openAPI, metrics: metrics,
+            bus: CommandBus(redis: redis, names: configuration.names, retention: configuration.streams), replies: replies, openAPI: openAPI, metrics: metrics,
             redis: redis, logger: logger)
     }
 

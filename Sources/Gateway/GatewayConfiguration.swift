@@ -7,6 +7,8 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int = 8080
     /// Key prefix and stream names shared with the workers.
     public var names: StreamNames = StreamNames()
+    /// The command streams' capacity (a full stream answers 503 `backlog_full`).
+    public var streams: StreamRetention = StreamRetention()
     /// How long a request waits for its reply before answering 202 (`Prefer: wait=N` overrides, up to `maxWait`).
     public var defaultWait: Duration = .seconds(5)
     public var maxWait: Duration = .seconds(30)

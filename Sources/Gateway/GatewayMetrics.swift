@@ -60,6 +60,13 @@ public final class GatewayMetrics: Sendable {
         ).increment()
     }
 
+    func streamFull(tier: String) {
+        registry.makeCounter(
+            descriptor: Self.name("stream_full", "total", "Requests refused with 503 because the command stream was at its capacity"),
+            labels: [("tier", tier)]
+        ).increment()
+    }
+
     func replyTimedOut() { timeouts.increment() }
 
     /// Prometheus text exposition.

@@ -26,6 +26,8 @@ import Redis
 public struct RateLimitDecision: Sendable, Hashable {
     /// The deny-list key given with the check exists (a logged-out token): nothing was counted.
     public var denied = false
+    /// The command stream holds its capacity (``StreamRetention/maxEntries``): nothing was counted or sent.
+    public var full = false
     public var allowed: Bool
     public var limit: Int
     public var remaining: Int
@@ -82,18 +84,20 @@ public struct RateLimiter: Sendable {
         """)
 
     // The same check, and when the request is allowed, in the same atomic step: its pending operation
-    // record (SET NX: a result stored first is kept) and its command entry (XADD, MINID-trimmed).
-    // KEYS: bucket, deny-list key (or the bucket again), pending-operation key, command stream.
-    // ARGV: interval, burst, check the deny-list (1/0), pending JSON, pending TTL ms, envelope JSON,
-    // type, MINID. Returns {allowed, remaining, retry_ms, reset_ms[, entry id]}.
+    // record (SET NX: a result stored first is kept) and its command entry (XADD; the stream is
+    // trimmed by StreamJanitor, never here). A stream at its capacity refuses the request before
+    // it is counted (allowed -2). KEYS: bucket, deny-list key (or the bucket again), pending-operation
+    // key, command stream. ARGV: interval, burst, check the deny-list (1/0), pending JSON, pending TTL
+    // ms, envelope JSON, type, stream capacity. Returns {allowed, remaining, retry_ms, reset_ms[, entry id]}.
     static let admitScript = RedisScript(
         """
         if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+        if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[8]) then return {-2, 0, 0, 0} end
         """
             + "\n" + gcra + "\n"
             + """
         redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5], 'NX')
-        local id = redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[8], '*', 'envelope', ARGV[6], 'type', ARGV[7])
+        local id = redis.call('XADD', KEYS[4], '*', 'envelope', ARGV[6], 'type', ARGV[7])
         return {1, remaining, 0, reset, id}
         """)
 
@@ -105,7 +109,7 @@ public struct RateLimiter: Sendable {
         let values = reply.array?.prefix(4).compactMap(\.int) ?? []
         guard values.count == 4 else { throw RedisError(.unexpectedReply, "rate-limit script returned \(reply)") }
         return RateLimitDecision(
-            denied: values[0] == -1, allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
+            denied: values[0] == -1, full: values[0] == -2, allowed: values[0] == 1, limit: tier.burst, remaining: max(0, values[1]),
             resetSeconds: Int((Double(values[3]) / 1000).rounded(.up)),
             retryAfterSeconds: Int((Double(values[2]) / 1000).rounded(.up)))
     }
@@ -116,7 +120,7 @@ public struct RateLimiter: Sendable {
     public func checkAndAppend(
         tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String?,
         pending: (key: String, json: [UInt8], ttlMilliseconds: Int64),
-        entry: (stream: String, fields: [(String, RedisArgument)], minID: String)
+        entry: (stream: String, fields: [(String, RedisArgument)], maxEntries: Int)
     ) async throws(RedisError) -> RateLimitDecision {
         let bucket = bucket(name, identity)
         guard let envelope = entry.fields.first(where: { $0.0 == "envelope" })?.1,
@@ -127,7 +131,7 @@ public struct RateLimiter: Sendable {
             arguments: [
                 RedisArgument(Self.interval(tier)), RedisArgument(tier.burst), RedisArgument(denyKey == nil ? "0" : "1"),
                 RedisArgument(bytes: pending.json), RedisArgument(pending.ttlMilliseconds), envelope, type,
-                RedisArgument(entry.minID),
+                RedisArgument(entry.maxEntries),
             ])
         let decision = try Self.decision(reply, limit: tier)
         if decision.allowed, reply.array?.count != 5 {

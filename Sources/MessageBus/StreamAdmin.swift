@@ -86,14 +86,12 @@ public struct StreamAdmin: Sendable {
             for id in ids { found += try await redis.send(XRANGE(dlq, start: id, end: id)) }
             letters = found
         }
-        let minID = CommandBus.minID(before: Date(), keeping: retention.commands)
+        let bus = CommandBus(redis: redis, names: names, retention: retention)
         for letter in letters {
             let envelope = letter.fields[CommandBus.envelopeField] ?? ""
-            try await redis.send(
-                XADD(
-                    names.commands(service),
-                    fields: [(CommandBus.envelopeField, RedisArgument(envelope)), ("retry_of", RedisArgument(letter.id))],
-                    trim: .minID(minID)))
+            try await bus.append(
+                [(CommandBus.envelopeField, RedisArgument(envelope)), ("retry_of", RedisArgument(letter.id))],
+                to: names.commands(service))
             try await redis.send(XDEL(dlq, ids: [letter.id]))
         }
         return letters.count

@@ -33,20 +33,39 @@ public struct StreamNames: Sendable, Hashable {
     }
 }
 
-/// How long streams keep entries (DESIGN §3: commands and events at least 7 days, for replay).
+/// How much the streams keep (DESIGN §3: commands and events at least 7 days, for replay).
+///
+/// Entries not yet processed by every group are never trimmed: ``StreamJanitor`` trims only what
+/// each group has acknowledged, oldest first, once it is older than `commands`/`events` or beyond
+/// `retainedEntries`. A stream holding `maxEntries` refuses new entries instead (the gateway answers
+/// 503 and sends nothing, the outbox keeps its events and commands until there is room): accepted
+/// work is never dropped to make room.
 public struct StreamRetention: Sendable, Hashable {
     public var commands: Duration
     public var events: Duration
+    /// Processed entries kept for replay, per stream, at the most.
+    public var retainedEntries: Int
+    /// Entries a command or event stream may hold (processed history and backlog together).
+    public var maxEntries: Int
+    /// Dead letters are kept this long, and at most `deadLetterMaxEntries` per stream.
+    public var deadLetters: Duration
+    public var deadLetterMaxEntries: Int
     /// Reply streams are small and expire with their instance.
     public var replyMaxLength: Int
     public var replyStreamTTL: Duration
 
     public init(
         commands: Duration = .seconds(7 * 86_400), events: Duration = .seconds(7 * 86_400),
+        retainedEntries: Int = 100_000, maxEntries: Int = 1_000_000,
+        deadLetters: Duration = .seconds(30 * 86_400), deadLetterMaxEntries: Int = 100_000,
         replyMaxLength: Int = 10_000, replyStreamTTL: Duration = .seconds(300)
     ) {
         self.commands = commands
         self.events = events
+        self.retainedEntries = retainedEntries
+        self.maxEntries = maxEntries
+        self.deadLetters = deadLetters
+        self.deadLetterMaxEntries = deadLetterMaxEntries
         self.replyMaxLength = replyMaxLength
         self.replyStreamTTL = replyStreamTTL
     }

@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import MessageBus
 import SystemPackage
 
 /// Every `BILLING_*` setting, read once at start. Environment variables win over the optional
@@ -92,11 +93,26 @@ public struct BillingSettings: Sendable, Equatable {
     public var webhookMaxEndpointsPerTenant: Int = 16
     /// Days the webhook worker keeps events (the Events API, redelivery): 30, as Stripe does.
     public var eventsRetentionDays: Int = 30
+    /// Entries a command or event stream may hold, processed and waiting together; a full stream
+    /// refuses new requests with 503 `backlog_full` (nothing accepted is ever dropped).
+    public var streamMaxEntries: Int = 1_000_000
+    /// Processed entries each stream keeps for replay (besides the 7-day limit).
+    public var streamRetainedEntries: Int = 100_000
+    /// Dead letters are kept this many days, and at most `deadLetterMaxEntries` per stream.
+    public var deadLetterRetentionDays: Int = 30
+    public var deadLetterMaxEntries: Int = 100_000
 
     public static let defaults = BillingSettings(
         mode: .development, redisURL: "redis://127.0.0.1:6379", mongoURL: "mongodb://127.0.0.1:27017/billing",
         httpHost: "127.0.0.1", httpPort: 8080, rateLimitPrincipal: 100, rateLimitIP: 20, rateLimitAuth: 1,
         logLevel: "info", mongoPoolSize: 16, redisConnections: 2)
+
+    /// What the streams keep and hold at the most (``StreamRetention``).
+    public var streamRetention: StreamRetention {
+        StreamRetention(
+            retainedEntries: streamRetainedEntries, maxEntries: streamMaxEntries,
+            deadLetters: .seconds(deadLetterRetentionDays * 86_400), deadLetterMaxEntries: deadLetterMaxEntries)
+    }
 
     /// A setting that could not be used, named by its environment variable.
     public struct Invalid: Error, CustomStringConvertible {
@@ -234,6 +250,11 @@ public struct BillingSettings: Sendable, Equatable {
         self.webhookMaxEndpointsPerTenant = try int(
             "webhook.max.endpoints.per.tenant", d.webhookMaxEndpointsPerTenant, range: 1...1_000)
         self.eventsRetentionDays = try int("events.retention.days", d.eventsRetentionDays, range: 1...3_650)
+        self.streamMaxEntries = try int("stream.max.entries", d.streamMaxEntries, range: 1_000...100_000_000)
+        self.streamRetainedEntries = try int(
+            "stream.retained.entries", d.streamRetainedEntries, range: 0...(streamMaxEntries / 2))
+        self.deadLetterRetentionDays = try int("dlq.retention.days", d.deadLetterRetentionDays, range: 1...3_650)
+        self.deadLetterMaxEntries = try int("dlq.max.entries", d.deadLetterMaxEntries, range: 100...10_000_000)
     }
 
     init(

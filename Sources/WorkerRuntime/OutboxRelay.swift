@@ -111,6 +111,8 @@ public final class OutboxRelay: Service, Sendable {
             var done: [BSONValue] = []
             var lost = false
             var failure: (any Error)?
+            // A stream at its capacity keeps its entries here (in order) until it has room; the rest flow.
+            var full: Set<String> = []
             for document in documents {
                 guard let id = document["_id"] else { continue }
                 do {
@@ -120,6 +122,8 @@ public final class OutboxRelay: Service, Sendable {
                     }
                     switch Self.read(document) {
                     case .entry(let entry, let envelope):
+                        let stream = entry.service.map(bus.names.commands) ?? bus.names.events
+                        if full.contains(stream) { continue }
                         if let service = entry.service {
                             try await bus.send(envelope, to: service)
                         } else {
@@ -130,10 +134,17 @@ public final class OutboxRelay: Service, Sendable {
                         try await deadLetter(document, id: id, error: reason)
                     }
                     done.append(id)
+                } catch let error as StreamFull {
+                    full.insert(error.stream)
                 } catch {
                     failure = error
                     break
                 }
+            }
+            if !full.isEmpty {
+                logger.warning(
+                    "streams at their capacity; their entries wait in the outbox",
+                    metadata: ["streams": "\(full.sorted().joined(separator: ","))"])
             }
             // What went out is deleted even when the pass stops half-way, so it is not sent again.
             if !done.isEmpty { _ = try await outbox.deleteMany(["_id": ["$in": .array(done)]]) }
@@ -142,7 +153,7 @@ public final class OutboxRelay: Service, Sendable {
                 logger.warning("outbox relay lost its lease; another relay publishes", metadata: ["published": "\(total)"])
                 return total
             }
-            if documents.count < batchSize { return total }
+            if documents.count < batchSize || done.isEmpty { return total }
         }
     }
 

@@ -49,6 +49,32 @@ struct GatewayPreferTests {
 
 @Suite("Gateway: review fixes at the edge")
 struct GatewayEdgeReviewTests {
+    /// Issue 17, item 5: a command stream at its capacity refuses the request (503, Retry-After),
+    /// counts nothing and adds nothing; accepted work is never trimmed to make room.
+    @Test func aCommandStreamAtItsCapacityRefusesTheRequestAndAddsNothing() async throws {
+        try await withHarness(startWorker: false, configure: { $0.streams = StreamRetention(retainedEntries: 0, maxEntries: 2) }) { h in
+            let stream = h.names.commands(GatewayHarness.testService)
+            let auth = try await h.bearer()
+            try await h.application().test(.router) { client in
+                for _ in 0..<2 {
+                    try await client.execute(
+                        uri: "/v1/test/items", method: .post, headers: auth + jsonHeaders + [GatewayHeaders.prefer: "respond-async"],
+                        body: jsonBody(#"{"key":"a"}"#)
+                    ) { #expect($0.status == .accepted) }
+                }
+                try await client.execute(
+                    uri: "/v1/test/items", method: .post, headers: auth + jsonHeaders + [GatewayHeaders.prefer: "respond-async"],
+                    body: jsonBody(#"{"key":"a"}"#)
+                ) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.json["code"] as? String == "backlog_full")
+                    #expect(response.headers[.retryAfter] == "5")
+                }
+            }
+            #expect(try await h.redis.send(XLEN(stream)) == 2)
+        }
+    }
+
     @Test func refusedCredentialsAreRateLimitedPerIP() async throws {
         try await withHarness(configure: { $0.ipLimit = RateLimitTier(rate: 0.01, burst: 4) }) { h in
             let valid = try await h.bearer()

@@ -196,7 +196,7 @@ struct EnvelopeTests {
 
     @Test func retentionTrimsByAge() {
         let now = Date(timeIntervalSince1970: 1_000_000)
-        #expect(CommandBus.minID(before: now, keeping: .seconds(1000)) == "999000000-0")
-        #expect(CommandBus.minID(before: now, keeping: .seconds(10_000_000)) == "0-0")
+        #expect(StreamID(before: now, keeping: .seconds(1000)).description == "999000000-0")
+        #expect(StreamID(before: now, keeping: .seconds(10_000_000)).description == "0-0")
     }
 }
