@@ -89,6 +89,18 @@ public struct Reply: Sendable, Hashable, Codable {
         return copy
     }
 
+    /// This reply with its result left out (a stored operation state larger than its cap): the
+    /// status stays; `result` says how large it was and where the resource can be read.
+    public func omittingResult(bytes: Int, limit: Int) -> Reply {
+        var copy = self
+        copy.result = .object([
+            "object": .string("result_omitted"), "bytes": .number(String(bytes)),
+            "detail": .string(
+                "the result (\(bytes) bytes) is larger than the \(limit) bytes an operation keeps; read the resource itself"),
+        ])
+        return copy
+    }
+
     public static func failure(to command: Envelope, _ problem: Problem, at: Date) -> Reply {
         Reply(
             id: command.id, correlationID: command.correlationID, status: .failed, httpStatus: problem.status,

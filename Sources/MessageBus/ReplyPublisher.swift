@@ -15,6 +15,10 @@ public struct ReplyPublisher: Sendable {
     /// How long the state of an operation answered at once is kept: long enough for a gateway that
     /// stops waiting right then to find it (and keep it for ``operationTTL``, see ``OperationCompleted``).
     public let answeredOperationTTL: Duration
+    /// The largest result an operation's state keeps (its JSON, in bytes); a larger one is stored
+    /// as ``Reply/omittingResult(bytes:limit:)``, so one client's large answers cannot fill Redis
+    /// for a day. The waiting gateway still gets the whole reply.
+    public var maxStoredResultBytes = 65_536
 
     public init(
         redis: RedisClient, names: StreamNames = StreamNames(), retention: StreamRetention = StreamRetention(),
@@ -81,7 +85,10 @@ public struct ReplyPublisher: Sendable {
         var waiting: [(stream: String, replies: [[UInt8]])] = []
         for (position, (reply, command)) in batch.enumerated() {
             let replyJSON = reply.jsonBytes
-            let storedJSON = reply.secretFields == nil ? replyJSON : reply.redacted().jsonBytes
+            var storedJSON = reply.secretFields == nil ? replyJSON : reply.redacted().jsonBytes
+            if storedJSON.count > maxStoredResultBytes {
+                storedJSON = reply.omittingResult(bytes: storedJSON.count, limit: maxStoredResultBytes).jsonBytes
+            }
             let state = OperationRecord.data(
                 replyJSON: storedJSON, subject: command.principal.subject, tenant: command.principal.tenant,
                 customerID: command.principal.customerID)

@@ -137,4 +137,24 @@ struct StreamCapacityTests {
         let published = try await h.redis.send(XRANGE(h.names.events)).compactMap { $0.fields[CommandBus.envelopeField] }
         #expect(try published.map { try MessageCoding.decode(Envelope.self, from: $0).id } == [event.id])
     }
+
+    @Test func anOperationKeepsAtMostItsCapOfResultWhileTheWaitingGatewayGetsItAll() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        var publisher = ReplyPublisher(redis: h.redis, names: h.names)
+        publisher.maxStoredResultBytes = 1_000
+        let replyTo = h.names.replies("cap-test")
+        let command = Envelope(type: TestCommands.Echo.name, replyTo: replyTo, principal: h.principal, payload: .object([:]), createdAt: Date())
+        let big = JSONValue.object(["id": .string("x_1"), "text": .string(String(repeating: "a", count: 5_000))])
+        try await publisher.publish(Reply.success(to: command, status: 201, result: big, at: Date()), for: command)
+
+        let stored = try #require(try await h.redis.send(GET(publisher.operationKey(command.id))))
+        #expect(stored.count < 1_000)
+        let record = try MessageCoding.decode(OperationRecord.self, from: Data(stored))
+        #expect(record.reply.httpStatus == 201)
+        guard case .object(let omitted)? = record.reply.result else { Issue.record("no result object"); return }
+        #expect(omitted["object"] == JSONValue.string("result_omitted"))
+        let delivered = try #require(try await h.redis.send(XRANGE(replyTo)).first?.fields[CommandBus.envelopeField])
+        #expect(try MessageCoding.decode(Reply.self, from: delivered).result == big)
+    }
 }
