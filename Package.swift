@@ -81,6 +81,7 @@ let package = Package(
             name: "WorkerRuntime",
             dependencies: [
                 "MessageBus", "Contracts", "Redis", "Mongo",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -254,6 +255,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "TestSupport", "WorkerTestSupport", "Redis", "Mongo", "Runtime", "MessageBus", "Contracts", "WorkerRuntime", "BillingDomain", "TestService", "Gateway",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

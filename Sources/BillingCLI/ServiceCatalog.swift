@@ -214,9 +214,16 @@ public enum ServiceCatalog {
         guard let registry = try registry(for: service, settings: settings, infrastructure: infrastructure) else {
             throw UnknownService(name: service)
         }
-        return CommandProcessor(
+        var processor = CommandProcessor(
             group: service, registry: registry, database: infrastructure.mongo.database(infrastructure.databaseName),
             redis: infrastructure.redis, logger: Logger(label: "billing.\(service)"))
+        // Services whose answers hold secrets shown once keep them sealed in the ledger until published.
+        switch service {
+        case AuthService.name: processor.sealer = ReplySealer(deriving: try authConfiguration(settings).keyEncryptionKey)
+        case WebhookService.name: processor.sealer = ReplySealer(deriving: try webhookConfiguration(settings).secretSealingKey)
+        default: break
+        }
+        return processor
     }
 
     /// A consumer group runner per service, one outbox relay for the process, and one janitor for

@@ -87,6 +87,13 @@ public enum TestHandlers {
             if fail { throw Problem.invalid("fail", "refused after asking for an after-commit action") }
             return HandlerResult(status: 201, body: .object([:]))
         }
+        registry.write(TestCommands.Rotate.self) { context in
+            // A secret shown once (as a rotated refresh token): a fresh random value, stored as the item's key.
+            let token = "tok_" + UUID().uuidString
+            _ = try context.transaction.collection("items", as: Item.self).insertOne(
+                Item(commandID: context.envelope.id, key: token))
+            return HandlerResult(status: 200, body: .object(["token": .string(token)]), secretFields: ["token"])
+        }
         registry.write(TestCommands.Refuse.self) { _ in
             throw Problem.invalid("key", "refused on purpose")
         }
@@ -160,6 +167,10 @@ public enum TestCommands {
     }
     public enum Refuse: BusCommand {
         public static let name = "test.refuse"
+        public static let service = TestHandlers.name
+    }
+    public enum Rotate: BusCommand {
+        public static let name = "test.rotate"
         public static let service = TestHandlers.name
     }
     public enum Slow: BusCommand {

@@ -37,6 +37,9 @@ public struct CommandProcessor: Sendable {
     /// Records the sessions of this processor's transactions, so a consumer reclaiming our
     /// entries after we died can abort what we left open (set by ``ConsumerGroupRunner``).
     public var fence: SessionFence?
+    /// Keeps the whole reply of a secret-bearing answer sealed in the ledger until it is published
+    /// (set for services whose answers hold secrets: auth, webhook).
+    public var sealer: ReplySealer?
 
     public init(
         group: String, registry: HandlerRegistry, database: MongoDatabase, redis: RedisClient,
@@ -187,7 +190,7 @@ public struct CommandProcessor: Sendable {
             var afterCommit: [AfterCommitAction] = []
             for ((envelope, body), ledgerID) in zip(items, ids) {
                 if let entry = seen[ledgerID] {
-                    outcomes.append(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
+                    outcomes.append(.alreadyApplied(try storedReply(entry)))
                     continue
                 }
                 let context = CommandContext(envelope: envelope, transaction: txn, now: now, service: service)
@@ -196,7 +199,7 @@ public struct CommandProcessor: Sendable {
                     context.failure.map { Reply.failure(to: envelope, $0, at: now) }
                     ?? Reply.success(
                         to: envelope, status: result.status, result: result.body, at: now, secretFields: result.secretFields)
-                records.append(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
+                records.append(try ledgerEntry(ledgerID, envelope: envelope, reply: reply, now: wallNow))
                 events += try context.outboxEntries()
                 afterCommit += context.afterCommitActions
                 outcomes.append(.applied(reply))
@@ -227,7 +230,7 @@ public struct CommandProcessor: Sendable {
             if let entry = try await database.collection(MessagingStore.processed, as: ProcessedMessage.self).findOne([
                 "_id": .string(ledgerID)
             ]) {
-                return .success(.alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply)))
+                return .success(.alreadyApplied(try storedReply(entry)))
             }
             let context = TransactContext(
                 database: database, redis: redis, now: now, envelope: envelope, service: group, fence: fence
@@ -264,13 +267,12 @@ public struct CommandProcessor: Sendable {
     /// the message: then that stored reply is the answer.
     private func recordAnswer(_ envelope: Envelope, _ reply: Reply, wallNow: Date) async throws -> Outcome {
         let ledgerID = ledgerID(envelope)
-        let group = self.group
         return try await withTransaction { txn in
             let ledger = txn.collection(MessagingStore.processed, as: ProcessedMessage.self)
             if let entry = try ledger.findOne(["_id": .string(ledgerID)]) {
-                return .alreadyApplied(try MessageCoding.decode(Reply.self, from: entry.reply))
+                return .alreadyApplied(try self.storedReply(entry))
             }
-            _ = try ledger.insertOne(try Self.ledgerEntry(ledgerID, group: group, envelope: envelope, reply: reply, now: wallNow))
+            _ = try ledger.insertOne(try self.ledgerEntry(ledgerID, envelope: envelope, reply: reply, now: wallNow))
             return .applied(reply)
         }
     }
@@ -279,12 +281,26 @@ public struct CommandProcessor: Sendable {
         try await recordAnswer(envelope, .failure(to: envelope, problem, at: now), wallNow: wallNow)
     }
 
-    static func ledgerEntry(_ id: String, group: String, envelope: Envelope, reply: Reply, now: Date) throws
-        -> ProcessedMessage
-    {
+    /// The ledger entry of `reply`: redacted, and with the whole reply sealed beside it when it
+    /// holds secrets and this processor has a ``sealer``.
+    func ledgerEntry(_ id: String, envelope: Envelope, reply: Reply, now: Date) throws -> ProcessedMessage {
         ProcessedMessage(
             id: id, group: group, type: envelope.type,
-            reply: String(decoding: try MessageCoding.encode(reply.redacted()), as: UTF8.self), processedAt: now,
-            expireAt: now.addingTimeInterval(MessagingStore.ledgerRetention))
+            reply: String(decoding: try MessageCoding.encode(reply.redacted()), as: UTF8.self),
+            sealedReply: reply.secretFields == nil ? nil : try sealer?.seal(reply, ledgerID: id),
+            processedAt: now, expireAt: now.addingTimeInterval(MessagingStore.ledgerRetention))
+    }
+
+    /// A ledger entry's reply: the sealed whole one while it is there, else the stored (redacted) one.
+    func storedReply(_ entry: ProcessedMessage) throws -> Reply {
+        if let sealed = entry.sealedReply, let reply = sealer?.open(sealed, ledgerID: entry.id) { return reply }
+        return try MessageCoding.decode(Reply.self, from: entry.reply)
+    }
+
+    /// Deletes the sealed copies of these messages' replies, once published.
+    func forgetSealedReplies(_ envelopes: [Envelope]) async throws {
+        guard sealer != nil, !envelopes.isEmpty else { return }
+        _ = try await database.collection(MessagingStore.processed, as: BSONDocument.self).updateMany(
+            ["_id": ["$in": .array(envelopes.map { .string(ledgerID($0)) })]], update: ["$unset": ["sealed_reply": ""]])
     }
 }

@@ -367,6 +367,14 @@ public final class ConsumerGroupRunner: Service, Sendable {
                 processed.answered.map { ($0.reply, $0.command) },
                 acknowledging: .init(stream: stream, group: group, ids: acknowledged))
             if !fresh { await forgetErrors(acknowledged) }
+            let sealed = processed.answered.filter { $0.reply.secretFields != nil }.map(\.command)
+            do {
+                try await processor.forgetSealedReplies(sealed)
+            } catch {
+                logger.warning(
+                    "sealed replies not deleted from the ledger; they expire with it",
+                    metadata: ["count": "\(sealed.count)", "error": "\(error)"])
+            }
             await deleteSettledEntries(processed)
         } catch {
             // Committed but not answered: leave them pending, to be reclaimed and answered from the

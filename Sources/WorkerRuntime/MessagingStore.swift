@@ -21,6 +21,8 @@ struct ProcessedMessage: Codable, Sendable {
     var group: String
     var type: String
     var reply: String
+    /// The whole reply, sealed (``ReplySealer``), while a reply with secrets is not yet published.
+    var sealedReply: String?
     var processedAt: Date
     var expireAt: Date
 }

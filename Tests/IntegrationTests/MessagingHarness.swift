@@ -38,11 +38,16 @@ final class MessagingHarness: @unchecked Sendable {
 
     var stream: String { names.commands(TestHandlers.name) }
 
+    /// Set before `startRunner` to keep secret-bearing replies sealed in the ledger until published.
+    var sealer: ReplySealer?
+
     func processor() -> CommandProcessor {
         var logger = captured.logger("test.processor")
         logger.logLevel = .debug
-        return CommandProcessor(
+        var processor = CommandProcessor(
             group: TestHandlers.name, registry: TestHandlers.registry(), database: database, redis: redis, logger: logger)
+        processor.sealer = sealer
+        return processor
     }
 
     /// Starts an in-process consumer group runner; returns it so a test can stop it.

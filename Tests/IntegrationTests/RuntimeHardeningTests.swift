@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import MessageBus
@@ -49,6 +50,37 @@ struct RuntimeHardeningTests {
             })
         #expect(try await h.effectCounts() == [command.id: 1])
         #expect(try await StreamAdmin(redis: h.redis, names: h.names).deadLetters(service: TestHandlers.name).isEmpty)
+    }
+
+    /// Item 12: a secret shown once (a rotated token) whose reply could not be published is sent
+    /// whole on the redelivery, from the ledger's sealed copy, which goes once it is out.
+    @Test func aSecretBearingReplyThatCouldNotBePublishedIsResentWholeFromTheSealedLedgerCopy() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.sealer = ReplySealer(deriving: SymmetricKey(size: .bits256))
+        let replyStream = h.names.replies("blocked-secret")
+        try await h.redis.send(SET(replyStream, value: "not a stream"))
+        h.startRunner { $0.maxDeliveries = 1000 }
+        let command = Envelope(
+            type: TestCommands.Rotate.name, replyTo: replyStream, principal: h.principal, payload: .object([:]),
+            createdAt: Date())
+        try await h.bus.send(command, to: TestHandlers.name)
+        #expect(await h.eventually { h.captured.text.contains("replies failed") })
+        let ledger = h.database.collection(MessagingStore.processed, as: BSONDocument.self)
+        let entry = try #require(try await ledger.findOne(["_id": .string("\(TestHandlers.name):\(command.id)")]))
+        #expect(entry["sealed_reply"]?.stringValue?.isEmpty == false)
+        #expect(entry["reply"]?.stringValue?.contains("tok_") == false, "the plain stored reply holds the secret")
+
+        try await h.redis.send(DEL(replyStream))
+        #expect(try await h.eventually { try await h.redis.send(XLEN(replyStream)) > 0 })
+        let written = try #require(try await h.redis.send(XRANGE(replyStream)).first?.fields[CommandBus.envelopeField])
+        let reply = try MessageCoding.decode(Reply.self, from: written)
+        let token = try #require(try await h.items().find(["command_id": .string(command.id)]).first?.key)
+        #expect(reply.result == .object(["token": .string(token)]))
+        #expect(
+            try await h.eventually {
+                try await ledger.findOne(["_id": .string("\(TestHandlers.name):\(command.id)")])?["sealed_reply"] == nil
+            })
     }
 
     // MARK: Entries trimmed before they were processed
