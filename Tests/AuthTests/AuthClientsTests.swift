@@ -94,6 +94,9 @@ struct AuthClientsTests {
             #expect(deleted == .noContent)
             let (afterDelete, _) = try await Self.token(client, "grant_type=client_credentials&client_id=\(id)&client_secret=\(secret)")
             #expect(afterDelete == .unauthorized)
+            // And the access token it issued before is refused at once, not at its expiry (item 12).
+            let (stale, staleBody) = try await client.get("/v1/customers", headers: respondAsync + bearer(access))
+            #expect(stale == .unauthorized, "\(staleBody)")
         }
     }
 

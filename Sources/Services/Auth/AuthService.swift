@@ -343,7 +343,7 @@ public struct AuthService: Sendable {
 
     var keysDatabase: MongoDatabase { keys.database }
 
-    private func denyList(_ jti: String) async throws {
+    func denyList(_ jti: String) async throws {
         try await Self.denyList(jti, redis: redis, names: configuration.names, accessTokenTTL: configuration.accessTokenTTL)
     }
 

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import MessageBus
 import Mongo
+import Redis
 import ServiceKit
 import WorkerRuntime
 
@@ -36,7 +37,13 @@ extension AuthService {
         let id = try ResourceID.path(path.id, prefix: "cli", what: "OAuth client")
         let tenant = envelope.principal.tenant
         let now = context.now
-        // Its tokens stop at once: the refresh tokens are revoked and the access tokens deny-listed.
+        guard
+            try await context.database.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self)
+                .findOne(["_id": .string(id), "tenant_id": .string(tenant), "status": "active"]) != nil
+        else { throw Problem.notFound("OAuth client \(id)") }
+        // Its tokens stop at once: no new access token is recorded for it any more, those it holds
+        // are deny-listed, its refresh tokens revoked. (Before the commit: a redelivery does it again.)
+        for jti in try await closeClientTokens(id) { try await denyList(jti) }
         for token in try await context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
             .find(["subject": .string(id), "tenant_id": .string(tenant)])
         {
@@ -115,10 +122,58 @@ extension AuthService {
         // RFC 6749 §4.4.3: no refresh token for client credentials.
         let access = try await issuer.accessToken(
             subject: client.id, role: "service", tenant: client.tenantID, customerID: nil, scope: scope, now: context.now)
+        guard try await recordClientToken(client.id, jti: access.jti, lifetime: access.expiresIn) else {
+            throw Self.oauthError("invalid_client", "client authentication failed", status: 401)
+        }
         return HandlerResult(
             body: .object([
                 "access_token": .string(access.token), "token_type": .string("Bearer"),
                 "expires_in": .number(String(access.expiresIn)), "scope": .string(scope),
             ]), secretFields: ["access_token"])
+    }
+
+    // MARK: A client's access tokens
+
+    // Client-credentials tokens are recorded per client (a sorted set of jti by expiry, `{client}`
+    // tagged with its closed flag, so both scripts touch one hash slot), so deleting the client can
+    // deny-list them at once. Recording refuses once the client is closed, and closing returns what
+    // was recorded: a token is either recorded before the close (and deny-listed) or refused.
+
+    private func clientTokenKeys(_ client: String) -> [String] {
+        ["\(configuration.names.prefix):auth:{\(client)}:tokens", "\(configuration.names.prefix):auth:{\(client)}:closed"]
+    }
+
+    // KEYS: tokens, closed. ARGV: jti, expiry (ms since 1970), now (ms). 1 recorded, 0 closed.
+    static let recordToken = RedisScript(
+        """
+        if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2]) + 60000)
+        return 1
+        """)
+
+    // KEYS: tokens, closed. ARGV: how long the flag stays (ms), now (ms). The unexpired jti recorded.
+    static let closeTokens = RedisScript(
+        """
+        redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+        return redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')
+        """)
+
+    private func recordClientToken(_ client: String, jti: String, lifetime: Int) async throws -> Bool {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let reply = try await redis.eval(
+            Self.recordToken, keys: clientTokenKeys(client),
+            arguments: [RedisArgument(jti), RedisArgument(now + Int64(lifetime) * 1000), RedisArgument(now)])
+        return reply.int == 1
+    }
+
+    /// Closes the client's token record (a day: longer than any token it issued lives) and returns the
+    /// unexpired tokens it holds.
+    private func closeClientTokens(_ client: String) async throws -> [String] {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let reply = try await redis.eval(
+            Self.closeTokens, keys: clientTokenKeys(client), arguments: [RedisArgument(86_400_000), RedisArgument(now)])
+        return reply.array?.compactMap(\.string) ?? []
     }
 }
