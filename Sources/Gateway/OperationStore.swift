@@ -2,7 +2,7 @@ import Foundation
 import MessageBus
 import Redis
 
-/// What the gateway writes at `<prefix>:op:<id>` (SET NX, 24 h) before it sends a command; the
+/// What the gateway writes at `<prefix>:op:{<id>}` (SET NX, 24 h) before it sends a command; the
 /// worker's ``OperationRecord`` replaces it when the command completes.
 struct PendingOperation: Codable, Sendable {
     var id: String
@@ -37,7 +37,7 @@ struct OperationStore: Sendable {
     let names: StreamNames
 
     /// Same key as ``ReplyPublisher/operationKey(_:)``.
-    static func key(_ names: StreamNames, _ id: String) -> String { "\(names.prefix):op:\(id)" }
+    static func key(_ names: StreamNames, _ id: String) -> String { names.operation(id) }
 
     /// The creation time of an operation whose ID is not a UUIDv7 (those of an `Idempotency-Key`),
     /// kept apart because the worker's record replaces the pending one.

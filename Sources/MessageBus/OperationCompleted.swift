@@ -3,7 +3,7 @@ import Foundation
 /// `operation.completed`: raised on `billing:events` for every request the gateway answered with
 /// 202, so an asynchronous client can be told by webhook instead of polling.
 ///
-/// The gateway marks such an operation (`<prefix>:op:<id>:async`): before sending on
+/// The gateway marks such an operation (`<prefix>:op:{<id>}:async`): before sending on
 /// `Prefer: respond-async`, after its wait ran out otherwise. The worker reads the markers after
 /// it stored the results (in order, on one connection), and the gateway's marking script (atomic)
 /// sets the marker and reads the result; so one of the two sides always sees the other and raises
@@ -14,7 +14,7 @@ public enum OperationCompleted {
     public static var type: String { eventType.name }
 
     /// The marker the gateway sets on an operation it answered with 202.
-    public static func asyncMarkerKey(_ names: StreamNames, _ id: String) -> String { "\(names.prefix):op:\(id):async" }
+    public static func asyncMarkerKey(_ names: StreamNames, _ id: String) -> String { names.operation(id) + ":async" }
 
     /// The event's ID: the operation's UUID with its random tail flipped (the same operation always
     /// gives the same event, and its time-ordered head is kept).

@@ -31,8 +31,8 @@ public struct ReplyPublisher: Sendable {
         self.answeredOperationTTL = answeredOperationTTL
     }
 
-    /// `billing:op:<id>`: the operation's state.
-    public func operationKey(_ id: String) -> String { "\(names.prefix):op:\(id)" }
+    /// `billing:op:{<id>}`: the operation's state.
+    public func operationKey(_ id: String) -> String { names.operation(id) }
 
     /// The reply-stream field of an entry that holds several replies (a JSON array); an entry
     /// with one reply holds it in ``CommandBus/envelopeField``.

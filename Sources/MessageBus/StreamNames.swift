@@ -12,6 +12,9 @@ public struct StreamNames: Sendable, Hashable {
     public func replies(_ instance: String) -> String { "\(prefix):reply:\(instance)" }
     /// `billing:events`, written by the outbox relay.
     public var events: String { "\(prefix):events" }
+    /// `billing:op:{<id>}`, an operation's state (the `{id}` tag keeps its companion keys, such as
+    /// the 202 marker, in its hash slot).
+    public func operation(_ id: String) -> String { "\(prefix):op:{\(id)}" }
     /// `billing:dlq:<service>`, dead letters of one service.
     public func deadLetters(_ service: String) -> String { "\(prefix):dlq:\(service)" }
     /// Hash of the last error per pending entry of a service, so whoever dead-letters it can say why.

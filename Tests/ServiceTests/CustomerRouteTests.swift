@@ -219,10 +219,10 @@ struct AnsweredRequestRetentionTests {
                 #expect(try await TestServers.eventually(timeout: .seconds(10)) {
                     try await api.get("/v1/operations/\(operation)", admin).string("status") == "succeeded"
                 })
-                #expect(try await h.redis.send(PTTL("\(h.names.prefix):op:\(operation)")) > 3_600_000)
+                #expect(try await h.redis.send(PTTL(h.names.operation(operation))) > 3_600_000)
                 // The gateway stopped waiting after the worker answered: its mark keeps the state the day.
                 let answered = try #require(ops.first)
-                let answeredID = String(answered.dropFirst("\(h.names.prefix):op:".count))
+                let answeredID = String(answered.dropFirst("\(h.names.prefix):op:{".count).dropLast())
                 _ = try await h.redis.eval(
                     CommandEndpoint.markAsync, keys: [answered, OperationCompleted.asyncMarkerKey(h.names, answeredID)],
                     arguments: [RedisArgument(86_400_000)])
@@ -236,7 +236,7 @@ struct AnsweredRequestRetentionTests {
                     payload: .object(["path": .object(["id": .string(id)])]), id: late)
                 #expect(reply.status == .succeeded)
                 #expect(try await TestServers.eventually(timeout: .seconds(5)) {
-                    try await h.redis.send(PTTL("\(h.names.prefix):op:\(late)")) > 3_600_000
+                    try await h.redis.send(PTTL(h.names.operation(late))) > 3_600_000
                 })
             }
         }

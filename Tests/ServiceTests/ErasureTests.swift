@@ -43,7 +43,7 @@ struct ErasureTests {
                     "id": .string(id), "name": .string(pii[0]), "email": .string(pii[1]), "user_id": .string("usr_zeb"),
                 ])]))
             #expect(signup.httpStatus == 201)
-            #expect(try await h.redis.send(GET("\(h.names.prefix):op:\(signup.id)")) != nil)
+            #expect(try await h.redis.send(GET(h.names.operation(signup.id))) != nil)
             let other = try #require(try await h.command(
                 "customer.create", to: CustomerService.name, principal: system,
                 payload: .object(["body": .object(["name": .string("Other Person"), "email": .string("other@example.com")])])
@@ -94,7 +94,7 @@ struct ErasureTests {
             #expect(outbox.filter { $0["type"] == "customer.deleted" }.count == 1)
             // Redis: the operation state of the customer's earlier writes is gone (the signup's reply held
             // the name and email), and the cached customer holds no personal data either.
-            #expect(try await h.redis.send(GET("\(h.names.prefix):op:\(signup.id)")) == nil)
+            #expect(try await h.redis.send(GET(h.names.operation(signup.id))) == nil)
             let cached = try await h.redis.send(GET("\(h.names.prefix):cache:customer:t1:\(id)")).map { String(decoding: $0, as: UTF8.self) } ?? ""
             for value in pii { #expect(!cached.lowercased().contains(value.lowercased())) }
         }

@@ -45,8 +45,8 @@ public enum CustomerService {
     }
 }
 
-/// `<prefix>:op:<id>`, where the runtime keeps each operation's state (ReplyPublisher.operationKey).
+/// `<prefix>:op:{<id>}`, where the runtime keeps each operation's state (ReplyPublisher.operationKey).
 struct ReplyPublisherKeys: Sendable {
     let prefix: String
-    func operation(_ id: String) -> String { "\(prefix):op:\(id)" }
+    func operation(_ id: String) -> String { StreamNames(prefix: prefix).operation(id) }
 }
