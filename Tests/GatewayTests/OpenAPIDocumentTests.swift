@@ -66,6 +66,32 @@ import Testing
             #expect(documented == route.requestSchema.map { "#/components/schemas/\($0)" }, "\(route.label)")
         }
     }
+
+    /// What the gateway itself may answer on a route, whatever the worker does, is documented for it:
+    /// 202 (no reply in time), 400, 401 (a refused or revoked credential, on public routes too), 429,
+    /// 503; 403 where a login is needed; 413 and 415 where a body is read; 409 (an Idempotency-Key in
+    /// use) on POSTs and 422 (a reused key, a card number) except on the token endpoint, whose 4xx are
+    /// RFC 6749 errors. scripts/lib/api-contract.sh checks the rest against the running system.
+    @Test func everyRouteDocumentsTheStatusesTheGatewayAnswers() throws {
+        let document = try #require(GatewayHarness.openAPI, "schemas/openapi.yaml loads")
+        for route in RouteTable.standard.routes {
+            let operation = try #require(document.operation(method: route.method.rawValue, path: route.path))
+            guard case .object(let responses)? = operation["responses"] else {
+                Issue.record("\(route.label) documents no responses")
+                continue
+            }
+            var expected: Set<String> = ["202", "400", "401", "429", "503"]
+            if route.access != .public { expected.insert("403") }
+            if route.requestSchema != nil { expected.formUnion(["413", "415"]) }
+            if !route.oauthTokenEndpoint {
+                expected.insert("422")
+                if route.method == .post { expected.insert("409") }
+            }
+            if route.path.contains("{id}") { expected.insert("404") }
+            let missing = expected.subtracting(responses.keys)
+            #expect(missing.isEmpty, "\(route.label) does not document \(missing.sorted())")
+        }
+    }
 }
 
 /// A worker's 429 (a sign-in lockout) reaches the client with `Retry-After`.
