@@ -59,9 +59,13 @@ public struct Answer<Body: Encodable & Sendable>: Sendable {
     /// The reply's wire form.
     public func result() throws -> HandlerResult {
         switch content {
-        case .body(let body?): HandlerResult(status: status, body: try ValueEncoder.encode(body), secretFields: secretFields)
-        case .body(nil): HandlerResult(status: status, body: .null, secretFields: secretFields)
-        case .encoded(let json): HandlerResult(status: status, body: json, secretFields: secretFields)
+        case .body(let body?):
+            // Only the secrets this answer holds (a listed endpoint has no `secret`): a reply without any
+            // is stored as it is.
+            let json = try ValueEncoder.encode(body)
+            return HandlerResult(status: status, body: json, secretFields: secretFields.filter { json[$0] != nil })
+        case .body(nil): return HandlerResult(status: status, body: .null, secretFields: secretFields)
+        case .encoded(let json): return HandlerResult(status: status, body: json, secretFields: secretFields)
         }
     }
 }
