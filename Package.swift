@@ -216,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "TestSupport", "AccessTokens", "Gateway", "MessageBus", "Redis",
+                "TestSupport", "AccessTokens", "Gateway", "MessageBus", "Contracts", "FieldNames", "Redis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),

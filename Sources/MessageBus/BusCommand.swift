@@ -5,6 +5,9 @@ public protocol BusCommand: Sendable {
     /// What its envelope's `payload` decodes to (``PayloadDecoder``), usually a ``Request`` of
     /// path, query and body types; untyped commands read the ``JSONValue`` field by field.
     associatedtype Payload: Decodable & Sendable = JSONValue
+    /// What its handler answers (a resource, a page of them, `NoContent`), encoded once into
+    /// the reply's JSON by the worker runtime; schemas/openapi.yaml is its contract.
+    associatedtype Response: Codable & Sendable
     /// The envelope `type`, e.g. `customer.create` (schemas/commands/<name>.json).
     static var name: String { get }
     /// The service that runs it, e.g. `customer`.
@@ -32,4 +35,11 @@ public struct EventType: Sendable, Hashable, CustomStringConvertible {
     public init(_ name: String) { self.name = name }
 
     public var description: String { name }
+}
+
+/// A response with members that are secrets shown once (a new API key, a client secret, tokens):
+/// the reply carries them, the ledger and the operation state never do (``Reply/redacted()``).
+public protocol ShowsSecretsOnce {
+    /// Its top-level members that are secrets.
+    static var secretFields: [String] { get }
 }

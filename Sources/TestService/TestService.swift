@@ -35,22 +35,22 @@ public enum TestHandlers {
     @Sendable public static func registry() -> HandlerRegistry {
         var registry = HandlerRegistry()
         registry.read(TestCommands.Echo.self) { envelope, _ in
-            HandlerResult(body: envelope.payload)
+            Answer(envelope.payload)
         }
         registry.read(TestCommands.Items.self) { _, context in
             // The items' command IDs: what the gateway's tests check without a MongoDB client of their own.
             let items = try await context.database.collection("items", as: Item.self).find([:])
-            return HandlerResult(body: .object(["command_ids": .array(items.map { .string($0.commandID) })]))
+            return Answer(.object(["command_ids": .array(items.map { .string($0.commandID) })]))
         }
         registry.write(TestCommands.Insert.self) { context in
             try insert(context)
-            return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
+            return Answer(status: 201, .object(["key": context.envelope.payload["key"] ?? .null]))
         }
         registry.write(TestCommands.Slow.self) { context in
             let ms = Int(context.envelope.payload["ms"]?.numberText ?? "") ?? 100
             Thread.sleep(forTimeInterval: Double(ms) / 1000)
             try insert(context)
-            return HandlerResult(status: 201, body: .object(["key": context.envelope.payload["key"] ?? .null]))
+            return Answer(status: 201, .object(["key": context.envelope.payload["key"] ?? .null]))
         }
         registry.write(TestCommands.Hang.self) { context in
             // Every delivery writes the same document (its `_id` is the command's), so a transaction
@@ -62,19 +62,19 @@ public enum TestHandlers {
                 FileHandle.standardError.write(Data("test.hang: holding a transaction open for \(ms) ms\n".utf8))
                 Thread.sleep(forTimeInterval: Double(ms) / 1000)
             }
-            return HandlerResult(status: 201, body: .object([:]))
+            return Answer(status: 201, .object([:]))
         }
         registry.write(TestCommands.Emit.self) { context in
             try insert(context)
             context.emit(.testHappened, payload: context.envelope.payload)
-            return HandlerResult(status: 201, body: .object([:]))
+            return Answer(status: 201, .object([:]))
         }
         registry.write(TestCommands.Forward.self) { context in
             // Asks this same service, through the outbox, to insert `key` (a command to another service).
             context.send(
                 TestCommands.Insert.self, payload: .object(["key": context.envelope.payload["key"] ?? .null]),
                 id: "fwd-\(context.envelope.id)")
-            return HandlerResult(status: 202, body: .object([:]))
+            return Answer(status: 202, .object([:]))
         }
         registry.write(TestCommands.Mark.self) { context in
             // Inserts, then sets a Redis key once the insert has committed.
@@ -85,14 +85,14 @@ public enum TestHandlers {
                 try await redis.send(SET(key, value: RedisArgument("committed")))
             }
             if fail { throw Problem.invalid("fail", "refused after asking for an after-commit action") }
-            return HandlerResult(status: 201, body: .object([:]))
+            return Answer(status: 201, .object([:]))
         }
         registry.write(TestCommands.Rotate.self) { context in
             // A secret shown once (as a rotated refresh token): a fresh random value, stored as the item's key.
             let token = "tok_" + UUID().uuidString
             _ = try context.transaction.collection("items", as: Item.self).insertOne(
                 Item(commandID: context.envelope.id, key: token))
-            return HandlerResult(status: 200, body: .object(["token": .string(token)]), secretFields: ["token"])
+            return Answer(.object(["token": .string(token)]), secretFields: ["token"])
         }
         registry.write(TestCommands.Refuse.self) { _ in
             throw Problem.invalid("key", "refused on purpose")
@@ -104,7 +104,7 @@ public enum TestHandlers {
                 throw TestFailure(message: "test.fail is broken until flags/fixed exists")
             }
             try insert(context)
-            return HandlerResult(status: 201, body: .object([:]))
+            return Answer(status: 201, .object([:]))
         }
         return registry
     }
@@ -131,51 +131,63 @@ extension JSONValue {
     }
 }
 
-/// The diagnostic service's commands (not part of the product's catalogue).
+/// The diagnostic service's commands (not part of the product's catalogue); they answer whatever
+/// JSON their test needs.
 public enum TestCommands {
     public enum Echo: BusCommand {
         public static let name = "test.echo"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Emit: BusCommand {
         public static let name = "test.emit"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Fail: BusCommand {
         public static let name = "test.fail"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Forward: BusCommand {
         public static let name = "test.forward"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Hang: BusCommand {
         public static let name = "test.hang"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Insert: BusCommand {
         public static let name = "test.insert"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Items: BusCommand {
         public static let name = "test.items"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Mark: BusCommand {
         public static let name = "test.mark"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Refuse: BusCommand {
         public static let name = "test.refuse"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Rotate: BusCommand {
         public static let name = "test.rotate"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
     public enum Slow: BusCommand {
         public static let name = "test.slow"
         public static let service = TestHandlers.name
+        public typealias Response = JSONValue
     }
 }
 

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import MessageBus
 import Mongo
@@ -5,7 +6,8 @@ import NIOPosix
 import Redis
 import Synchronization
 
-/// What a handler answers: an HTTP-like status and a JSON body for the reply.
+/// What a handler answers on the wire: an HTTP-like status and a JSON body for the reply (a
+/// command's typed ``Answer`` encoded; an event consumer's answer as it is).
 public struct HandlerResult: Sendable, Hashable {
     public var status: Int
     public var body: JSONValue
@@ -17,6 +19,60 @@ public struct HandlerResult: Sendable, Hashable {
         self.body = body
         self.secretFields = secretFields
     }
+}
+
+/// What a command's handler answers: a status and the command's typed ``BusCommand/Response``,
+/// encoded once into the reply's JSON (``result()``) by the registry.
+public struct Answer<Body: Encodable & Sendable>: Sendable {
+    public var status: Int
+    /// Top-level members of the body that are secrets shown once (by default its type's,
+    /// ``ShowsSecretsOnce``): never stored (see ``Reply/redacted()``).
+    public var secretFields: [String]
+    private var content: Content
+
+    private enum Content: Sendable {
+        case body(Body?)
+        /// A `Body` already encoded: a committed transaction's reply, a cached copy.
+        case encoded(JSONValue)
+    }
+
+    public init(status: Int = 200, _ body: Body, secretFields: [String]? = nil) {
+        self.status = status
+        self.content = .body(body)
+        self.secretFields = secretFields ?? (Body.self as? any ShowsSecretsOnce.Type)?.secretFields ?? []
+    }
+
+    /// No body (`null`): an answer that ``CommandContext/fail(with:)`` replaces with its problem.
+    public static func withoutBody(status: Int) -> Answer { Answer(status: status, content: .body(nil), secretFields: []) }
+
+    /// A body this type encoded before: the reply a transaction committed, or a read cache's copy of one.
+    public static func encoded(_ json: JSONValue, status: Int = 200, secretFields: [String] = []) -> Answer {
+        Answer(status: status, content: .encoded(json), secretFields: secretFields)
+    }
+
+    private init(status: Int, content: Content, secretFields: [String]) {
+        self.status = status
+        self.content = content
+        self.secretFields = secretFields
+    }
+
+    /// The reply's wire form.
+    public func result() throws -> HandlerResult {
+        switch content {
+        case .body(let body?):
+            // Only the secrets this answer holds (a listed endpoint has no `secret`): a reply without any
+            // is stored as it is.
+            let json = try ValueEncoder.encode(body)
+            return HandlerResult(status: status, body: json, secretFields: secretFields.filter { json[$0] != nil })
+        case .body(nil): return HandlerResult(status: status, body: .null, secretFields: secretFields)
+        case .encoded(let json): return HandlerResult(status: status, body: json, secretFields: secretFields)
+        }
+    }
+}
+
+extension Answer where Body == NoContent {
+    /// `204 No Content`.
+    public static var noContent: Answer { Answer(status: 204, NoContent()) }
 }
 
 /// Everything a state-changing handler may touch: the transaction, the time, and the events it raises.
@@ -144,11 +200,11 @@ public final class TransactContext: Sendable {
 
     /// Runs `body` in one transaction with the message's ledger entry (and its events and commands);
     /// returns what it answered. Call it at most once.
-    public func commit(_ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) async throws -> HandlerResult {
-        let (reply, _) = try await run(body)
+    public func commit<Body>(_ body: @escaping @Sendable (CommandContext) throws -> Answer<Body>) async throws -> Answer<Body> {
+        let (reply, _) = try await run { context in try body(context).result() }
         committed.withLock { $0 = reply }
         if let error = reply.error { throw CommittedRefusal(problem: error) }
-        return HandlerResult(status: reply.httpStatus, body: reply.result ?? .null, secretFields: reply.secretFields ?? [])
+        return .encoded(reply.result ?? .null, status: reply.httpStatus, secretFields: reply.secretFields ?? [])
     }
 
     /// Runs blocking or CPU-heavy work (a password hash) on NIO's shared thread pool, off Swift's
@@ -198,42 +254,52 @@ public struct HandlerRegistry: Sendable {
 
     public init() {}
 
-    public mutating func write<C: BusCommand>(_ command: C.Type, _ body: @escaping @Sendable (CommandContext) throws -> HandlerResult) {
-        handlers[C.name] = .write(body)
+    /// A write handler that reads the envelope's payload itself.
+    public mutating func write<C: BusCommand>(
+        _ command: C.Type, _ body: @escaping @Sendable (CommandContext) throws -> Answer<C.Response>
+    ) {
+        handlers[C.name] = .write { context in try body(context).result() }
     }
 
+    /// A read handler that reads the envelope's payload itself.
     public mutating func read<C: BusCommand>(
-        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> HandlerResult
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext) async throws -> Answer<C.Response>
     ) {
-        handlers[C.name] = .read(body)
+        handlers[C.name] = .read { envelope, context in try await body(envelope, context).result() }
     }
 
+    /// A transact handler that reads the envelope's payload itself.
     public mutating func transact<C: BusCommand>(
-        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext) async throws -> HandlerResult
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext) async throws -> Answer<C.Response>
     ) {
-        handlers[C.name] = .transact(body)
+        handlers[C.name] = .transact { envelope, context in try await body(envelope, context).result() }
     }
 
     /// A write handler given the command's decoded ``BusCommand/Payload`` (a payload that does not
-    /// decode is refused with a 422 naming the field, before the handler runs).
+    /// decode is refused with a 422 naming the field, before the handler runs), answering its
+    /// ``BusCommand/Response``.
     public mutating func write<C: BusCommand>(
-        _ command: C.Type, _ body: @escaping @Sendable (CommandContext, C.Payload) throws -> HandlerResult
+        _ command: C.Type, _ body: @escaping @Sendable (CommandContext, C.Payload) throws -> Answer<C.Response>
     ) {
-        handlers[C.name] = .write { context in try body(context, try C.payload(of: context.envelope)) }
+        handlers[C.name] = .write { context in try body(context, try C.payload(of: context.envelope)).result() }
     }
 
     /// A read handler given the command's decoded payload.
     public mutating func read<C: BusCommand>(
-        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext, C.Payload) async throws -> HandlerResult
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, ReadContext, C.Payload) async throws -> Answer<C.Response>
     ) {
-        handlers[C.name] = .read { envelope, context in try await body(envelope, context, try C.payload(of: envelope)) }
+        handlers[C.name] = .read { envelope, context in
+            try await body(envelope, context, try C.payload(of: envelope)).result()
+        }
     }
 
     /// A transact handler given the command's decoded payload.
     public mutating func transact<C: BusCommand>(
-        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext, C.Payload) async throws -> HandlerResult
+        _ command: C.Type, _ body: @escaping @Sendable (Envelope, TransactContext, C.Payload) async throws -> Answer<C.Response>
     ) {
-        handlers[C.name] = .transact { envelope, context in try await body(envelope, context, try C.payload(of: envelope)) }
+        handlers[C.name] = .transact { envelope, context in
+            try await body(envelope, context, try C.payload(of: envelope)).result()
+        }
     }
 
     /// An event consumer's handler for one event type.

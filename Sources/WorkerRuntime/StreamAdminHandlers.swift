@@ -35,32 +35,22 @@ public struct StreamAdminHandlers: Sendable {
 
     private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names) }
 
-    func streams(_ admin: StreamAdmin) async throws -> HandlerResult {
+    func streams(_ admin: StreamAdmin) async throws -> Answer<ItemList<StreamReport>> {
         let status = try await admin.status(services: services)
-        let data: [JSONValue] = status.map { stream in
-            .object([
-                "stream": .string(stream.stream), "length": .number(String(stream.length)),
-                "dead_letters": .number(String(stream.deadLetters)),
-                "groups": .array(
-                    stream.groups.map { group in
-                        .object([
-                            "name": .string(group.name), "lag": group.lag.map { .number(String($0)) } ?? .null,
-                            "pending": .number(String(group.pending)),
-                            "oldest_pending_ms": group.oldestPendingAge.map {
-                                .number(String($0.wholeMilliseconds))
-                            } ?? .null,
-                            "consumers": .array(
-                                group.consumers.map {
-                                    .object([
-                                        "name": .string($0.name), "pending": .number(String($0.pending)),
-                                        "idle_ms": .number(String($0.idleMilliseconds)),
-                                    ])
-                                }),
-                        ])
-                    }),
-            ])
-        }
-        return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
+        return Answer(
+            ItemList(
+                status.map { stream in
+                    StreamReport(
+                        stream: stream.stream, length: stream.length, deadLetters: stream.deadLetters,
+                        groups: stream.groups.map { group in
+                            StreamReport.Group(
+                                name: group.name, lag: group.lag, pending: group.pending,
+                                oldestPendingMs: group.oldestPendingAge.map { Int($0.wholeMilliseconds) },
+                                consumers: group.consumers.map {
+                                    StreamReport.Consumer(name: $0.name, pending: $0.pending, idleMs: $0.idleMilliseconds)
+                                })
+                        })
+                }))
     }
 
     /// A dead letter's ID in the API: `<service>:<entry time in hex>_<sequence>` (entry IDs are per
@@ -95,24 +85,21 @@ public struct StreamAdminHandlers: Sendable {
         (tenant(of: letter)?.tenant ?? operatorTenant) == principal.tenant
     }
 
-    func deadLetters(_ admin: StreamAdmin, for principal: Principal) async throws -> HandlerResult {
-        var data: [JSONValue] = []
+    func deadLetters(_ admin: StreamAdmin, for principal: Principal) async throws -> Answer<ItemList<DeadLetterReport>> {
+        var data: [DeadLetterReport] = []
         for service in services {
             for letter in try await admin.deadLetters(service: service) where Self.visible(letter, to: principal) {
                 data.append(
-                    .object([
-                        "id": .string(Self.publicID(service: service, entry: letter.id)), "service": .string(service),
-                        "original_id": .string(letter.originalID),
-                        "type": Self.tenant(of: letter).map { .string($0.type) } ?? .null,
-                        "error": .string(letter.error), "deliveries": .number(String(letter.deliveries)),
-                        "dead_lettered_at": letter.deadLetteredAt.map { .string(MessageCoding.formatTimestamp($0)) } ?? .null,
-                    ]))
+                    DeadLetterReport(
+                        id: Self.publicID(service: service, entry: letter.id), service: service, originalID: letter.originalID,
+                        type: Self.tenant(of: letter)?.type, error: letter.error, deliveries: letter.deliveries,
+                        deadLetteredAt: letter.deadLetteredAt))
             }
         }
-        return HandlerResult(body: .object(["object": .string("list"), "data": .array(data)]))
+        return Answer(ItemList(data))
     }
 
-    func retry(_ admin: StreamAdmin, id: String, for principal: Principal) async throws -> HandlerResult {
+    func retry(_ admin: StreamAdmin, id: String, for principal: Principal) async throws -> Answer<DeadLetterRetried> {
         guard let (service, entry) = Self.entry(ofPublicID: id), services.contains(service) else {
             throw Problem.notFound("dead letter \(id)")
         }
@@ -122,7 +109,6 @@ public struct StreamAdminHandlers: Sendable {
         else { throw Problem.notFound("dead letter \(id)") }
         let retried = try await admin.retryDeadLetters(service: service, ids: [entry])
         guard retried == 1 else { throw Problem.notFound("dead letter \(id)") }
-        return HandlerResult(
-            body: .object(["id": .string(id), "service": .string(service), "retried": .bool(true)]))
+        return Answer(DeadLetterRetried(id: id, service: service))
     }
 }

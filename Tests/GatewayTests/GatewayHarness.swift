@@ -180,17 +180,21 @@ enum TestCommand {
     enum Insert: BusCommand {
         static let name = "test.insert"
         static let service = GatewayHarness.testService
+        typealias Response = JSONValue
     }
     enum Echo: BusCommand {
         static let name = "test.echo"
         static let service = GatewayHarness.testService
+        typealias Response = JSONValue
     }
     enum Refuse: BusCommand {
         static let name = "test.refuse"
         static let service = GatewayHarness.testService
+        typealias Response = JSONValue
     }
     enum Void: BusCommand {
         static let name = "void.run"
         static let service = "void"
+        typealias Response = JSONValue
     }
 }

@@ -63,8 +63,9 @@ struct ServiceKitTests {
         for bad in ["0", "101", "ten", "1.5"] {
             #expect(throws: Problem.self) { try Self.decode(Query.self, ["query": .object(["limit": .string(bad)])]) }
         }
-        let list = page.page([1, 2, 3]) { JSONValue.number(String($0)) }
-        #expect(list["has_more"] == .bool(false))
+        let list = page.page([1, 2, 3]) { $0 * 10 }
+        #expect(list.data == [10, 20, 30] && !list.hasMore)
+        #expect(try ValueEncoder.encode(list)["has_more"] == .bool(false))
     }
 
     @Test func aCustomerPrincipalIsScopedToItselfAndOthersAre404() throws {

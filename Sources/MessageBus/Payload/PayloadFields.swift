@@ -125,9 +125,16 @@ public struct Bounded<let lowerBound: Int, let upperBound: Int>: Decodable, Send
 
 /// A decimal amount as text (`"19.99"`): a JSON string, never a JSON number, which some clients would
 /// have rounded through binary floating point on the way. Its form and precision are the handler's
-/// check (with the currency's minor units).
-public struct DecimalText: Decodable, Sendable, Hashable {
+/// check (with the currency's minor units). Responses write money the same way (`Money.formatted`).
+public struct DecimalText: Codable, Sendable, Hashable {
     public let text: String
+
+    public init(_ text: String) { self.text = text }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
 
     public init(from decoder: any Decoder) throws {
         guard let text = try? decoder.singleValueContainer().decode(String.self) else {

@@ -9,7 +9,7 @@ import WorkerRuntime
 /// Third-party API keys: shown once, stored hashed, published to Redis for the gateway (which
 /// looks a key up by the SHA-256 of its value) and withdrawn on revocation.
 extension AuthService {
-    func createAPIKey(_ context: CommandContext, _ draft: APIKeyDraft) throws -> HandlerResult {
+    func createAPIKey(_ context: CommandContext, _ draft: APIKeyDraft) throws -> Answer<APIKey> {
         let (name, scopes, mode) = (draft.name.value, draft.scopes?.values ?? [], (draft.mode ?? .live).rawValue)
         let now = context.now
         let key = "sk_\(mode)_" + Secrets.token()
@@ -21,25 +21,18 @@ extension AuthService {
         context.emit(.apiKeyCreated, payload: .object(["id": .string(record.id), "prefix": .string(record.prefix)]))
         let publisher = APIKeyPublisher(names: configuration.names)
         context.afterCommit { redis in try await publisher.publish(record, redis: redis) }
-        guard case .object(var body) = Self.apiKeyJSON(record, lastUsed: nil) else { return HandlerResult(body: .null) }
-        body["key"] = .string(key)
-        return HandlerResult(status: 201, body: .object(body), secretFields: ["key"])
+        return Answer(status: 201, record.resource(lastUsed: nil, key: key))
     }
 
-    func listAPIKeys(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+    func listAPIKeys(_ envelope: Envelope, _ context: ReadContext) async throws -> Answer<Page<APIKey>> {
         let records = try await context.database.collection(AuthCollections.apiKeys, as: APIKeyRecord.self).find(
             ["tenant_id": .string(envelope.principal.tenant), "status": "active"],
             options: FindOptions(sort: ["created_at": -1], limit: 100))
         let lastUsed = try await context.redis.send(HGETALL(APIKeyPublisher(names: configuration.names).lastUsedKey))
-        return HandlerResult(
-            body: .object([
-                "object": .string("list"),
-                "data": .array(records.map { Self.apiKeyJSON($0, lastUsed: lastUsed[$0.id]) }),
-                "has_more": .bool(false),
-            ]))
+        return Answer(Page(records.map { $0.resource(lastUsed: lastUsed[$0.id]) }, hasMore: false))
     }
 
-    func revokeAPIKey(_ context: CommandContext, _ path: IDPath) throws -> HandlerResult {
+    func revokeAPIKey(_ context: CommandContext, _ path: IDPath) throws -> Answer<NoContent> {
         let id = try ResourceID.path(path.id, prefix: "key", what: "API key")
         let keys = context.transaction.collection(AuthCollections.apiKeys, as: APIKeyRecord.self)
         guard
@@ -53,17 +46,14 @@ extension AuthService {
         context.emit(.apiKeyRevoked, payload: .object(["id": .string(id)]))
         let publisher = APIKeyPublisher(names: configuration.names)
         context.afterCommit { redis in try await publisher.withdraw(record, redis: redis) }
-        return HandlerResult(status: 204, body: .null)
+        return .noContent
     }
+}
 
-    static func apiKeyJSON(_ record: APIKeyRecord, lastUsed: String?) -> JSONValue {
-        .object([
-            "id": .string(record.id), "object": .string("api_key"), "name": .string(record.name),
-            "prefix": .string(record.prefix), "mode": .string(record.mode),
-            "scopes": .array(record.scopes.map(JSONValue.string)),
-            "created_at": .string(MessageCoding.formatTimestamp(record.createdAt)),
-            "last_used_at": lastUsed.map(JSONValue.string) ?? .null,
-        ])
+extension APIKeyRecord {
+    /// The API representation (schemas/openapi.yaml `ApiKey`); the key itself only when just created.
+    func resource(lastUsed: String?, key: String? = nil) -> APIKey {
+        APIKey(id: id, name: name, prefix: prefix, mode: mode, scopes: scopes, createdAt: createdAt, lastUsedAt: lastUsed, key: key)
     }
 }
 

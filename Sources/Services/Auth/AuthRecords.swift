@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 
 /// A login. `email` is normalised (trimmed, lowercased) and unique per tenant.
@@ -16,6 +17,11 @@ struct UserRecord: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
+
+    /// The API representation (schemas/openapi.yaml `User`).
+    var resource: User {
+        User(id: id, email: email, name: name, role: role, emailVerified: emailVerified, customerID: customerID, createdAt: createdAt)
+    }
 }
 
 /// An opaque refresh token, stored as the SHA-256 of its value. Every rotation adds a member to

@@ -66,7 +66,7 @@ public struct AuthService: Sendable {
 
     // MARK: Users
 
-    func signup(_ envelope: Envelope, _ context: TransactContext, _ form: Signup) async throws -> HandlerResult {
+    func signup(_ envelope: Envelope, _ context: TransactContext, _ form: Signup) async throws -> Answer<TokenResponse> {
         let (email, password, name) = (form.email.value, form.password.value, form.name.value)
         let failed = PasswordPolicy.violations(password, email: email)
         guard failed.isEmpty else {
@@ -129,9 +129,7 @@ public struct AuthService: Sendable {
                 ]), id: "verify-\(userID)")
             // The stored reply names the person: erasing the customer redacts it (ServiceKit.PersonalData).
             try PersonalData.note(txn, subject: customerID)
-            var body = session.body
-            body["user"] = Self.userJSON(user)
-            return HandlerResult(status: 201, body: .object(body), secretFields: Self.tokenFields)
+            return Answer(status: 201, session.tokens(for: user))
         }
         // Read-your-writes: answer once the customer service has created the profile the new token
         // names, so the client's first `GET /v1/customers/me` finds it (bounded: a customer worker
@@ -151,7 +149,7 @@ public struct AuthService: Sendable {
     }
 
     func login(_ envelope: Envelope, _ context: TransactContext, _ credentials: Credentials, ip: String?) async throws
-        -> HandlerResult
+        -> Answer<TokenResponse>
     {
         let (email, password) = (credentials.email.value, credentials.password.value)
         let tenant = envelope.principal.tenant
@@ -184,7 +182,7 @@ public struct AuthService: Sendable {
                         "locked_seconds": .number(String(locked)),
                     ]))
                 txn.fail(with: Self.invalidCredentials())
-                return HandlerResult(status: 401, body: .null)
+                return .withoutBody(status: 401)
             }
         }
         try await throttle.recordSuccess(tenant: tenant, email: email, ip: ip)
@@ -201,13 +199,11 @@ public struct AuthService: Sendable {
                     update: ["$set": ["password": try BSONEncoder().encodeValue(rehash), "updated_at": .datetime(now)], "$inc": ["version": 1]])
             }
             if let customerID = user.customerID { try PersonalData.note(txn, subject: customerID) }
-            var body = session.body
-            body["user"] = Self.userJSON(user)
-            return HandlerResult(status: 200, body: .object(body), secretFields: Self.tokenFields)
+            return Answer(session.tokens(for: user))
         }
     }
 
-    func verifyEmail(_ token: String, _ context: TransactContext) async throws -> HandlerResult {
+    func verifyEmail(_ token: String, _ context: TransactContext) async throws -> Answer<EmailVerified> {
         let now = context.now
         let id = Secrets.sha256Hex(token)
         return try await context.commit { txn in
@@ -231,17 +227,22 @@ public struct AuthService: Sendable {
                 ["_id": .string(record.userID)],
                 update: ["$set": ["email_verified": true, "updated_at": .datetime(now)], "$inc": ["version": 1]])
             txn.emit(.userEmailVerified, payload: .object(["user_id": .string(record.userID)]))
-            return HandlerResult(body: .object(["user_id": .string(record.userID), "email_verified": .bool(true)]))
+            return Answer(EmailVerified(userID: record.userID))
         }
     }
 
     // MARK: Sessions: refresh, logout
 
-    static let tokenFields = ["access_token", "refresh_token"]
-
     struct Session: Sendable {
         var record: RefreshTokenRecord
-        var body: [String: JSONValue]
+        var tokens: TokenResponse
+
+        /// The answer to a sign-up or sign-in: the tokens and the user.
+        func tokens(for user: UserRecord) -> TokenResponse {
+            var answer = tokens
+            answer.user = user.resource
+            return answer
+        }
     }
 
     /// A new access token and refresh token (in `family`, or a new family).
@@ -256,17 +257,14 @@ public struct AuthService: Sendable {
             id: Secrets.sha256Hex(refresh), tenantID: tenant, subject: subject,
             familyID: family ?? ResourceID.make("fam", at: now), status: "active", accessTokenID: access.jti,
             expiresAt: now.addingTimeInterval(configuration.refreshTokenTTL), createdAt: now)
-        var body: [String: JSONValue] = [
-            "access_token": .string(access.token), "token_type": .string("Bearer"),
-            "expires_in": .number(String(access.expiresIn)), "refresh_token": .string(refresh),
-        ]
-        if let scope { body["scope"] = .string(scope) }
-        return Session(record: record, body: body)
+        return Session(
+            record: record,
+            tokens: TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: refresh, scope: scope))
     }
 
     /// `POST /v1/auth/refresh` and the `refresh_token` grant: rotates the `presented` token; an
     /// already rotated one revokes its family (reuse: someone else holds a copy).
-    func refresh(_ presented: String, _ context: TransactContext, oauth: Bool) async throws -> HandlerResult {
+    func refresh(_ presented: String, _ context: TransactContext, oauth: Bool) async throws -> Answer<TokenResponse> {
         let now = context.now
         let tokens = context.database.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self)
         @Sendable func invalid(_ detail: String) -> Problem {
@@ -286,7 +284,7 @@ public struct AuthService: Sendable {
                 txn.emit(.authRefreshReuseDetected,
                     payload: .object(["subject": .string(record.subject), "family_id": .string(record.familyID)]))
                 txn.fail(with: invalid("the refresh token was already used; every session of its family is revoked"))
-                return HandlerResult(status: 401, body: .null)
+                return .withoutBody(status: 401)
             }
         }
         let subject = try await sessionSubject(record, context: context)
@@ -314,10 +312,10 @@ public struct AuthService: Sendable {
                 txn.emit(.authRefreshReuseDetected,
                     payload: .object(["subject": .string(record.subject), "family_id": .string(record.familyID)]))
                 txn.fail(with: invalid("the refresh token was already used; every session of its family is revoked"))
-                return HandlerResult(status: 401, body: .null)
+                return .withoutBody(status: 401)
             }
             _ = try tokens.insertOne(session.record)
-            return HandlerResult(body: .object(session.body), secretFields: Self.tokenFields)
+            return Answer(session.tokens)
         }
     }
 
@@ -354,7 +352,7 @@ public struct AuthService: Sendable {
     }
 
     func logout(_ envelope: Envelope, _ context: TransactContext, refreshToken presented: String?) async throws
-        -> HandlerResult
+        -> Answer<NoContent>
     {
         let principal = envelope.principal
         if let jti = principal.tokenID { try await denyList(jti) }
@@ -378,7 +376,7 @@ public struct AuthService: Sendable {
                     ["family_id": .string(family), "status": ["$ne": "revoked"]], update: ["$set": ["status": "revoked"]])
             }
             txn.emit(.userLoggedOut, payload: .object(["subject": .string(principal.subject)]))
-            return HandlerResult(status: 204, body: .null)
+            return .noContent
         }
     }
 
@@ -392,16 +390,6 @@ public struct AuthService: Sendable {
 
     static func invalidCredentials() -> Problem {
         Problem(status: 401, code: "invalid_credentials", title: "Invalid credentials", detail: "the email or password is wrong")
-    }
-
-    static func userJSON(_ user: UserRecord) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(user.id), "object": .string("user"), "email": .string(user.email), "name": .string(user.name),
-            "role": .string(user.role), "email_verified": .bool(user.emailVerified),
-            "created_at": .string(MessageCoding.formatTimestamp(user.createdAt)),
-        ]
-        if let customerID = user.customerID { o["customer_id"] = .string(customerID) }
-        return .object(o)
     }
 }
 

@@ -8,7 +8,7 @@ import WorkerRuntime
 
 /// OAuth 2.0 clients (RFC 6749 §4.4 client credentials) and the token endpoint.
 extension AuthService {
-    func createClient(_ context: CommandContext, _ draft: OAuthClientDraft) throws -> HandlerResult {
+    func createClient(_ context: CommandContext, _ draft: OAuthClientDraft) throws -> Answer<OAuthClient> {
         let (name, scopes) = (draft.name.value, draft.scopes.values)
         let now = context.now
         let secret = "cs_" + Secrets.token()
@@ -18,22 +18,17 @@ extension AuthService {
             version: 1)
         _ = try context.transaction.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).insertOne(client)
         context.emit(.oauthClientCreated, payload: .object(["id": .string(client.id), "scopes": .array(scopes.map(JSONValue.string))]))
-        guard case .object(var body) = Self.clientJSON(client) else { return HandlerResult(body: .null) }
-        body["client_secret"] = .string(secret)
-        return HandlerResult(status: 201, body: .object(body), secretFields: ["client_secret"])
+        return Answer(status: 201, client.resource(secret: secret))
     }
 
-    func listClients(_ envelope: Envelope, _ context: ReadContext) async throws -> HandlerResult {
+    func listClients(_ envelope: Envelope, _ context: ReadContext) async throws -> Answer<Page<OAuthClient>> {
         let clients = try await context.database.collection(AuthCollections.oauthClients, as: OAuthClientRecord.self).find(
             ["tenant_id": .string(envelope.principal.tenant), "status": "active"],
             options: FindOptions(sort: ["created_at": -1], limit: 100))
-        return HandlerResult(
-            body: .object([
-                "object": .string("list"), "data": .array(clients.map(Self.clientJSON)), "has_more": .bool(false),
-            ]))
+        return Answer(Page(clients.map { $0.resource() }, hasMore: false))
     }
 
-    func deleteClient(_ envelope: Envelope, _ context: TransactContext, _ path: IDPath) async throws -> HandlerResult {
+    func deleteClient(_ envelope: Envelope, _ context: TransactContext, _ path: IDPath) async throws -> Answer<NoContent> {
         let id = try ResourceID.path(path.id, prefix: "cli", what: "OAuth client")
         let tenant = envelope.principal.tenant
         let now = context.now
@@ -58,16 +53,8 @@ extension AuthService {
             _ = try txn.transaction.collection(AuthCollections.refreshTokens, as: RefreshTokenRecord.self).updateMany(
                 ["subject": .string(id), "tenant_id": .string(tenant)], update: ["$set": ["status": "revoked"]])
             txn.emit(.oauthClientDeleted, payload: .object(["id": .string(id)]))
-            return HandlerResult(status: 204, body: .null)
+            return .noContent
         }
-    }
-
-    static func clientJSON(_ client: OAuthClientRecord) -> JSONValue {
-        .object([
-            "id": .string(client.id), "object": .string("oauth_client"), "client_id": .string(client.id),
-            "name": .string(client.name), "scopes": .array(client.scopes.map(JSONValue.string)),
-            "created_at": .string(MessageCoding.formatTimestamp(client.createdAt)),
-        ])
     }
 
     // MARK: The token endpoint
@@ -77,7 +64,7 @@ extension AuthService {
     }
 
     /// `POST /v1/oauth/token`: `client_credentials` and `refresh_token` grants, RFC 6749 errors.
-    func token(_ envelope: Envelope, _ context: TransactContext) async throws -> HandlerResult {
+    func token(_ envelope: Envelope, _ context: TransactContext) async throws -> Answer<TokenResponse> {
         let form: TokenRequest
         do throws(Problem) {
             form = try Commands.AuthToken.payload(of: envelope).body
@@ -97,7 +84,7 @@ extension AuthService {
         }
     }
 
-    private func clientCredentials(_ form: TokenRequest, _ context: TransactContext) async throws -> HandlerResult {
+    private func clientCredentials(_ form: TokenRequest, _ context: TransactContext) async throws -> Answer<TokenResponse> {
         guard let clientID = form.clientID?.value, !clientID.isEmpty, let secret = form.clientSecret?.value else {
             throw Self.oauthError("invalid_client", "client authentication failed: send client_id and client_secret", status: 401)
         }
@@ -125,11 +112,7 @@ extension AuthService {
         guard try await recordClientToken(client.id, jti: access.jti, lifetime: access.expiresIn) else {
             throw Self.oauthError("invalid_client", "client authentication failed", status: 401)
         }
-        return HandlerResult(
-            body: .object([
-                "access_token": .string(access.token), "token_type": .string("Bearer"),
-                "expires_in": .number(String(access.expiresIn)), "scope": .string(scope),
-            ]), secretFields: ["access_token"])
+        return Answer(TokenResponse(accessToken: access.token, expiresIn: access.expiresIn, refreshToken: nil, scope: scope))
     }
 
     // MARK: A client's access tokens
@@ -175,5 +158,12 @@ extension AuthService {
         let reply = try await redis.eval(
             Self.closeTokens, keys: clientTokenKeys(client), arguments: [RedisArgument(86_400_000), RedisArgument(now)])
         return reply.array?.compactMap(\.string) ?? []
+    }
+}
+
+extension OAuthClientRecord {
+    /// The API representation (schemas/openapi.yaml `OAuthClient`); the secret only when just created.
+    func resource(secret: String? = nil) -> OAuthClient {
+        OAuthClient(id: id, name: name, scopes: scopes, createdAt: createdAt, clientSecret: secret)
     }
 }

@@ -230,8 +230,9 @@ public struct BillingEngine: Sendable {
             "id": .string(invoice.id), "customer_id": .string(invoice.customerID),
             "subscription_id": invoice.subscriptionID.map(JSONValue.string) ?? .null,
             "number": invoice.number.map(JSONValue.string) ?? .null, "status": .string(invoice.status.rawValue),
-            "currency": .string(invoice.currency.code), "total": invoice.money(invoice.total),
-            "amount_due": invoice.money(invoice.amountDue), "amount_paid": invoice.money(invoice.amountPaid),
+            "currency": .string(invoice.currency.code), "total": .string(invoice.money(invoice.total).formatted),
+            "amount_due": .string(invoice.money(invoice.amountDue).formatted),
+            "amount_paid": .string(invoice.money(invoice.amountPaid).formatted),
         ])
     }
 

@@ -1,4 +1,5 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
 import ServiceKit
@@ -60,25 +61,14 @@ struct SubscriptionDocument: Codable, Sendable {
         try BillingCycle(interval: interval, intervalCount: intervalCount, anchor: billingCycleAnchor)
     }
 
-    var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "object": .string("subscription"), "customer_id": .string(customerID),
-            "plan_id": .string(planID), "status": .string(status.rawValue),
-            "price": .string(priceMoney.formatted), "currency": .string(currency.code),
-            "interval": .string(interval.rawValue), "interval_count": .number(String(intervalCount)),
-            "start_date": DocumentJSON.timestamp(startDate),
-            "current_period_start": DocumentJSON.timestamp(currentPeriodStart),
-            "current_period_end": DocumentJSON.timestamp(currentPeriodEnd),
-            "cancel_at_period_end": .bool(cancelAtPeriodEnd), "metadata": DocumentJSON.strings(metadata),
-            "created_at": DocumentJSON.timestamp(createdAt), "updated_at": DocumentJSON.timestamp(updatedAt),
-        ]
-        o["end_date"] = endDate.map(DocumentJSON.timestamp) ?? .null
-        o["trial_end"] = trialEnd.map(DocumentJSON.timestamp) ?? .null
-        o["canceled_at"] = canceledAt.map(DocumentJSON.timestamp) ?? .null
-        o["default_payment_method"] = defaultPaymentMethod.map(JSONValue.string) ?? .null
-        o["latest_invoice"] = latestInvoice.map(JSONValue.string) ?? .null
-        o["test_clock"] = testClock.map(JSONValue.string) ?? .null
-        return .object(o)
+    /// The API representation (schemas/openapi.yaml `Subscription`).
+    var resource: Subscription {
+        Subscription(
+            id: id, customerID: customerID, planID: planID, status: status, price: priceMoney, interval: interval,
+            intervalCount: intervalCount, startDate: startDate, endDate: endDate, currentPeriod: currentPeriod,
+            trialEnd: trialEnd, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt,
+            defaultPaymentMethod: defaultPaymentMethod, latestInvoice: latestInvoice, metadata: metadata, testClock: testClock,
+            createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -103,13 +93,10 @@ struct InvoiceLineDocument: Codable, Sendable, Hashable {
         proration = line.proration
     }
 
-    func json(_ currency: Currency) -> JSONValue {
-        .object([
-            "description": .string(description), "period_start": DocumentJSON.timestamp(periodStart),
-            "period_end": DocumentJSON.timestamp(periodEnd), "quantity": .number(String(quantity)),
-            "unit_amount": .string(Money(unitAmount, currency).formatted),
-            "amount": .string(Money(amount, currency).formatted), "proration": .bool(proration),
-        ])
+    func resource(_ currency: Currency) -> Invoice.Line {
+        Invoice.Line(
+            description: description, period: BillingPeriod(start: periodStart, end: periodEnd), quantity: quantity,
+            unitAmount: Money(unitAmount, currency), amount: Money(amount, currency), proration: proration)
     }
 }
 
@@ -147,25 +134,18 @@ struct InvoiceDocument: Codable, Sendable {
 
     /// The stored currency; a document naming one we do not bill in fails to decode, naming the field.
     var currencyValue: Currency { currency }
-    func money(_ amount: Decimal) -> JSONValue { .string(Money(amount, currencyValue).formatted) }
+    func money(_ amount: Decimal) -> Money { Money(amount, currencyValue) }
 
-    var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(id), "object": .string("invoice"), "customer_id": .string(customerID),
-            "status": .string(status.rawValue), "billing_reason": .string(billingReason), "currency": .string(currency.code),
-            "lines": .array(lines.map { $0.json(currencyValue) }), "subtotal": money(subtotal), "total": money(total),
-            "credit_applied": money(creditApplied), "amount_due": money(amountDue), "amount_paid": money(amountPaid),
-            "amount_remaining": money(max(0, amountDue - amountPaid)), "attempt_count": .number(String(attemptCount)),
-            "created_at": DocumentJSON.timestamp(createdAt), "updated_at": DocumentJSON.timestamp(updatedAt),
-        ]
-        o["subscription_id"] = subscriptionID.map(JSONValue.string) ?? .null
-        o["number"] = number.map(JSONValue.string) ?? .null
-        o["issued_at"] = issuedAt.map(DocumentJSON.timestamp) ?? .null
-        o["due_at"] = dueAt.map(DocumentJSON.timestamp) ?? .null
-        o["paid_at"] = paidAt.map(DocumentJSON.timestamp) ?? .null
-        o["next_payment_attempt"] = nextPaymentAttempt.map(DocumentJSON.timestamp) ?? .null
-        o["test_clock"] = testClock.map(JSONValue.string) ?? .null
-        return .object(o)
+    /// The API representation (schemas/openapi.yaml `Invoice`).
+    var resource: Invoice {
+        Invoice(
+            id: id, customerID: customerID, subscriptionID: subscriptionID, number: number, status: status,
+            billingReason: billingReason, lines: lines.map { $0.resource(currencyValue) },
+            amounts: Invoice.Amounts(
+                subtotal: money(subtotal), total: money(total), creditApplied: money(creditApplied),
+                amountDue: money(amountDue), amountPaid: money(amountPaid)),
+            issuedAt: issuedAt, dueAt: dueAt, paidAt: paidAt, attemptCount: attemptCount,
+            nextPaymentAttempt: nextPaymentAttempt, testClock: testClock, createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -203,15 +183,12 @@ struct PaymentMethodDocument: Codable, Sendable {
     var createdAt: Date
 
 
-    var json: JSONValue {
-        .object([
-            "id": .string(id), "object": .string("payment_method"), "customer_id": .string(customerID),
-            "type": .string(type),
-            "card": .object([
-                "brand": .string(brand), "last4": .string(last4), "exp_month": .number(String(expMonth)),
-                "exp_year": .number(String(expYear)),
-            ]), "is_default": .bool(isDefault), "created_at": DocumentJSON.timestamp(createdAt),
-        ])
+    /// The API representation (schemas/openapi.yaml `PaymentMethod`).
+    var resource: PaymentMethod {
+        PaymentMethod(
+            id: id, customerID: customerID, type: type,
+            card: PaymentMethod.Card(brand: brand, last4: last4, expMonth: expMonth, expYear: expYear), isDefault: isDefault,
+            createdAt: createdAt)
     }
 }
 
@@ -227,12 +204,9 @@ struct TestClockDocument: Codable, Sendable {
     var version: Int
 
 
-    var json: JSONValue {
-        .object([
-            "id": .string(id), "object": .string("test_clock"), "name": name.map(JSONValue.string) ?? .null,
-            "frozen_time": DocumentJSON.timestamp(frozenTime), "status": .string(status),
-            "created_at": DocumentJSON.timestamp(createdAt),
-        ])
+    /// The API representation (schemas/openapi.yaml `TestClock`).
+    func resource(transitions: Int? = nil) -> TestClock {
+        TestClock(id: id, name: name, frozenTime: frozenTime, status: status, createdAt: createdAt, transitions: transitions)
     }
 }
 

@@ -23,8 +23,6 @@ struct DueAction: Sendable, Hashable {
             case .retryPayment: Commands.InvoiceRetryPayment.self
             }
         }
-
-        static var subscriptionKinds: [Kind] { allCases.filter { $0.command.service == SubscriptionService.name } }
     }
 
     var kind: Kind

@@ -20,7 +20,7 @@ public enum InvoiceService {
                 let invoice = try await context.database.collection(BillingCollections.invoices, as: InvoiceDocument.self)
                     .findOne(try access.one(id, what: "invoice"))
             else { throw Problem.notFound("invoice") }
-            return HandlerResult(body: invoice.json)
+            return Answer(invoice.resource)
         }
         registry.read(Commands.InvoiceList.self) { envelope, context, payload in
             let access = Access(envelope.principal)
@@ -30,10 +30,10 @@ public enum InvoiceService {
             if let customer = filters.customerID?.value { filter["customer_id"] = .string(customer) }
             if let subscription = filters.subscriptionID?.value { filter["subscription_id"] = .string(subscription) }
             if let status = filters.status { filter["status"] = .string(status.rawValue) }
-            guard let scoped = access.scope(filter) else { return HandlerResult(body: PageRequest.list([], hasMore: false)) }
+            guard let scoped = access.scope(filter) else { return Answer(.empty) }
             let found = try await page.find(
                 context.database.collection(BillingCollections.invoices, as: InvoiceDocument.self), scoped)
-            return HandlerResult(body: page.page(found) { $0.json })
+            return Answer(page.page(found) { $0.resource })
         }
         registry.write(Commands.InvoicePay.self) { context, payload in
             try pay(context, engine, payload.path, method: payload.body.paymentMethod?.value)
@@ -80,7 +80,7 @@ public enum InvoiceService {
     /// `POST /v1/invoices/{id}/pay`: one charge now (the given method or the default); a decline is
     /// recorded and answered 402 with the provider's failure code.
     static func pay(_ context: CommandContext, _ engine: BillingEngine, _ path: IDPath, method: String?) throws
-        -> HandlerResult
+        -> Answer<Invoice>
     {
         var invoice = try load(context, path)
         guard invoice.status == .open || invoice.status == .uncollectible else {
@@ -110,18 +110,18 @@ public enum InvoiceService {
                     status: 402, code: payment?.failureCode ?? "payment_failed", title: "Payment failed",
                     detail: payment?.failureMessage ?? "the charge failed", param: method == nil ? nil : "payment_method"))
         }
-        return HandlerResult(body: invoice.json)
+        return Answer(invoice.resource)
     }
 
     static func change(
         _ context: CommandContext, _ engine: BillingEngine, _ path: IDPath, event: InvoiceEvent,
         _ apply: (inout InvoiceDocument, Date) throws -> Void
-    ) throws -> HandlerResult {
+    ) throws -> Answer<Invoice> {
         var invoice = try load(context, path)
         let now = try now(invoice, context)
         invoice.status = try invoice.status.applying(event)
         try apply(&invoice, now)
         try engine.save(context.transaction, &invoice, at: now)
-        return HandlerResult(body: invoice.json)
+        return Answer(invoice.resource)
     }
 }

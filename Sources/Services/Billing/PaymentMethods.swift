@@ -45,17 +45,17 @@ enum PaymentMethods {
             _ = try methods.insertOne(method)
             context.emit(.paymentMethodAttached,
                 payload: .object(["id": .string(method.id), "customer_id": .string(customerID)]))
-            return HandlerResult(status: 201, body: method.json)
+            return Answer(status: 201, method.resource)
         }
         registry.read(Commands.PaymentMethodList.self) { envelope, context, payload in
             let access = Access(envelope.principal)
             let page = PageRequest(payload.query.page)
             var filter: BSONDocument = ["status": "active"]
             if let customer = payload.query.filters.customerID?.value { filter["customer_id"] = .string(customer) }
-            guard let scoped = access.scope(filter) else { return HandlerResult(body: PageRequest.list([], hasMore: false)) }
+            guard let scoped = access.scope(filter) else { return Answer(.empty) }
             let found = try await page.find(
                 context.database.collection(BillingCollections.paymentMethods, as: PaymentMethodDocument.self), scoped)
-            return HandlerResult(body: page.page(found) { $0.json })
+            return Answer(page.page(found) { $0.resource })
         }
         registry.write(Commands.PaymentMethodDelete.self) { context, payload in
             let access = Access(context.envelope.principal)
@@ -66,7 +66,7 @@ enum PaymentMethods {
             guard try methods.findOne(filter) != nil else { throw Problem.notFound("payment method") }
             _ = try methods.updateOne(filter, update: ["$set": ["status": "detached", "is_default": false]])
             context.emit(.paymentMethodDetached, payload: .object(["id": .string(id)]))
-            return HandlerResult(status: 204, body: .null)
+            return .noContent
         }
     }
 }

@@ -51,14 +51,17 @@ public enum SubscriptionService {
             return try mutate(context, engine, payload.path) { subscription, now in try engine.resume(context, &subscription, at: now) }
         }
         // Sent by the scheduler (role system), with ids derived from (subscription, due time, action).
-        for action in DueAction.Kind.subscriptionKinds {
-            registry.write(action.command) { context in try scheduled(context, engine, action) }
+        registry.write(Commands.SubscriptionRenew.self) { context in try scheduled(context, engine, .renew) }
+        registry.write(Commands.SubscriptionEndTrial.self) { context in try scheduled(context, engine, .endTrial) }
+        registry.write(Commands.SubscriptionNoticeTrialEnd.self) { context in try scheduled(context, engine, .noticeTrialEnd) }
+        registry.write(Commands.SubscriptionExpireIncomplete.self) { context in
+            try scheduled(context, engine, .expireIncomplete)
         }
         TestClocks.register(&registry, engine)
         return registry
     }
 
-    static func create(_ context: CommandContext, _ engine: BillingEngine, _ draft: SubscriptionDraft) throws -> HandlerResult {
+    static func create(_ context: CommandContext, _ engine: BillingEngine, _ draft: SubscriptionDraft) throws -> Answer<Subscription> {
         let access = Access(context.envelope.principal)
         var customerID = draft.customerID?.value
         if access.principal.role == .customer {
@@ -73,7 +76,7 @@ public enum SubscriptionService {
             customerID: customerID, planID: draft.planID.value, paymentMethod: draft.defaultPaymentMethod?.value,
             trialDays: draft.trialDays?.value, metadata: draft.metadata?.values ?? [:])
         let subscription = try engine.createSubscription(context, tenant: access.tenant, request)
-        return HandlerResult(status: 201, body: subscription.json)
+        return Answer(status: 201, subscription.resource)
     }
 
     /// Refuses a customer's pause or resume unless the merchant lets customers pause.
@@ -93,7 +96,7 @@ public enum SubscriptionService {
     }
 
     static func get(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.SubscriptionGet.Payload) async throws
-        -> HandlerResult
+        -> Answer<Subscription>
     {
         let access = Access(envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: "sub", what: "subscription")
@@ -102,11 +105,11 @@ public enum SubscriptionService {
                 BillingCollections.subscriptions, as: SubscriptionDocument.self
             ).findOne(try access.one(id, what: "subscription"))
         else { throw Problem.notFound("subscription") }
-        return HandlerResult(body: subscription.json)
+        return Answer(subscription.resource)
     }
 
     static func list(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.SubscriptionList.Payload) async throws
-        -> HandlerResult
+        -> Answer<Page<Subscription>>
     {
         let access = Access(envelope.principal)
         let page = PageRequest(payload.query.page)
@@ -114,10 +117,10 @@ public enum SubscriptionService {
         var filter = BSONDocument()
         if let customer = filters.customerID?.value { filter["customer_id"] = .string(customer) }
         if let status = filters.status { filter["status"] = .string(status.rawValue) }
-        guard let scoped = access.scope(filter) else { return HandlerResult(body: PageRequest.list([], hasMore: false)) }
+        guard let scoped = access.scope(filter) else { return Answer(.empty) }
         let found = try await page.find(
             context.database.collection(BillingCollections.subscriptions, as: SubscriptionDocument.self), scoped)
-        return HandlerResult(body: page.page(found) { $0.json })
+        return Answer(page.page(found) { $0.resource })
     }
 
     static func update(
@@ -141,7 +144,7 @@ public enum SubscriptionService {
     static func mutate(
         _ context: CommandContext, _ engine: BillingEngine, _ path: IDPath,
         _ change: (inout SubscriptionDocument, Date) throws -> Void
-    ) throws -> HandlerResult {
+    ) throws -> Answer<Subscription> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(path.id, prefix: "sub", what: "subscription")
         guard
@@ -151,10 +154,12 @@ public enum SubscriptionService {
         else { throw Problem.notFound("subscription") }
         let now = try engine.time(of: subscription, context.transaction, default: context.now)
         try change(&subscription, now)
-        return HandlerResult(body: subscription.json)
+        return Answer(subscription.resource)
     }
 
-    static func scheduled(_ context: CommandContext, _ engine: BillingEngine, _ kind: DueAction.Kind) throws -> HandlerResult {
+    static func scheduled(_ context: CommandContext, _ engine: BillingEngine, _ kind: DueAction.Kind) throws
+        -> Answer<ScheduledWorkOutcome>
+    {
         guard context.envelope.principal.role == .system else {
             throw Problem(status: 403, code: "forbidden", title: "Forbidden", detail: "only the scheduler sends \(kind)")
         }
@@ -162,7 +167,7 @@ public enum SubscriptionService {
         let applied = try engine.apply(
             DueAction(kind: kind, id: work.id, tenant: context.envelope.principal.tenant, due: work.dueAt), context,
             at: max(work.dueAt, context.now))
-        return HandlerResult(body: .object(["applied": .bool(applied)]))
+        return Answer(ScheduledWorkOutcome(applied: applied))
     }
 }
 

@@ -21,7 +21,7 @@ enum TestClocks {
                 name: payload.body.name?.value, frozenTime: payload.body.frozenTime.wholeSecondsDown, status: "ready",
                 createdAt: context.now, updatedAt: context.now, version: 1)
             _ = try context.transaction.collection(BillingCollections.testClocks, as: TestClockDocument.self).insertOne(clock)
-            return HandlerResult(status: 201, body: clock.json)
+            return Answer(status: 201, clock.resource())
         }
         registry.read(Commands.TestClockGet.self) { envelope, context, payload in
             let access = Access(envelope.principal)
@@ -30,7 +30,7 @@ enum TestClocks {
                 let clock = try await context.database.collection(BillingCollections.testClocks, as: TestClockDocument.self)
                     .findOne(["_id": .string(id), "tenant_id": .string(access.tenant)])
             else { throw Problem.notFound("test clock") }
-            return HandlerResult(body: clock.json)
+            return Answer(clock.resource())
         }
         registry.transact(Commands.TestClockAdvance.self) { envelope, context, payload in
             try await advance(envelope, context, payload, engine)
@@ -42,7 +42,7 @@ enum TestClocks {
     static func advance(
         _ envelope: Envelope, _ context: TransactContext, _ payload: Commands.TestClockAdvance.Payload,
         _ engine: BillingEngine
-    ) async throws -> HandlerResult {
+    ) async throws -> Answer<TestClock> {
         let access = Access(envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: "clock", what: "test clock")
         let target = payload.body.frozenTime.wholeSecondsDown
@@ -84,12 +84,7 @@ enum TestClocks {
                 clock.frozenTime = target
                 clock.version += 1
             }
-            return HandlerResult(
-                body: {
-                    guard case .object(var o) = clock.json else { return clock.json }
-                    o["transitions"] = .number(String(transitions))
-                    return .object(o)
-                }())
+            return Answer(clock.resource(transitions: transitions))
         }
     }
 }

@@ -1,4 +1,5 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
 import Mongo
@@ -21,17 +22,11 @@ struct CustomerDocument: Codable, Sendable {
     var deletedAt: Date?
     var version: Int
 
-
     /// The API representation (schemas/openapi.yaml `Customer`).
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(id), "object": .string("customer"), "name": .string(name), "email": .string(email),
-            "status": .string(status.rawValue), "metadata": DocumentJSON.strings(metadata),
-            "created_at": DocumentJSON.timestamp(createdAt), "updated_at": DocumentJSON.timestamp(updatedAt),
-        ]
-        if let testClock { object["test_clock"] = .string(testClock) }
-        if let deletedAt { object["deleted_at"] = DocumentJSON.timestamp(deletedAt) }
-        return .object(object)
+    var resource: Customer {
+        Customer(
+            id: id, name: name, email: email, status: status, metadata: metadata, testClock: testClock, createdAt: createdAt,
+            updatedAt: updatedAt, deletedAt: deletedAt)
     }
 }
 

@@ -17,7 +17,7 @@ struct CustomerHandlers: Sendable {
 
     // MARK: Writes
 
-    func create(_ context: CommandContext, _ payload: Commands.CustomerCreate.Payload) throws -> HandlerResult {
+    func create(_ context: CommandContext, _ payload: Commands.CustomerCreate.Payload) throws -> Answer<Customer> {
         let access = Access(context.envelope.principal)
         try access.require(Self.staff, to: "create customers")
         let draft = payload.body
@@ -39,7 +39,7 @@ struct CustomerHandlers: Sendable {
         if system, let existing = try customers.findOne(["_id": .string(id), "tenant_id": .string(access.tenant)]) {
             // The auth worker's signup command again (its own retry): answer what exists, change nothing.
             try PersonalData.note(context, subject: id)
-            return HandlerResult(status: 200, body: existing.json)
+            return Answer(existing.resource)
         }
         try ensureEmailFree(email, tenant: access.tenant, except: nil, customers)
         let customer = CustomerDocument(
@@ -57,10 +57,10 @@ struct CustomerHandlers: Sendable {
         try PersonalData.note(context, subject: id)
         context.emit(.customerCreated, payload: Self.event(customer))
         invalidate(context, customer)
-        return HandlerResult(status: 201, body: customer.json)
+        return Answer(status: 201, customer.resource)
     }
 
-    func update(_ context: CommandContext, _ payload: Commands.CustomerUpdate.Payload) throws -> HandlerResult {
+    func update(_ context: CommandContext, _ payload: Commands.CustomerUpdate.Payload) throws -> Answer<Customer> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
@@ -96,7 +96,7 @@ struct CustomerHandlers: Sendable {
             }
         }
         try PersonalData.note(context, subject: id)
-        guard !fields.isEmpty else { return HandlerResult(body: customer.json) }
+        guard !fields.isEmpty else { return Answer(customer.resource) }
         try write(customer, set: set, customers, context)
         customer.version += 1
         customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
@@ -104,11 +104,11 @@ struct CustomerHandlers: Sendable {
         event = Self.adding("fields", .array(fields.map(JSONValue.string)), to: event)
         context.emit(.customerUpdated, payload: event)
         invalidate(context, customer)
-        return HandlerResult(body: customer.json)
+        return Answer(customer.resource)
     }
 
     /// Suspend (`suspended`) or reactivate (`active`); asking for the state it is in changes nothing.
-    func transition(_ context: CommandContext, _ path: IDPath, to next: CustomerStatus) throws -> HandlerResult {
+    func transition(_ context: CommandContext, _ path: IDPath, to next: CustomerStatus) throws -> Answer<Customer> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
@@ -116,7 +116,7 @@ struct CustomerHandlers: Sendable {
         let customers = context.transaction.collection(CustomerService.collection, as: CustomerDocument.self)
         guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
         try PersonalData.note(context, subject: id)
-        if customer.status == next { return HandlerResult(body: customer.json) }
+        if customer.status == next { return Answer(customer.resource) }
         guard customer.status.canBecome(next) else {
             throw customer.status == .deleted
                 ? Self.erased
@@ -132,7 +132,7 @@ struct CustomerHandlers: Sendable {
             context.emit(.customerUpdated, payload: Self.adding("fields", .array([.string("status")]), to: Self.event(customer)))
         }
         invalidate(context, customer)
-        return HandlerResult(body: customer.json)
+        return Answer(customer.resource)
     }
 
     // MARK: Helpers

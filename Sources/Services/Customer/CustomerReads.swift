@@ -8,7 +8,7 @@ import WorkerRuntime
 
 extension CustomerHandlers {
     func get(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerGet.Payload) async throws
-        -> HandlerResult
+        -> Answer<Customer>
     {
         let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         return try await read(id, Access(envelope.principal), context)
@@ -16,7 +16,7 @@ extension CustomerHandlers {
 
     /// `GET /v1/customers/me`: the customer of a customer principal.
     func me(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerMe.Payload) async throws
-        -> HandlerResult
+        -> Answer<Customer>
     {
         guard envelope.principal.role == .customer, let id = envelope.principal.customerID else {
             throw Problem.notFound("customer")
@@ -26,23 +26,23 @@ extension CustomerHandlers {
 
     /// One customer, from the cache when it holds it. The scope check comes first, so a cached
     /// customer is never shown to a principal that may not see it.
-    private func read(_ id: String, _ access: Access, _ context: ReadContext) async throws -> HandlerResult {
+    private func read(_ id: String, _ access: Access, _ context: ReadContext) async throws -> Answer<Customer> {
         let filter = try access.customer(id)
         if let cache, let cached = await cache.get(context.redis, tenant: access.tenant, id: id) {
-            return HandlerResult(body: cached)
+            return .encoded(cached)
         }
         let customers = context.database.collection(CustomerService.collection, as: CustomerDocument.self)
         guard let customer = try await customers.findOne(filter) else { throw Problem.notFound("customer") }
-        let json = customer.json
+        let answer = Answer(customer.resource)
         if let cache {
-            await cache.fill(context.redis, tenant: access.tenant, id: id, version: customer.version, value: json)
+            await cache.fill(context.redis, tenant: access.tenant, id: id, version: customer.version, value: try answer.result().body)
         }
-        return HandlerResult(body: json)
+        return answer
     }
 
     /// Newest first; filters `email` (exact) and `status`. A customer principal lists only itself.
     func list(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerList.Payload) async throws
-        -> HandlerResult
+        -> Answer<Page<Customer>>
     {
         let page = PageRequest(payload.query.page)
         let filters = payload.query.filters
@@ -50,17 +50,17 @@ extension CustomerHandlers {
         if let email = filters.email { filter["email"] = .string(email.value) }
         if let status = filters.status { filter["status"] = .string(status.rawValue) }
         guard let scoped = Access(envelope.principal).scope(filter, customerField: "_id") else {
-            return HandlerResult(body: PageRequest.list([], hasMore: false))
+            return Answer(.empty)
         }
         let customers = context.database.collection(CustomerService.collection, as: CustomerDocument.self)
         let found = try await page.find(customers, scoped)
-        return HandlerResult(body: page.page(found) { $0.json })
+        return Answer(page.page(found) { $0.resource })
     }
 
     /// Everything held about the customer, as one JSON document (GDPR art. 15 and 20): the
     /// customer with its internal fields, and its subscriptions, invoices and payment methods.
     func export(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.CustomerExport.Payload) async throws
-        -> HandlerResult
+        -> Answer<Contracts.CustomerExport>
     {
         let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let access = Access(envelope.principal)
@@ -78,14 +78,11 @@ extension CustomerHandlers {
             return parts
         }
         guard let found, let customer = found["customer"]?.first else { throw Problem.notFound("customer") }
-        var document: [String: JSONValue] = [
-            "object": .string("customer_export"), "exported_at": DocumentJSON.timestamp(now),
-            "customer": Self.exported(customer),
-        ]
-        for name in ["subscriptions", "invoices", "payment_methods"] {
-            document[name] = .array((found[name] ?? []).map(Self.exported))
-        }
-        return HandlerResult(body: .object(document))
+        func exported(_ name: String) -> [JSONValue] { (found[name] ?? []).map(Self.exported) }
+        return Answer(
+            Contracts.CustomerExport(
+                exportedAt: now, customer: Self.exported(customer), subscriptions: exported("subscriptions"),
+                invoices: exported("invoices"), paymentMethods: exported("payment_methods")))
     }
 
     /// A stored document as export JSON: `_id` shown as `id`.

@@ -13,7 +13,7 @@ extension CustomerHandlers {
     /// Subscription states that are over; any other subscription is canceled on erasure.
     static let endedSubscriptionStates: [String] = ["canceled", "incomplete_expired"]
 
-    func erase(_ context: CommandContext, _ payload: Commands.CustomerDelete.Payload) throws -> HandlerResult {
+    func erase(_ context: CommandContext, _ payload: Commands.CustomerDelete.Payload) throws -> Answer<Customer> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: CustomerService.idPrefix, what: "customer")
         let filter = try access.customer(id)
@@ -22,7 +22,7 @@ extension CustomerHandlers {
         let customers = txn.collection(CustomerService.collection, as: CustomerDocument.self)
         guard var customer = try customers.findOne(filter) else { throw Problem.notFound("customer") }
         // Erased before: nothing is left to erase (a second DELETE answers the same).
-        if customer.status == .deleted { return HandlerResult(body: customer.json) }
+        if customer.status == .deleted { return Answer(customer.resource) }
         guard customer.status.canBecome(.deleted) else { throw Self.erased }
         let tenant = access.tenant
         let userID = customer.userID
@@ -44,7 +44,7 @@ extension CustomerHandlers {
         customer.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
 
         // 2. Replies the ledger stored for this customer's commands (8 days) now show the erased customer.
-        let erasedJSON = customer.json
+        let erasedJSON = try ValueEncoder.encode(customer.resource)
         let commands = try PersonalData.redactReplies(txn, subject: id, tenant: tenant) { reply in
             var redacted = reply
             if reply.result != nil { redacted.result = erasedJSON }
@@ -88,6 +88,6 @@ extension CustomerHandlers {
         if !operationKeys.isEmpty {
             context.afterCommit { redis in _ = try await redis.send(DEL(keys: operationKeys)) }
         }
-        return HandlerResult(body: customer.json)
+        return Answer(customer.resource)
     }
 }

@@ -36,7 +36,4 @@ public enum DocumentJSON {
     public static func decimal(_ value: Decimal) -> String {
         NSDecimalNumber(decimal: value).description(withLocale: Locale(identifier: "en_US_POSIX"))
     }
-
-    /// A `[String: String]` map as a JSON object.
-    public static func strings(_ map: [String: String]) -> JSONValue { .object(map.mapValues(JSONValue.string)) }
 }

@@ -1,3 +1,4 @@
+import Contracts
 import MessageBus
 import Mongo
 
@@ -33,14 +34,9 @@ public struct PageRequest: Sendable, Hashable {
     /// Newest first, one more than the page so `has_more` needs no count.
     public var options: FindOptions { FindOptions(sort: ["_id": -1], limit: limit + 1) }
 
-    /// The list object for what a query with ``filter(_:)`` and ``options`` returned.
-    public func page<T>(_ found: [T], render: (T) -> JSONValue) -> JSONValue {
-        Self.list(found.prefix(limit).map(render), hasMore: found.count > limit)
-    }
-
-    /// `{"object":"list","data":[…],"has_more":…}`.
-    public static func list(_ data: [JSONValue], hasMore: Bool) -> JSONValue {
-        .object(["object": .string("list"), "data": .array(data), "has_more": .bool(hasMore)])
+    /// The page for what a query with ``filter(_:)`` and ``options`` returned.
+    public func page<T, Item: Codable & Sendable>(_ found: [T], render: (T) -> Item) -> Page<Item> {
+        Page(found.prefix(limit).map(render), hasMore: found.count > limit)
     }
 
     /// Runs the page query in a transaction or on a connection.

@@ -1,4 +1,5 @@
 import BillingDomain
+import Contracts
 import Foundation
 import MessageBus
 import ServiceKit
@@ -31,17 +32,10 @@ struct PlanDocument: Codable, Sendable {
     }
 
     /// The API representation (schemas/openapi.yaml `Plan`).
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(id), "object": .string("plan"), "name": .string(name), "price": .string(priceText),
-            "currency": .string(currency), "interval": .string(interval.rawValue),
-            "interval_count": .number(String(intervalCount)), "trial_days": .number(String(trialDays)),
-            "features": .array(features.map(JSONValue.string)), "metadata": DocumentJSON.strings(metadata),
-            "active": .bool(active), "created_at": DocumentJSON.timestamp(createdAt),
-            "updated_at": DocumentJSON.timestamp(updatedAt),
-        ]
-        if let description { object["description"] = .string(description) }
-        if let archivedAt { object["archived_at"] = DocumentJSON.timestamp(archivedAt) }
-        return .object(object)
+    var resource: Plan {
+        Plan(
+            id: id, name: name, description: description, price: DecimalText(priceText), currency: currency,
+            interval: interval, intervalCount: intervalCount, trialDays: trialDays, features: features, metadata: metadata,
+            active: active, archivedAt: archivedAt, createdAt: createdAt, updatedAt: updatedAt)
     }
 }

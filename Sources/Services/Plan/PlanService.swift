@@ -31,7 +31,7 @@ enum PlanHandlers {
 
     // MARK: Writes
 
-    @Sendable static func create(_ context: CommandContext, _ payload: Commands.PlanCreate.Payload) throws -> HandlerResult {
+    @Sendable static func create(_ context: CommandContext, _ payload: Commands.PlanCreate.Payload) throws -> Answer<Plan> {
         let access = Access(context.envelope.principal)
         try access.require(staff, to: "create plans")
         let draft = payload.body
@@ -44,11 +44,11 @@ enum PlanHandlers {
             metadata: draft.metadata?.values ?? [:], active: true, archivedAt: nil, createdAt: context.now,
             updatedAt: context.now, version: 1)
         try context.transaction.collection(PlanService.collection, as: PlanDocument.self).insertOne(plan)
-        context.emit(.planCreated, payload: event(plan))
-        return HandlerResult(status: 201, body: plan.json)
+        context.emit(.planCreated, payload: try event(plan))
+        return Answer(status: 201, plan.resource)
     }
 
-    @Sendable static func update(_ context: CommandContext, _ payload: Commands.PlanUpdate.Payload) throws -> HandlerResult {
+    @Sendable static func update(_ context: CommandContext, _ payload: Commands.PlanUpdate.Payload) throws -> Answer<Plan> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: PlanService.idPrefix, what: "plan")
         try access.require(staff, to: "change plans")
@@ -100,16 +100,16 @@ enum PlanHandlers {
                     param: term)
             }
         }
-        guard !fields.isEmpty else { return HandlerResult(body: plan.json) }
+        guard !fields.isEmpty else { return Answer(plan.resource) }
         try Versioned.update(plans, filter, version: plan.version, set: set, at: context.now)
         plan.version += 1
         plan.updatedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
-        context.emit(.planUpdated, payload: event(plan, fields: fields))
-        return HandlerResult(body: plan.json)
+        context.emit(.planUpdated, payload: try event(plan, fields: fields))
+        return Answer(plan.resource)
     }
 
     /// No new subscriptions from now on; existing ones continue. Archiving twice changes nothing.
-    @Sendable static func archive(_ context: CommandContext, _ payload: Commands.PlanArchive.Payload) throws -> HandlerResult {
+    @Sendable static func archive(_ context: CommandContext, _ payload: Commands.PlanArchive.Payload) throws -> Answer<Plan> {
         let access = Access(context.envelope.principal)
         let id = try ResourceID.path(payload.path.id, prefix: PlanService.idPrefix, what: "plan")
         try access.require(staff, to: "archive plans")
@@ -117,7 +117,7 @@ enum PlanHandlers {
         guard let filter = access.scope(["_id": .string(id)]), var plan = try plans.findOne(filter) else {
             throw Problem.notFound("plan")
         }
-        guard plan.active else { return HandlerResult(body: plan.json) }
+        guard plan.active else { return Answer(plan.resource) }
         try Versioned.update(
             plans, filter, version: plan.version,
             set: ["active": false, "archived_at": .datetime(millisecondsOf: context.now)], at: context.now)
@@ -125,33 +125,33 @@ enum PlanHandlers {
         plan.archivedAt = BSONValue.date(milliseconds: BSONValue.milliseconds(since1970: context.now))
         plan.updatedAt = plan.archivedAt!
         plan.version += 1
-        context.emit(.planArchived, payload: event(plan))
-        return HandlerResult(body: plan.json)
+        context.emit(.planArchived, payload: try event(plan))
+        return Answer(plan.resource)
     }
 
     // MARK: Reads
 
     @Sendable static func get(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.PlanGet.Payload) async throws
-        -> HandlerResult
+        -> Answer<Plan>
     {
         let id = try ResourceID.path(payload.path.id, prefix: PlanService.idPrefix, what: "plan")
         // Plans are the tenant's catalogue: every principal of the tenant may read any of them.
         let plans = context.database.collection(PlanService.collection, as: PlanDocument.self)
         guard let plan = try await plans.findOne(["_id": .string(id), "tenant_id": .string(envelope.principal.tenant)])
         else { throw Problem.notFound("plan") }
-        return HandlerResult(body: plan.json)
+        return Answer(plan.resource)
     }
 
     /// Active plans, newest first, for anyone (no login needed); staff may ask for archived ones with `active=false`.
     @Sendable static func list(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.PlanList.Payload) async throws
-        -> HandlerResult
+        -> Answer<Page<Plan>>
     {
         let page = PageRequest(payload.query.page)
         let active = payload.query.filters.active ?? true
         if !active { try Access(envelope.principal).require(staff, to: "list archived plans") }
         let plans = context.database.collection(PlanService.collection, as: PlanDocument.self)
         let found = try await page.find(plans, ["tenant_id": .string(envelope.principal.tenant), "active": .bool(active)])
-        return HandlerResult(body: page.page(found) { $0.json })
+        return Answer(page.page(found) { $0.resource })
     }
 
     // MARK: Fields
@@ -174,8 +174,10 @@ enum PlanHandlers {
         }
     }
 
-    static func event(_ plan: PlanDocument, fields: [String]? = nil) -> JSONValue {
-        var payload: [String: JSONValue] = ["id": .string(plan.id), "tenant_id": .string(plan.tenantID), "plan": plan.json]
+    static func event(_ plan: PlanDocument, fields: [String]? = nil) throws -> JSONValue {
+        var payload: [String: JSONValue] = [
+            "id": .string(plan.id), "tenant_id": .string(plan.tenantID), "plan": try ValueEncoder.encode(plan.resource),
+        ]
         if let fields { payload["fields"] = .array(fields.map(JSONValue.string)) }
         return .object(payload)
     }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import MessageBus
 
@@ -78,4 +79,31 @@ struct EventRecord: Codable, Sendable {
     var body: String
     var createdAt: Date
     var version: Int = 1
+}
+
+extension EndpointRecord {
+    /// The API representation (schemas/openapi.yaml `WebhookEndpoint`); the secret only when just created.
+    func resource(secret: String? = nil) -> WebhookEndpoint {
+        WebhookEndpoint(
+            id: id, url: url, events: events, description: description, status: status, disabledReason: disabledReason,
+            createdAt: createdAt, secret: secret)
+    }
+}
+
+extension DeliveryRecord {
+    /// The API representation (schemas/openapi.yaml `WebhookDelivery`).
+    var resource: WebhookDelivery {
+        WebhookDelivery(
+            id: id, endpointID: endpointID, eventID: eventID, eventType: eventType, status: status, manual: manual,
+            attemptCount: attemptCount, nextAttemptAt: nextAttemptAt, createdAt: createdAt,
+            attempts: attempts.map {
+                WebhookDelivery.Attempt(
+                    at: $0.at, statusCode: $0.statusCode, latencyMs: $0.latencyMilliseconds, response: $0.response, error: $0.error)
+            })
+    }
+}
+
+extension EventRecord {
+    /// The event as it was posted to endpoints (`body`, its exact JSON).
+    func resource() throws -> Event { try MessageCoding.decode(Event.self, from: body) }
 }

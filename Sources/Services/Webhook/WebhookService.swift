@@ -167,11 +167,9 @@ public struct WebhookService: Sendable {
     /// The JSON posted to endpoints and served by the Events API.
     static func eventBody(_ envelope: Envelope) throws -> Data {
         try MessageCoding.encode(
-            JSONValue.object([
-                "id": .string(WebhookIDs.event(envelope.id)), "object": .string("event"), "type": .string(envelope.type),
-                "created_at": .string(MessageCoding.formatTimestamp(envelope.createdAt)), "data": envelope.payload,
-                "request_id": .string(envelope.correlationID),
-            ]))
+            Event(
+                id: WebhookIDs.event(envelope.id), type: envelope.type, createdAt: envelope.createdAt, data: envelope.payload,
+                requestID: envelope.correlationID))
     }
 
     /// Whom an event is about: the payload's `customer_id`, the `id` of a `customer.*` event, or
@@ -184,7 +182,7 @@ public struct WebhookService: Sendable {
 
     // MARK: Endpoints
 
-    func createEndpoint(_ context: CommandContext, _ draft: EndpointDraft) throws -> HandlerResult {
+    func createEndpoint(_ context: CommandContext, _ draft: EndpointDraft) throws -> Answer<WebhookEndpoint> {
         let url = try policy.validate(draft.url.value)
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         // Disabled endpoints count too: enabling one must not pass the limit.
@@ -202,44 +200,44 @@ public struct WebhookService: Sendable {
             sealedSecret: try secrets.seal(secret), failingSince: nil, createdAt: now, updatedAt: now, version: 1)
         _ = try endpoints.insertOne(record)
         context.emit(.webhookEndpointCreated, payload: Self.endpointEventPayload(record))
-        guard case .object(var body) = Self.endpointJSON(record) else { return HandlerResult(body: .null) }
-        body["secret"] = .string(secret)
-        return HandlerResult(status: 201, body: .object(body), secretFields: ["secret"])
+        return Answer(status: 201, record.resource(secret: secret))
     }
 
-    func listEndpoints(_ envelope: Envelope, _ context: ReadContext, _ page: PageQuery) async throws -> HandlerResult {
+    func listEndpoints(_ envelope: Envelope, _ context: ReadContext, _ page: PageQuery) async throws
+        -> Answer<Page<WebhookEndpoint>>
+    {
         let limit = Self.limit(page)
         var filter: BSONDocument = ["tenant_id": .string(envelope.principal.tenant)]
         if let after = page.startingAfter?.value { filter["_id"] = ["$lt": .string(after)] }
         let records = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self).find(
             filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
-        return Self.list(records.prefix(limit).map(Self.endpointJSON), hasMore: records.count > limit)
+        return Answer(Page(records.prefix(limit).map { $0.resource() }, hasMore: records.count > limit))
     }
 
-    func getEndpoint(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> HandlerResult {
+    func getEndpoint(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> Answer<WebhookEndpoint> {
         guard
             let record = try await context.database.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
                 .findOne(["_id": .string(id), "tenant_id": .string(envelope.principal.tenant)])
         else { throw Problem.notFound("webhook endpoint \(id)") }
-        return HandlerResult(body: Self.endpointJSON(record))
+        return Answer(record.resource())
     }
 
-    func deleteEndpoint(_ context: CommandContext, id: String) throws -> HandlerResult {
+    func deleteEndpoint(_ context: CommandContext, id: String) throws -> Answer<NoContent> {
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard let record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
         else { throw Problem.notFound("webhook endpoint \(id)") }
         _ = try endpoints.deleteOne(["_id": .string(id)])
         try cancelPending(endpoint: id, context, reason: "endpoint deleted")
         context.emit(.webhookEndpointDeleted, payload: Self.endpointEventPayload(record))
-        return HandlerResult(status: 204, body: .null)
+        return .noContent
     }
 
-    func setEnabled(_ enabled: Bool, _ context: CommandContext, id: String) throws -> HandlerResult {
+    func setEnabled(_ enabled: Bool, _ context: CommandContext, id: String) throws -> Answer<WebhookEndpoint> {
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard var record = try endpoints.findOne(["_id": .string(id), "tenant_id": .string(context.envelope.principal.tenant)])
         else { throw Problem.notFound("webhook endpoint \(id)") }
         let wanted = enabled ? "enabled" : "disabled"
-        guard record.status != wanted else { return HandlerResult(body: Self.endpointJSON(record)) }
+        guard record.status != wanted else { return Answer(record.resource()) }
         let now = context.now
         if enabled {
             _ = try endpoints.updateOne(
@@ -268,21 +266,21 @@ public struct WebhookService: Sendable {
         var payload = Self.endpointEventPayload(record)
         if !enabled { payload = Self.merging(payload, ["reason": .string("requested")]) }
         context.emit(enabled ? .webhookEndpointEnabled : .webhookEndpointDisabled, payload: payload)
-        return HandlerResult(body: Self.endpointJSON(record))
+        return Answer(record.resource())
     }
 
     /// Sent by a dispatcher when a delivery ran out of its window: disables the endpoint if it has
     /// been failing for the whole window (checked again here, in the transaction) and says so.
-    func disableFailing(_ context: CommandContext, _ failure: EndpointFailure) throws -> HandlerResult {
+    func disableFailing(_ context: CommandContext, _ failure: EndpointFailure) throws -> Answer<EndpointFailureOutcome> {
         let id = failure.endpointID.value
         let windowStart = failure.windowStartedAt
         let endpoints = context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self)
         guard var record = try endpoints.findOne(["_id": .string(id)]) else {
-            return HandlerResult(body: .object(["disabled": .bool(false)]))
+            return Answer(EndpointFailureOutcome(disabled: false))
         }
         // Still failing since (at least) the start of the window that ran out: no success came between.
         guard record.status == "enabled", let since = record.failingSince, since <= windowStart.addingTimeInterval(0.001)
-        else { return HandlerResult(body: .object(["disabled": .bool(false)])) }
+        else { return Answer(EndpointFailureOutcome(disabled: false)) }
         let reason = "every delivery failed since \(MessageCoding.formatTimestamp(since)), for the whole retry window"
         _ = try endpoints.updateOne(
             ["_id": .string(id), "status": "enabled"],
@@ -297,7 +295,7 @@ public struct WebhookService: Sendable {
             payload: Self.merging(
                 Self.endpointEventPayload(record),
                 ["reason": .string("failing"), "failing_since": .string(MessageCoding.formatTimestamp(since))]))
-        return HandlerResult(body: .object(["disabled": .bool(true)]))
+        return Answer(EndpointFailureOutcome(disabled: true))
     }
 
     private func cancelPending(endpoint: String, _ context: CommandContext, reason: String) throws {
@@ -313,7 +311,9 @@ public struct WebhookService: Sendable {
 
     /// `POST /v1/webhook-endpoints/{id}/redeliver` `{"event_id"}`: one more delivery of one event
     /// to one endpoint, logged as its own delivery (`manual: true`).
-    func redeliver(_ context: CommandContext, _ payload: Commands.WebhookEndpointRedeliver.Payload) throws -> HandlerResult {
+    func redeliver(_ context: CommandContext, _ payload: Commands.WebhookEndpointRedeliver.Payload) throws
+        -> Answer<WebhookDelivery>
+    {
         let id = payload.path.id
         let eventID = payload.body.eventID.value
         let tenant = context.envelope.principal.tenant
@@ -347,11 +347,11 @@ public struct WebhookService: Sendable {
             arrivals.note(tenant: tenant, endpoints: [id])
             wake.signal()
         }
-        return HandlerResult(status: 201, body: Self.deliveryJSON(delivery))
+        return Answer(status: 201, delivery.resource)
     }
 
     func listDeliveries(_ envelope: Envelope, _ context: ReadContext, _ payload: Commands.WebhookDeliveryList.Payload)
-        async throws -> HandlerResult
+        async throws -> Answer<Page<WebhookDelivery>>
     {
         let id = payload.path.id
         let page = payload.query.page
@@ -375,12 +375,14 @@ public struct WebhookService: Sendable {
             ]
         }
         let records = try await deliveries.find(filter, options: FindOptions(sort: ["created_at": -1, "_id": -1], limit: limit + 1))
-        return Self.list(records.prefix(limit).map(Self.deliveryJSON), hasMore: records.count > limit)
+        return Answer(Page(records.prefix(limit).map(\.resource), hasMore: records.count > limit))
     }
 
     // MARK: Events API
 
-    func listEvents(_ envelope: Envelope, _ context: ReadContext, _ query: Listing<EventFilters>) async throws -> HandlerResult {
+    func listEvents(_ envelope: Envelope, _ context: ReadContext, _ query: Listing<EventFilters>) async throws
+        -> Answer<Page<Event>>
+    {
         let limit = Self.limit(query.page)
         let filters = query.filters
         var filter = try Self.visibility(envelope.principal)
@@ -392,15 +394,15 @@ public struct WebhookService: Sendable {
         if let after = query.page.startingAfter?.value { filter["_id"] = ["$lt": .string(after)] }
         let records = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).find(
             filter, options: FindOptions(sort: ["_id": -1], limit: limit + 1))
-        return Self.list(try records.prefix(limit).map(Self.eventJSON), hasMore: records.count > limit)
+        return Answer(Page(try records.prefix(limit).map { try $0.resource() }, hasMore: records.count > limit))
     }
 
-    func getEvent(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> HandlerResult {
+    func getEvent(_ envelope: Envelope, _ context: ReadContext, id: String) async throws -> Answer<Event> {
         var filter = try Self.visibility(envelope.principal)
         filter["_id"] = .string(id)
         guard let record = try await context.database.collection(WebhookCollections.events, as: EventRecord.self).findOne(filter)
         else { throw Problem.notFound("event \(id)") }
-        return HandlerResult(body: try Self.eventJSON(record))
+        return Answer(try record.resource())
     }
 
     /// The events a principal may see: its tenant's; a customer only those about itself.
@@ -418,24 +420,10 @@ public struct WebhookService: Sendable {
     /// A page's size: 1–100 (its field type's check), 10 when not given.
     static func limit(_ page: PageQuery) -> Int { page.limit?.value ?? 10 }
 
-    static func list(_ items: [JSONValue], hasMore: Bool) -> HandlerResult {
-        HandlerResult(body: .object(["object": .string("list"), "data": .array(items), "has_more": .bool(hasMore)]))
-    }
-
     static func merging(_ value: JSONValue, _ extra: [String: JSONValue]) -> JSONValue {
         guard case .object(var members) = value else { return value }
         members.merge(extra) { $1 }
         return .object(members)
-    }
-
-    static func endpointJSON(_ record: EndpointRecord) -> JSONValue {
-        .object([
-            "id": .string(record.id), "object": .string("webhook_endpoint"), "url": .string(record.url),
-            "events": .array(record.events.map(JSONValue.string)),
-            "description": record.description.map(JSONValue.string) ?? .null, "status": .string(record.status),
-            "disabled_reason": record.disabledReason.map(JSONValue.string) ?? .null,
-            "created_at": .string(MessageCoding.formatTimestamp(record.createdAt)),
-        ])
     }
 
     static func endpointEventPayload(_ record: EndpointRecord) -> JSONValue {
@@ -444,28 +432,4 @@ public struct WebhookService: Sendable {
             "status": .string(record.status),
         ])
     }
-
-    static func deliveryJSON(_ record: DeliveryRecord) -> JSONValue {
-        func time(_ date: Date?) -> JSONValue { date.map { .string(MessageCoding.formatTimestamp($0)) } ?? .null }
-        return .object([
-            "id": .string(record.id), "object": .string("webhook_delivery"), "endpoint_id": .string(record.endpointID),
-            "event_id": .string(record.eventID), "event_type": .string(record.eventType), "status": .string(record.status),
-            "manual": .bool(record.manual), "attempt_count": .number(String(record.attemptCount)),
-            "next_attempt_at": time(record.nextAttemptAt), "created_at": time(record.createdAt),
-            "attempts": .array(
-                record.attempts.map { attempt in
-                    .object([
-                        "at": time(attempt.at), "status_code": attempt.statusCode.map { .number(String($0)) } ?? .null,
-                        "latency_ms": .number(String(attempt.latencyMilliseconds)),
-                        "response": attempt.response.map(JSONValue.string) ?? .null,
-                        "error": attempt.error.map(JSONValue.string) ?? .null,
-                    ])
-                }),
-        ])
-    }
-
-    static func eventJSON(_ record: EventRecord) throws -> JSONValue {
-        try MessageCoding.decode(JSONValue.self, from: record.body)
-    }
 }
-
