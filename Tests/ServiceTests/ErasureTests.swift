@@ -16,14 +16,33 @@ struct ErasureTests {
                 let id = try #require(try await api.post("/v1/customers", admin, json(["name": "Exp", "email": "exp@example.com"])).string("id"))
                 try await h.database.collection("subscriptions", as: BSONDocument.self).insertOne(
                     BillingFixtures.subscription("sub_x1", customer: id, plan: "plan_1", status: "active"))
-                try await h.database.collection("invoices", as: BSONDocument.self).insertOne(
-                    BillingFixtures.invoice("in_x1", customer: id))
-                let export = try await api.get("/v1/customers/\(id)/export", try await h.customer(id))
+                // Five invoices, exported two at a time: each page bounded, every invoice once (issue 17, item 5).
+                let invoiceIDs = (1...5).map { "in_x\($0)" }
+                for invoice in invoiceIDs {
+                    try await h.database.collection("invoices", as: BSONDocument.self).insertOne(
+                        BillingFixtures.invoice(invoice, customer: id))
+                }
+                let owner = try await h.customer(id)
+                let export = try await api.get("/v1/customers/\(id)/export?limit=2", owner)
                 #expect(export.status == 200)
                 #expect(export.string("object") == "customer_export")
                 #expect((export["customer"] as? [String: Any])?["email"] as? String == "exp@example.com")
-                #expect((export["subscriptions"] as? [[String: Any]])?.first?["id"] as? String == "sub_x1")
-                #expect((export["invoices"] as? [[String: Any]])?.first?["total"] as? String == "19.99")
+                func section(_ answer: API.Answer, _ name: String) -> (ids: [String], more: Bool?) {
+                    let list = answer[name] as? [String: Any]
+                    return (((list?["data"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }, list?["has_more"] as? Bool)
+                }
+                #expect(section(export, "subscriptions").ids == ["sub_x1"] && section(export, "subscriptions").more == false)
+                #expect(((export["invoices"] as? [String: Any])?["data"] as? [[String: Any]])?.first?["total"] as? String == "19.99")
+                var seen = section(export, "invoices").ids
+                var more = section(export, "invoices").more
+                while more == true, let last = seen.last, seen.count < 10 {
+                    let next = try await api.get("/v1/customers/\(id)/export?limit=2&invoices_after=\(last)", owner)
+                    #expect(section(next, "invoices").ids.count <= 2)
+                    seen += section(next, "invoices").ids
+                    more = section(next, "invoices").more
+                }
+                #expect(seen == invoiceIDs)
+                #expect(try await api.get("/v1/customers/\(id)/export?limit=101", owner).param == "limit")
             }
         }
     }

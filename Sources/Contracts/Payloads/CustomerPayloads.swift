@@ -35,6 +35,15 @@ extension Commands.CustomerSuspend { public typealias Payload = Request<IDPath, 
 extension Commands.CustomerReactivate { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.CustomerDelete { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.CustomerGet { public typealias Payload = Request<IDPath, NoFields, NoFields> }
-extension Commands.CustomerExport { public typealias Payload = Request<IDPath, NoFields, NoFields> }
+extension Commands.CustomerExport { public typealias Payload = Request<IDPath, ExportQuery, NoFields> }
+
+/// An export's page: up to `limit` (1–100, default 100) documents of each section, each section
+/// continuing after its own cursor (the last ID of the previous page's section).
+public struct ExportQuery: Decodable, Sendable {
+    public let limit: Bounded<1, 100>?
+    public let subscriptionsAfter: Text<1, 80>?
+    public let invoicesAfter: Text<1, 80>?
+    public let paymentMethodsAfter: Text<1, 80>?
+}
 extension Commands.CustomerMe { public typealias Payload = Request<NoFields, NoFields, NoFields> }
 extension Commands.CustomerList { public typealias Payload = Request<NoFields, Listing<CustomerFilters>, NoFields> }

@@ -25,17 +25,30 @@ public struct Customer: Codable, Sendable {
 }
 
 /// Everything held about a customer (GDPR art. 15 and 20): its stored documents as they are, with
-/// their internal fields (`_id` shown as `id`), which no resource type describes.
+/// their internal fields (`_id` shown as `id`), which no resource type describes. Each section is
+/// one page (``ExportQuery``): a reply stays bounded however much a customer has.
 public struct CustomerExport: Codable, Sendable {
     public var object = "customer_export"
     public var exportedAt: Date
     public var customer: JSONValue
-    public var subscriptions: [JSONValue]
-    public var invoices: [JSONValue]
-    public var paymentMethods: [JSONValue]
+    public var subscriptions: ExportSection
+    public var invoices: ExportSection
+    public var paymentMethods: ExportSection
+
+    /// One section's page: `has_more` says to ask again with `<section>_after` = the last `data` ID.
+    public struct ExportSection: Codable, Sendable {
+        public var object = "list"
+        public var data: [JSONValue]
+        public var hasMore: Bool
+
+        public init(data: [JSONValue], hasMore: Bool) {
+            (self.data, self.hasMore) = (data, hasMore)
+        }
+    }
 
     public init(
-        exportedAt: Date, customer: JSONValue, subscriptions: [JSONValue], invoices: [JSONValue], paymentMethods: [JSONValue]
+        exportedAt: Date, customer: JSONValue, subscriptions: ExportSection, invoices: ExportSection,
+        paymentMethods: ExportSection
     ) {
         (self.exportedAt, self.customer) = (exportedAt, customer)
         (self.subscriptions, self.invoices, self.paymentMethods) = (subscriptions, invoices, paymentMethods)

@@ -66,23 +66,34 @@ extension CustomerHandlers {
         let access = Access(envelope.principal)
         let filter = try access.customer(id)
         let now = context.now
-        let related: BSONDocument = ["tenant_id": .string(access.tenant), "customer_id": .string(id)]
+        let query = payload.query
+        let limit = query.limit?.value ?? 100
+        let sections = [
+            ("subscriptions", query.subscriptionsAfter?.value), ("invoices", query.invoicesAfter?.value),
+            ("payment_methods", query.paymentMethodsAfter?.value),
+        ]
         let found = try await context.database.withConnection { connection -> [String: [BSONDocument]]? in
             guard let customer = try connection.collection(CustomerService.collection, as: BSONDocument.self).findOne(filter)
             else { return nil }
             var parts: [String: [BSONDocument]] = ["customer": [customer]]
-            for name in ["subscriptions", "invoices", "payment_methods"] {
+            for (name, after) in sections {
+                var related: BSONDocument = ["tenant_id": .string(access.tenant), "customer_id": .string(id)]
+                if let after { related["_id"] = ["$gt": .string(after)] }
+                // One more than the page: whether there is more.
                 parts[name] = try connection.collection(name, as: BSONDocument.self).find(
-                    related, options: FindOptions(sort: ["_id": 1], limit: 10_000))
+                    related, options: FindOptions(sort: ["_id": 1], limit: limit + 1))
             }
             return parts
         }
         guard let found, let customer = found["customer"]?.first else { throw Problem.notFound("customer") }
-        func exported(_ name: String) -> [JSONValue] { (found[name] ?? []).map(Self.exported) }
+        func section(_ name: String) -> Contracts.CustomerExport.ExportSection {
+            let documents = found[name] ?? []
+            return .init(data: documents.prefix(limit).map(Self.exported), hasMore: documents.count > limit)
+        }
         return Answer(
             Contracts.CustomerExport(
-                exportedAt: now, customer: Self.exported(customer), subscriptions: exported("subscriptions"),
-                invoices: exported("invoices"), paymentMethods: exported("payment_methods")))
+                exportedAt: now, customer: Self.exported(customer), subscriptions: section("subscriptions"),
+                invoices: section("invoices"), paymentMethods: section("payment_methods")))
     }
 
     /// A stored document as export JSON: `_id` shown as `id`.
