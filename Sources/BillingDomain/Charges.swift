@@ -106,27 +106,35 @@ public enum ChargeModel: Sendable, Hashable {
     }
 
     private static func checkUnitPrice(_ price: Decimal, field: String) throws(BillingRuleError) {
+        let name = leafName(field)
         guard !price.isNaN, price >= 0 else {
-            throw BillingRuleError(.invalidCharge, "\(field) must be zero or positive; got \(price)", field: field)
+            throw BillingRuleError(.invalidCharge, "\(name) must be zero or positive; got \(price)", field: field)
         }
         guard price.rounded(toPlaces: Charge.unitPriceDecimals) == price else {
             throw BillingRuleError(
-                .invalidCharge, "\(field) may have at most \(Charge.unitPriceDecimals) decimal places; got \(price)",
+                .invalidCharge, "\(name) may have at most \(Charge.unitPriceDecimals) decimal places; got \(price)",
                 field: field)
         }
     }
 
     /// Flat fees and package prices are amounts billed as they are, so they are whole minor units.
     private static func checkAmount(_ amount: Decimal, currency: Currency, field: String) throws(BillingRuleError) {
+        let name = leafName(field)
         guard !amount.isNaN, amount >= 0 else {
-            throw BillingRuleError(.invalidCharge, "\(field) must be zero or positive; got \(amount)", field: field)
+            throw BillingRuleError(.invalidCharge, "\(name) must be zero or positive; got \(amount)", field: field)
         }
         guard Money(amount, currency).rounded().amount == amount else {
             throw BillingRuleError(
                 .invalidCharge,
-                "\(field) may have at most \(currency.exponent) decimal places, the most \(currency) allows; got \(amount)",
+                "\(name) may have at most \(currency.exponent) decimal places, the most \(currency) allows; got \(amount)",
                 field: field)
         }
+    }
+
+    /// Messages name the field's last part (`flat_fee`); the error's `field` carries the whole path,
+    /// which a plan prefixes with the charge's place.
+    private static func leafName(_ field: String) -> Substring {
+        field.split(separator: ".").last ?? Substring(field)
     }
 }
 
