@@ -11,8 +11,8 @@ public struct Charge: Sendable, Hashable {
     /// The plan's currency: flat fees and package prices are whole minor units of it.
     public let currency: Currency
 
-    /// The most decimal places a unit price may have (Stripe's `unit_amount_decimal` precision), so
-    /// a metric can cost a fraction of a minor unit ($0.0001 per call) while products stay exact.
+    /// The most decimal places a unit price may have, so a metric can cost a fraction of a minor
+    /// unit ($0.0001 per call); Stripe's `unit_amount_decimal` allows 12 too, counted in cents.
     public static let unitPriceDecimals = 12
 
     /// - Throws: `invalid_charge` naming the field relative to the charge (`billable_metric`,
