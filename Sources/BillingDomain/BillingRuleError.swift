@@ -12,8 +12,10 @@ public struct BillingRuleError: Error, Hashable, Sendable, CustomStringConvertib
         public static let outsidePeriod = Code(rawValue: "outside_period")
         /// `interval_count` outside 1...365 (422).
         public static let invalidIntervalCount = Code(rawValue: "invalid_interval_count")
-        /// A line quantity below 1 (422).
+        /// A line quantity below 1, or a usage quantity below 0 (422).
         public static let invalidQuantity = Code(rawValue: "invalid_quantity")
+        /// A usage charge a plan cannot carry: bad tiers, a negative or too precise price … (422).
+        public static let invalidCharge = Code(rawValue: "invalid_charge")
         /// A dunning schedule that is not a strictly increasing list of positive delays (configuration).
         public static let invalidDunningSchedule = Code(rawValue: "invalid_dunning_schedule")
         /// An invoice sequence below 1 (a bug in the counter).
@@ -34,6 +36,12 @@ public struct BillingRuleError: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// The same error with its field placed under `prefix`: `tiers[1].up_to` under `charges[0]`
+    /// is `charges[0].tiers[1].up_to`.
+    public func nested(under prefix: String) -> BillingRuleError {
+        BillingRuleError(code, message, field: field.map { "\(prefix).\($0)" } ?? prefix)
+    }
 
     static func currencyMismatch(_ expected: Currency, _ found: Currency, field: String? = nil) -> BillingRuleError {
         BillingRuleError(
