@@ -38,12 +38,7 @@ unset BILLING_REDIS_URL BILLING_MONGO_URL
 setsid scripts/run >"$WORK/run.log" 2>&1 &
 RUN_PID=$!
 API="http://127.0.0.1:$BILLING_HTTP_PORT"
-for _ in $(seq 1 600); do
-  curl -sf "$API/readyz" >/dev/null 2>&1 && break
-  kill -0 "$RUN_PID" 2>/dev/null || fail "scripts/run exited before the stack was ready"
-  sleep 0.2
-done
-curl -sf "$API/readyz" >/dev/null || fail "the stack was not ready within 120 s"
+wait_ready "$API" "$RUN_PID" || fail "scripts/run's stack did not become ready"
 echo "api-contract: scripts/run's stack is ready ($((SECONDS - started)) s)"
 
 # An admin and its access token, as the README's first minute gets them.

@@ -20,12 +20,7 @@ export BILLING_LOCAL_DATA_DIR="$WORK/data" BILLING_RUN_BUILD=debug
 unset BILLING_REDIS_URL BILLING_MONGO_URL
 scripts/run >"$WORK/run.log" 2>&1 &
 RUN_PID=$!
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$BILLING_HTTP_PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$RUN_PID" 2>/dev/null || fail "scripts/run exited before the stack was ready"
-  sleep 0.2
-done
-curl -sf "http://127.0.0.1:$BILLING_HTTP_PORT/readyz" >/dev/null || fail "the stack was not ready within 120 s"
+wait_ready "http://127.0.0.1:$BILLING_HTTP_PORT" "$RUN_PID" || fail "scripts/run's stack did not become ready"
 
 # The first ```sh block after the README's "A first minute" heading, run as written.
 awk '/^## A first minute/{f=1} f&&/^```sh/{b=1;next} b&&/^```/{exit} b' README.md >"$WORK/first-minute.sh"

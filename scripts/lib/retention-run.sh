@@ -19,8 +19,8 @@ API="http://127.0.0.1:$BILLING_HTTP_PORT"
 PASSWORD=$("$BIN" serve admin bootstrap | sed -n 's/^password: *//p')
 "$BIN" serve all >"$WORK/all.log" 2>&1 &
 ALL_PID=$!
-for _ in $(seq 1 300); do curl -sf "$API/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "$API/readyz" >/dev/null || { tail -20 "$WORK/all.log"; echo "retention: the stack was not ready" >&2; exit 1; }
+source scripts/lib/servers.sh
+wait_ready "$API" "$ALL_PID" || { tail -20 "$WORK/all.log"; exit 1; }
 
 python3 - "$API" "$PASSWORD" "$REDIS_PORT" "$SECONDS_TO_RUN" "$RATE" <<'PY'
 import http.client, json, subprocess, sys, threading, time, urllib.parse

@@ -37,6 +37,19 @@ start_mongo() {
   wait_for_port "$port" 60 secantusd-py || { tail -20 "$log" >&2; return 1; }
 }
 
+# wait_ready URL PID: waits up to 120 s for URL/readyz to answer 200 while process PID runs;
+# returns 1 (saying why) if PID exits first or time runs out.
+wait_ready() {
+  local url=$1 pid=$2
+  for _ in $(seq 1 600); do
+    curl -sf "$url/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "the process $pid exited before $url was ready" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "$url was not ready within 120 s" >&2
+  return 1
+}
+
 stop_servers() {
   local pid
   for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
