@@ -4,14 +4,13 @@ import Redis
 /// What operators do to the streams: status, pending entries, dead letters (list, retry, purge).
 /// Used by `billing streams …` and the admin routes.
 public struct StreamAdmin: Sendable {
-    public let redis: RedisClient
-    public let names: StreamNames
-    public let retention: StreamRetention
+    /// Retries go back through the bus (refused, as any append, when the stream is full).
+    public let bus: CommandBus
+    public var redis: RedisClient { bus.redis }
+    public var names: StreamNames { bus.names }
 
     public init(redis: RedisClient, names: StreamNames = StreamNames(), retention: StreamRetention = StreamRetention()) {
-        self.redis = redis
-        self.names = names
-        self.retention = retention
+        bus = CommandBus(redis: redis, names: names, retention: retention)
     }
 
     /// One consumer group's state.
@@ -86,7 +85,6 @@ public struct StreamAdmin: Sendable {
             for id in ids { found += try await redis.send(XRANGE(dlq, start: id, end: id)) }
             letters = found
         }
-        let bus = CommandBus(redis: redis, names: names, retention: retention)
         for letter in letters {
             let envelope = letter.fields[CommandBus.envelopeField] ?? ""
             try await bus.append(
