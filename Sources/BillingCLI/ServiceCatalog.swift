@@ -192,6 +192,7 @@ public enum ServiceCatalog {
         configuration.maxEndpointsPerTenant = settings.webhookMaxEndpointsPerTenant
         configuration.eventRetention = .seconds(settings.eventsRetentionDays * 86_400)
         configuration.adminServices = production
+        configuration.streams = settings.streamRetention
         return configuration
     }
 
@@ -233,7 +234,8 @@ public enum ServiceCatalog {
     {
         let names = names(settings)
         var result: [any Service] = []
-        var streams: [String] = []
+        let retention = settings.streamRetention
+        var streams: [(name: String, keeping: Duration)] = []
         var deadLetters = [names.deadLetters("outbox")]
         for service in services {
             result.append(
@@ -242,10 +244,10 @@ public enum ServiceCatalog {
                     redis: infrastructure.redis, names: names, settings: consumerSettings(settings),
                     retention: settings.streamRetention, logger: Logger(label: "billing.consumer")))
             result += try companions(for: service, settings: settings, infrastructure: infrastructure)
-            streams.append(names.commands(service))
+            streams.append((names.commands(service), retention.commands))
             deadLetters.append(names.deadLetters(service))
             if let eventGroup = eventDeadLetterGroups[service] {
-                streams.append(names.events)
+                if !streams.contains(where: { $0.name == names.events }) { streams.append((names.events, retention.events)) }
                 deadLetters.append(names.deadLetters(eventGroup))
             }
         }
@@ -253,8 +255,7 @@ public enum ServiceCatalog {
         result.append(OutboxRelay(database: infrastructure.mongo.database(infrastructure.databaseName), bus: bus))
         result.append(
             StreamJanitor(
-                redis: infrastructure.redis, streams: Array(Set(streams)).sorted(), deadLetterStreams: deadLetters,
-                retention: settings.streamRetention))
+                redis: infrastructure.redis, streams: streams, deadLetterStreams: deadLetters, retention: retention))
         return result
     }
 

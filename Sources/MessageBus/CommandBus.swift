@@ -74,8 +74,14 @@ public struct CommandBus: Sendable {
 }
 
 /// A stream holds ``StreamRetention/maxEntries`` entries (a backlog nobody drains): nothing was added.
-public struct StreamFull: Error, CustomStringConvertible {
+public struct StreamFull: Error, CustomStringConvertible, ProblemConvertible {
     public let stream: String
     public let maxEntries: Int
     public var description: String { "\(stream) holds \(maxEntries) entries, its capacity; nothing was added" }
+    /// What a handler that appends (the admin's dead-letter retry) answers: the edge's own refusal.
+    public var problem: Problem {
+        Problem(
+            status: 503, code: "backlog_full", title: "Service busy",
+            detail: "the stream holds its capacity (a backlog is draining); nothing was done, retry later", retryAfter: 5)
+    }
 }

@@ -15,13 +15,17 @@ import ServiceLifecycle
 /// janitors on one stream do no harm.
 public struct StreamJanitor: Service {
     public let redis: RedisClient
-    public let streams: [String]
+    /// Command and event streams, each with how long its processed entries stay.
+    public let streams: [(name: String, keeping: Duration)]
     public let deadLetterStreams: [String]
     public let retention: StreamRetention
     public var interval: Duration = .seconds(60)
     public var logger = Logger(label: "billing.streams")
 
-    public init(redis: RedisClient, streams: [String], deadLetterStreams: [String], retention: StreamRetention) {
+    public init(
+        redis: RedisClient, streams: [(name: String, keeping: Duration)], deadLetterStreams: [String],
+        retention: StreamRetention
+    ) {
         self.redis = redis
         self.streams = streams
         self.deadLetterStreams = deadLetterStreams
@@ -38,8 +42,7 @@ public struct StreamJanitor: Service {
     @discardableResult
     public func pass(now: Date = Date()) async throws -> [String: Int] {
         var trimmed: [String: Int] = [:]
-        for stream in streams {
-            let keeping = stream.hasSuffix(":events") ? retention.events : retention.commands
+        for (stream, keeping) in streams {
             let removed = try await trimProcessed(stream, olderThan: StreamID(before: now, keeping: keeping))
             if removed > 0 { trimmed[stream] = removed }
         }

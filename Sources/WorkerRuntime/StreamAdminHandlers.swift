@@ -15,12 +15,15 @@ public struct StreamAdminHandlers: Sendable {
     public let names: StreamNames
     /// The services whose command streams and dead letters are shown.
     public let services: [String]
+    /// The streams' configured capacity, which a retry respects.
+    public let retention: StreamRetention
     /// The tenant whose admins also see unreadable dead letters.
     public static let operatorTenant = "default"
 
-    public init(names: StreamNames, services: [String]) {
+    public init(names: StreamNames, services: [String], retention: StreamRetention = StreamRetention()) {
         self.names = names
         self.services = services
+        self.retention = retention
     }
 
     public func register(into registry: inout HandlerRegistry) {
@@ -33,7 +36,7 @@ public struct StreamAdminHandlers: Sendable {
         }
     }
 
-    private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names) }
+    private func admin(_ context: ReadContext) -> StreamAdmin { StreamAdmin(redis: context.redis, names: names, retention: retention) }
 
     func streams(_ admin: StreamAdmin) async throws -> Answer<ItemList<StreamReport>> {
         let status = try await admin.status(services: services)

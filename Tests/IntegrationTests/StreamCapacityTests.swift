@@ -45,7 +45,7 @@ struct StreamCapacityTests {
         try await consume(h, stream, group: "b", read: 8, ack: 8)
 
         // Everything is far past its age; only what both groups processed may go.
-        let janitor = StreamJanitor(redis: h.redis, streams: [stream], deadLetterStreams: [], retention: StreamRetention())
+        let janitor = StreamJanitor(redis: h.redis, streams: [(stream, .seconds(7 * 86_400))], deadLetterStreams: [], retention: StreamRetention())
         let trimmed = try await janitor.pass(now: Date().addingTimeInterval(30 * 86_400))
         #expect(trimmed[stream] == 4)
         #expect(try await remaining(h, stream) == Array(ids.dropFirst(4)))
@@ -63,7 +63,7 @@ struct StreamCapacityTests {
         let stream = h.names.commands("unconsumed")
         let ids = try await add(h, stream, 5)
         let janitor = StreamJanitor(
-            redis: h.redis, streams: [stream], deadLetterStreams: [], retention: StreamRetention(retainedEntries: 0))
+            redis: h.redis, streams: [(stream, .seconds(7 * 86_400))], deadLetterStreams: [], retention: StreamRetention(retainedEntries: 0))
         #expect(try await janitor.pass(now: Date().addingTimeInterval(365 * 86_400)).isEmpty)
         #expect(try await remaining(h, stream) == ids)
     }
@@ -75,7 +75,7 @@ struct StreamCapacityTests {
         let ids = try await add(h, stream, 10)
         try await consume(h, stream, group: "g", read: 10, ack: 10)
         let janitor = StreamJanitor(
-            redis: h.redis, streams: [stream], deadLetterStreams: [], retention: StreamRetention(retainedEntries: 3))
+            redis: h.redis, streams: [(stream, .seconds(7 * 86_400))], deadLetterStreams: [], retention: StreamRetention(retainedEntries: 3))
         // Within the 7 days: the count alone trims, keeping the newest three.
         #expect(try await janitor.pass()[stream] == 7)
         #expect(try await remaining(h, stream) == Array(ids.suffix(3)))
@@ -156,5 +156,20 @@ struct StreamCapacityTests {
         #expect(omitted["object"] == JSONValue.string("result_omitted"))
         let delivered = try #require(try await h.redis.send(XRANGE(replyTo)).first?.fields[CommandBus.envelopeField])
         #expect(try MessageCoding.decode(Reply.self, from: delivered).result == big)
+    }
+
+    @Test func aDeadLetterRetryIntoAFullStreamIsRefusedAndTheLetterKept() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        let admin = StreamAdmin(redis: h.redis, names: h.names, retention: StreamRetention(retainedEntries: 0, maxEntries: 2))
+        let letter = try #require(
+            try await h.redis.send(
+                XADD(h.names.deadLetters(TestHandlers.name), fields: [(CommandBus.envelopeField, RedisArgument("{}"))])))
+        _ = try await add(h, h.stream, 2)
+        let refusal = await #expect(throws: StreamFull.self) { _ = try await admin.retryDeadLetters(service: TestHandlers.name) }
+        // The admin route answers it as the edge does: 503 backlog_full, Retry-After 5.
+        #expect(refusal?.problem.status == 503 && refusal?.problem.code == "backlog_full" && refusal?.problem.retryAfter == 5)
+        #expect(try await admin.deadLetters(service: TestHandlers.name).map(\.id) == [letter])
+        #expect(try await h.redis.send(XLEN(h.stream)) == 2)
     }
 }

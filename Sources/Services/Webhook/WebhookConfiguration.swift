@@ -36,6 +36,8 @@ public struct WebhookConfiguration: Sendable {
     public var gaugeInterval: Duration = .seconds(15)
     /// The services whose streams and dead letters the admin routes show (this worker serves them).
     public var adminServices = ["auth", "customer", "plan", "subscription", "invoice", "webhook"]
+    /// The streams' capacity and retention (the admin retry route respects the capacity).
+    public var streams = StreamRetention()
 
     public init(names: StreamNames, secretSealingKey: SymmetricKey, development: Bool) {
         self.names = names

@@ -57,7 +57,8 @@ public struct WebhookService: Sendable {
             try await listDeliveries(envelope, context, payload)
         }
         // The admin routes over the streams (DESIGN §5) are served here too.
-        StreamAdminHandlers(names: configuration.names, services: configuration.adminServices).register(into: &registry)
+        StreamAdminHandlers(
+            names: configuration.names, services: configuration.adminServices, retention: configuration.streams).register(into: &registry)
         registry.write(Commands.WebhookEndpointDisableFailing.self) { context, failure in try disableFailing(context, failure) }
         registry.read(Commands.EventList.self) { envelope, context, payload in try await listEvents(envelope, context, payload.query) }
         registry.read(Commands.EventGet.self) { envelope, context, payload in
