@@ -34,10 +34,11 @@ extension CustomerHandlers {
         let customers = context.database.collection(CustomerService.collection, as: CustomerDocument.self)
         guard let customer = try await customers.findOne(filter) else { throw Problem.notFound("customer") }
         let answer = Answer(customer.resource)
-        if let cache {
-            await cache.fill(context.redis, tenant: access.tenant, id: id, version: customer.version, value: try answer.result().body)
-        }
-        return answer
+        guard let cache else { return answer }
+        // Encoded once: the cache's copy is the answer.
+        let json = try answer.result().body
+        await cache.fill(context.redis, tenant: access.tenant, id: id, version: customer.version, value: json)
+        return .encoded(json)
     }
 
     /// Newest first; filters `email` (exact) and `status`. A customer principal lists only itself.
