@@ -23,6 +23,8 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Path of redis-benchmark.") var redisBenchmark: String = "/usr/bin/redis-benchmark"
     @Flag(help: "Log every request (slower) and print the gateway's answers by status after the runs.")
     var requestLog = false
+    @Flag(help: "Record a perf profile of the gateway during the API-key accept run and print its top symbols.")
+    var profile = false
 
     func run() async throws {
         let settings = try await loadSettings()
@@ -94,9 +96,19 @@ struct BenchGateway: AsyncParsableCommand {
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz")
 
-        // The 202 accept path (API key, as a third party ingesting would), saturated.
+        // The gateway's own health route: the edge middleware and nothing else.
+        let health = try runWrk(
+            url: base + "/healthz", connections: connections, work: work, name: "healthz",
+            script: request(method: "GET", body: nil, headers: [:]))
+        // The 202 accept path (API key, as a third party ingesting would; then a JWT), saturated.
+        let perf = profile ? try Self.startPerf(pid: gateway.processIdentifier, seconds: max(1, seconds - 1), work: work) : nil
         let accept = try runWrk(
             url: base + "/v1/test/echo", connections: connections, work: work, name: "accept", script: acceptRequest)
+        let profileSummary = try perf.map { try Self.stopPerf($0, work: work) }
+        let acceptJWT = try runWrk(
+            url: base + "/v1/test/echo", connections: connections, work: work, name: "accept-jwt",
+            script: request(
+                method: "POST", body: #"{"n":1}"#, headers: ["Authorization": "Bearer \(token)", "Prefer": "respond-async"]))
         // A GET answered synchronously by the worker (JWT), saturated, then at about half that rate.
         let getScript = request(method: "GET", body: nil, headers: ["Authorization": "Bearer \(token)"])
         let sync = try runWrk(url: base + "/v1/test/echo", connections: connections, work: work, name: "sync", script: getScript)
@@ -130,10 +142,16 @@ struct BenchGateway: AsyncParsableCommand {
         print("billing-bench gateway: wrk \(seconds)s runs, \(connections) connections; one gateway process, one worker (2 consumers)")
         print(String(format: "  raw XADD (redis-benchmark -c 50)   %9.0f /s", rawXADD))
         print(bare.line("bare Hummingbird POST → 202") + String(format: "   %.2fx raw XADD (no middleware, no Redis)", bare.rate / rawXADD))
-        print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx raw XADD (target ≥ 0.50)", accept.rate / rawXADD))
+        print(health.line("GET /healthz") + String(format: "   %.2fx bare (target ≥ 0.80)", health.rate / bare.rate))
+        print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx bare (target ≥ 0.50)", accept.rate / bare.rate))
+        print(acceptJWT.line("POST accept path (202, JWT)") + String(format: "   %.2fx bare (target ≥ 0.50)", acceptJWT.rate / bare.rate))
         print(sync.line("GET sync no-op (JWT), max"))
         print(half.line(String(format: "GET sync at ~half max (%d conn)", paced)) + "   (target p50 ≤ 2 ms)")
         print(String(format: "  gateway RSS after the runs %.1f MiB, peak %.1f MiB (target ≤ 80)", rss, peak))
+        if let profileSummary {
+            print("  perf profile of the gateway during the API-key accept run (self time, top symbols):")
+            print(profileSummary)
+        }
         if requestLog {
             print("  answers by status: " + statuses.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
@@ -163,6 +181,38 @@ struct BenchGateway: AsyncParsableCommand {
         await group.triggerGracefulShutdown()
         _ = try? await server.value
         return result
+    }
+
+    /// `perf record -g` on a process for `seconds` (it stops by itself: a signal from here would
+    /// not reach it reliably); ``stopPerf(_:work:)`` waits for it and reads the report.
+    static func startPerf(pid: Int32, seconds: Int, work: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+        process.arguments = ["record", "-F", "499", "-g", "-o", work.appendingPathComponent("perf.data").path, "-p", "\(pid)", "--", "/bin/sleep", "\(seconds)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Stops the recording and returns the top symbols by self time (`perf report --no-children`).
+    static func stopPerf(_ perf: Process, work: URL) throws -> String {
+        perf.waitUntilExit()
+        let report = Process()
+        report.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+        report.arguments = [
+            "report", "-i", work.appendingPathComponent("perf.data").path, "--no-children", "--sort", "dso,symbol",
+            "--stdio", "-g", "none", "--percent-limit", "0.7",
+        ]
+        let output = Pipe()
+        report.standardOutput = output
+        report.standardError = FileHandle.nullDevice
+        try report.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        report.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .prefix(45).map { "    " + $0.prefix(150) }.joined(separator: "\n")
     }
 
     /// wrk's per-request delay hook, in whole milliseconds (wrk's unit) when at least 1; below that, 0.
