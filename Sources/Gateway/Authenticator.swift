@@ -53,25 +53,43 @@ public final class Authenticator: Sendable {
     }
 
     /// Verifies a credential; throws a 401 ``GatewayError`` saying why it was refused, 503 when Redis is down.
-    /// With `checkingDenyList: false` a token's deny-list entry is left to the caller, who must check
-    /// ``denyKey(_:)`` of the principal's `tokenID` (the gateway does it with the rate limit, in one round trip).
+    /// With `checkingRevocation: false` whether the credential still stands is left to the caller, who
+    /// must check ``revocationCheck(for:principal:)`` (the gateway does it with the rate limit, in one
+    /// round trip): a token's deny-list entry is not read, and an API key seen in the last minute is
+    /// taken from memory (its record is immutable while it exists; revoking deletes it).
     ///
     /// `beforeVerifying` runs before a token's signature is verified (not for a token verified in the
     /// last minute): the gateway counts the client's IP there, so a flood of made-up tokens meets a
     /// 429 before it costs a signature verification each.
     public func principal(
-        for credential: String, checkingDenyList: Bool = true,
+        for credential: String, checkingRevocation: Bool = true,
         beforeVerifying: () async throws(GatewayError) -> Void = {}
     ) async throws(GatewayError) -> Principal {
-        if credential.hasPrefix("sk_live_") || credential.hasPrefix("sk_test_") {
-            return try await apiKeyPrincipal(credential)
+        if Self.isAPIKey(credential) {
+            return try await apiKeyPrincipal(credential, remembering: !checkingRevocation)
         }
-        return try await tokenPrincipal(credential, checkingDenyList: checkingDenyList, beforeVerifying: beforeVerifying)
+        return try await tokenPrincipal(credential, checkingDenyList: checkingRevocation, beforeVerifying: beforeVerifying)
+    }
+
+    static func isAPIKey(_ credential: String) -> Bool {
+        credential.hasPrefix("sk_live_") || credential.hasPrefix("sk_test_")
+    }
+
+    /// What the caller of `principal(for:checkingRevocation: false)` must check in Redis before
+    /// acting for `principal`: a token's deny-list entry must be absent, an API key's record present.
+    func revocationCheck(for credential: String, principal: Principal) -> RevocationCheck? {
+        if Self.isAPIKey(credential) { return .mustExist(apiKeyKey(credential)) }
+        return principal.tokenID.map { .mustBeAbsent(denyKey($0)) }
     }
 
     /// Signature verifications done so far (tokens not verified in the last minute).
     var signatureVerifications: Int { verifications.load(ordering: .relaxed) }
     private let verifications = Atomic<Int>(0)
+
+    /// API key records read from Redis so far (keys not seen in the last minute, or read for a
+    /// caller that does not check revocation itself).
+    var apiKeyReads: Int { apiKeyReadCount.load(ordering: .relaxed) }
+    private let apiKeyReadCount = Atomic<Int>(0)
 
     /// An API key's record as the auth service publishes it (`id`, `subject`, `role`, `scopes`,
     /// `tenant`, `customer_id`), read on every request that carries a key.
@@ -122,20 +140,48 @@ public final class Authenticator: Sendable {
             HSET(apiKeyLastUsedKey, fields: [(id, RedisArgument(MessageCoding.formatTimestamp(Date())))]))
     }
 
-    private func apiKeyPrincipal(_ key: String) async throws(GatewayError) -> Principal {
+    /// API keys read lately, by their Redis key, kept for at most ``verifiedTokenLifetime``: a third
+    /// party sends the same key with every request, and reading its record was a round trip each.
+    /// Only for callers that check the record still exists in their own round trip (the admission
+    /// script does), so a revoked key is refused at once, by every gateway.
+    private let rememberedKeys = Mutex<[String: (principal: Principal, id: String?, until: ContinuousClock.Instant)]>([:])
+
+    private func apiKeyPrincipal(_ key: String, remembering: Bool) async throws(GatewayError) -> Principal {
+        let redisKey = apiKeyKey(key)
+        let now = ContinuousClock.now
+        if remembering {
+            let remembered = rememberedKeys.withLock { keys -> (principal: Principal, id: String?)? in
+                guard let entry = keys[redisKey] else { return nil }
+                if entry.until > now { return (entry.principal, entry.id) }
+                keys[redisKey] = nil
+                return nil
+            }
+            if let remembered {
+                if let id = remembered.id { await recordUse(ofKey: id) }
+                return remembered.principal
+            }
+        }
         let stored: [UInt8]?
+        apiKeyReadCount.add(1, ordering: .relaxed)
         do {
-            stored = try await redis.send(GET(apiKeyKey(key)))
+            stored = try await redis.send(GET(redisKey))
         } catch {
             throw .unavailable("cannot check the API key now; retry shortly")
         }
         guard let stored, let record = StoredAPIKey(json: stored),
             let role = Principal.Role(rawValue: record.role), role != .system
-        else { throw .unauthorized("unknown or revoked API key") }
+        else { throw Self.unknownAPIKey }
         if let id = record.id { await recordUse(ofKey: id) }
-        return Principal(
+        let principal = Principal(
             subject: record.subject, role: role, scopes: record.scopes, tenant: record.tenant,
             customerID: record.customerID)
+        if remembering {
+            rememberedKeys.withLock { keys in
+                if keys.count >= Self.verifiedTokenCapacity { keys.removeAll(keepingCapacity: true) }
+                keys[redisKey] = (principal, record.id, now + Self.verifiedTokenLifetime)
+            }
+        }
+        return principal
     }
 
     private struct Header: Decodable {
@@ -145,6 +191,13 @@ public final class Authenticator: Sendable {
 
     static let acceptedAlgorithms: Set<String> = ["ES256", "RS256"]
     static let revoked = GatewayError.unauthorized("the token was revoked")
+    static let unknownAPIKey = GatewayError.unauthorized("unknown or revoked API key")
+
+    /// The 401 for a credential its revocation check refused.
+    static func revoked(_ check: RevocationCheck?) -> GatewayError {
+        if case .mustExist? = check { return unknownAPIKey }
+        return revoked
+    }
 
     /// Tokens whose signature was verified, kept for at most ``verifiedTokenLifetime`` (a client
     /// sends the same token with every request; an ECDSA verification is most of a request's CPU).

@@ -32,9 +32,9 @@ struct CommandEndpoint: Sendable {
             peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[GatewayHeaders.forwardedFor]) ?? "local"
     }
 
-    /// The verified principal of a request, or nil when it carries no credential. A token's
-    /// deny-list entry is not checked here: ``admit(_:context:rateClass:required:ip:)`` checks it
-    /// with the rate limit.
+    /// The verified principal of a request, or nil when it carries no credential. Whether the
+    /// credential was revoked is not checked here (`context.state.revocation` says what to check):
+    /// the rate limit's round trip checks it.
     /// `beforeVerifying` runs before a token's signature is verified (see ``Authenticator``).
     private func authenticate(
         _ request: Request, context: GatewayContext, beforeVerifying: () async throws(GatewayError) -> Void
@@ -44,8 +44,9 @@ struct CommandEndpoint: Sendable {
                 authorization: request.headers[.authorization], apiKey: request.headers[GatewayHeaders.apiKey])
         else { return nil }
         let principal = try await authenticator.principal(
-            for: credential, checkingDenyList: false, beforeVerifying: beforeVerifying)
+            for: credential, checkingRevocation: false, beforeVerifying: beforeVerifying)
         context.state.principal = principal
+        context.state.revocation = authenticator.revocationCheck(for: credential, principal: principal)
         return principal
     }
 
@@ -59,7 +60,7 @@ struct CommandEndpoint: Sendable {
     {
         let principal = try await authenticate(request, context: context, rateClass: rateClass, required: required, ip: ip)
         return (principal, try await countingRefusal(rateClass, ip: ip, context: context) { () async throws(GatewayError) in
-            try await rateLimit(rateClass, principal: principal, ip: ip)
+            try await rateLimit(rateClass, principal: principal, revocation: context.state.revocation, ip: ip)
         })
     }
 
@@ -74,7 +75,7 @@ struct CommandEndpoint: Sendable {
         var counted: HTTPFields?
         do throws(GatewayError) {
             let principal = try await authenticate(request, context: context) { () async throws(GatewayError) in
-                counted = try await rateLimit(rateClass, principal: nil, ip: ip)
+                counted = try await rateLimit(rateClass, principal: nil, revocation: nil, ip: ip)
             }
             if required, principal == nil {
                 throw GatewayError.unauthorized("this route needs a Bearer token or an API key")
@@ -108,29 +109,29 @@ struct CommandEndpoint: Sendable {
     ) async throws(GatewayError) -> GatewayError {
         context.state.principal = nil
         var refused = error
-        refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, ip: ip))
+        refused.headers.append(contentsOf: try await rateLimit(rateClass, principal: nil, revocation: nil, ip: ip))
         return refused
     }
 
     /// Counts the request against its tier; 429 with `Retry-After` and `RateLimit-*` when over. A
-    /// principal from a token is refused (401) when the token is on the deny-list.
+    /// principal whose credential was revoked (`revocation`: a logged-out token, a deleted API key)
+    /// is refused (401).
     /// Without Redis: the auth tier fails closed (503), the standard tier fails open (logged), except
-    /// that a token cannot be accepted without its deny-list check (503).
-    func rateLimit(_ rateClass: GatewayRoute.RateClass, principal: Principal?, ip: String) async throws(GatewayError)
-        -> HTTPFields
-    {
-        let denyKey = principal?.tokenID.map(authenticator.denyKey)
+    /// that a credential cannot be accepted without its revocation check (503).
+    func rateLimit(
+        _ rateClass: GatewayRoute.RateClass, principal: Principal?, revocation: RevocationCheck?, ip: String
+    ) async throws(GatewayError) -> HTTPFields {
         let (tier, identity, limit) = bucket(rateClass, principal: principal, ip: ip)
         let decision: RateLimitDecision
         do {
-            decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit, denyKey: denyKey)
+            decision = try await rateLimiter.check(tier: tier, identity: identity, limit: limit, revocation: revocation)
         } catch {
             if rateClass == .auth { throw .unavailable("rate limiting is unavailable; sign-in is paused for safety") }
-            if denyKey != nil { throw .unavailable("cannot check the token now; retry shortly") }
+            if revocation != nil { throw .unavailable("cannot check the credential now; retry shortly") }
             logger.warning("rate limit unavailable, allowing", metadata: ["tier": "\(tier)", "error": "\(error)"])
             return [:]
         }
-        return try headers(for: decision, tier: tier, limit: limit)
+        return try headers(for: decision, tier: tier, limit: limit, revocation: revocation)
     }
 
     /// The tier, identity and limit a request counts against.
@@ -145,10 +146,10 @@ struct CommandEndpoint: Sendable {
     }
 
     /// The `RateLimit-*` headers of an allowed request; a revoked token's 401 or a 429 otherwise.
-    private func headers(for decision: RateLimitDecision, tier: String, limit: RateLimitTier) throws(GatewayError)
-        -> HTTPFields
-    {
-        if decision.denied { throw Authenticator.revoked }
+    private func headers(
+        for decision: RateLimitDecision, tier: String, limit: RateLimitTier, revocation: RevocationCheck?
+    ) throws(GatewayError) -> HTTPFields {
+        if decision.denied { throw Authenticator.revoked(revocation) }
         if decision.full {
             metrics.streamFull(tier: tier)
             throw GatewayError(
@@ -218,7 +219,7 @@ struct CommandEndpoint: Sendable {
         case .countedFirst:
             return try await admit(request, context: context, rateClass: route.rateClass, required: required, ip: ip)
         case .tokenEndpoint:
-            return (nil, try await rateLimit(route.rateClass, principal: nil, ip: ip))
+            return (nil, try await rateLimit(route.rateClass, principal: nil, revocation: nil, ip: ip))
         }
     }
 
@@ -241,7 +242,7 @@ struct CommandEndpoint: Sendable {
             var refused = refusal
             refused.headers.append(
                 contentsOf: try await countingRefusal(route.rateClass, ip: ip, context: context) { () async throws(GatewayError) in
-                    try await rateLimit(route.rateClass, principal: verified, ip: ip)
+                    try await rateLimit(route.rateClass, principal: verified, revocation: context.state.revocation, ip: ip)
                 })
             throw refused
         }
@@ -470,7 +471,7 @@ struct CommandEndpoint: Sendable {
 
     /// Counts the request against its tier and, when it is allowed, writes its pending operation and
     /// sends its command, in one script (one round trip): a refused request sends nothing. A revoked
-    /// token's 401 is counted against the client IP, as any refused credential.
+    /// credential's 401 is counted against the client IP, as any refused credential.
     private func admitAndSend(
         _ envelope: Envelope, route: GatewayRoute, principal: Principal?, ip: String, context: GatewayContext
     ) async throws -> HTTPFields {
@@ -480,19 +481,19 @@ struct CommandEndpoint: Sendable {
             key: OperationStore.key(configuration.names, envelope.id), json: Self.pendingRecord(envelope).json,
             ttlMilliseconds: Int64(IdempotencyStore.milliseconds(configuration.operationTTL))
         )
+        let revocation = principal == nil ? nil : context.state.revocation
         return try await countingRefusal(route.rateClass, ip: ip, context: context) { () async throws(GatewayError) in
             let decision: RateLimitDecision
             do {
                 decision = try await rateLimiter.checkAndAppend(
-                    tier: tier, identity: identity, limit: limit, denyKey: principal?.tokenID.map(authenticator.denyKey),
-                    pending: pending, entry: entry)
+                    tier: tier, identity: identity, limit: limit, revocation: revocation, pending: pending, entry: entry)
             } catch {
                 logger.error("command not sent", metadata: ["request_id": "\(context.state.requestID)", "error": "\(error)"])
                 throw route.rateClass == .auth
                     ? .unavailable("rate limiting is unavailable; sign-in is paused for safety")
                     : .unavailable("the command could not be queued; nothing was done, retry shortly")
             }
-            return try headers(for: decision, tier: tier, limit: limit)
+            return try headers(for: decision, tier: tier, limit: limit, revocation: revocation)
         }
     }
 

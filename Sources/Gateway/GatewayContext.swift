@@ -12,6 +12,7 @@ public final class RequestState: Sendable {
         var requestID = ""
         var route = "unmatched"
         var principal: Principal?
+        var revocation: RevocationCheck?
         var rateLimited = false
         var replyTimedOut = false
     }
@@ -30,6 +31,11 @@ public final class RequestState: Sendable {
     public var principal: Principal? {
         get { values.withLock { $0.principal } }
         set { values.withLock { $0.principal = newValue } }
+    }
+    /// What the rate limit's round trip checks so the principal's credential still stands.
+    public var revocation: RevocationCheck? {
+        get { values.withLock { $0.revocation } }
+        set { values.withLock { $0.revocation = newValue } }
     }
     public var replyTimedOut: Bool {
         get { values.withLock { $0.replyTimedOut } }

@@ -22,9 +22,30 @@
 import Foundation
 import Redis
 
+/// A Redis key whose state says a verified credential still stands, checked in the rate limit's
+/// round trip: a token's deny-list entry must be absent, an API key's record present.
+public enum RevocationCheck: Sendable, Hashable {
+    case mustBeAbsent(String)
+    case mustExist(String)
+
+    var key: String {
+        switch self {
+        case .mustBeAbsent(let key), .mustExist(let key): key
+        }
+    }
+
+    /// The scripts' mode argument: 1 refuses when the key exists, 2 when it does not (0: no check).
+    var mode: String {
+        switch self {
+        case .mustBeAbsent: "1"
+        case .mustExist: "2"
+        }
+    }
+}
+
 /// The outcome of one rate-limit check, with what the `RateLimit-*` headers say.
 public struct RateLimitDecision: Sendable, Hashable {
-    /// The deny-list key given with the check exists (a logged-out token): nothing was counted.
+    /// The credential was revoked (``RevocationCheck``: a logged-out token, a deleted API key): nothing was counted.
     public var denied = false
     /// The command stream holds its capacity (``StreamRetention/maxEntries``): nothing was counted or sent.
     public var full = false
@@ -71,13 +92,19 @@ public struct RateLimiter: Sendable {
         local reset = math.ceil(new_tat - now)
         """
 
-    // KEYS: the bucket, optionally a deny-list key (checked first: a revoked token is not counted).
-    // ARGV: emission interval, burst. Returns {allowed, remaining, retry_ms, reset_ms}, allowed -1
-    // when the deny-list key exists.
+    // Refuses (-1) a revoked credential before anything is counted: mode ARGV[n] 1 when key KEYS[2]
+    // exists (a token's deny-list entry), 2 when it does not (an API key's record); 0 checks nothing.
+    static func revocation(mode: Int) -> String {
+        """
+        local revocation = ARGV[\(mode)]
+        if revocation ~= '0' and (redis.call('EXISTS', KEYS[2]) == 1) == (revocation == '1') then return {-1, 0, 0, 0} end
+        """
+    }
+
+    // KEYS: the bucket, the revocation key (or the bucket again). ARGV: emission interval, burst,
+    // revocation mode. Returns {allowed, remaining, retry_ms, reset_ms}, allowed -1 when revoked.
     static let script = RedisScript(
-        """
-        if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
-        """
+        revocation(mode: 3)
             + "\n" + gcra + "\n"
             + """
         return {1, remaining, 0, reset}
@@ -86,12 +113,11 @@ public struct RateLimiter: Sendable {
     // The same check, and when the request is allowed, in the same atomic step: its pending operation
     // record (SET NX: a result stored first is kept) and its command entry (XADD; the stream is
     // trimmed by StreamJanitor, never here). A stream at its capacity refuses the request before
-    // it is counted (allowed -2). KEYS: bucket, deny-list key (or the bucket again), pending-operation
-    // key, command stream. ARGV: interval, burst, check the deny-list (1/0), pending JSON, pending TTL
-    // ms, envelope JSON, type, stream capacity. Returns {allowed, remaining, retry_ms, reset_ms[, entry id]}.
+    // it is counted (allowed -2). KEYS: bucket, revocation key (or the bucket again), pending-operation
+    // key, command stream. ARGV: interval, burst, revocation mode, pending JSON, pending TTL ms,
+    // envelope JSON, type, stream capacity. Returns {allowed, remaining, retry_ms, reset_ms[, entry id]}.
     static let admitScript = RedisScript(
-        """
-        if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0, 0, 0} end
+        revocation(mode: 3) + "\n" + """
         if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[8]) then return {-2, 0, 0, 0} end
         """
             + "\n" + gcra + "\n"
@@ -118,7 +144,7 @@ public struct RateLimiter: Sendable {
     /// operation record and appends its command entry, all in one script: nothing is sent for a
     /// refused request, and an admitted one costs one round trip.
     public func checkAndAppend(
-        tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String?,
+        tier name: String, identity: String, limit tier: RateLimitTier, revocation: RevocationCheck?,
         pending: (key: String, json: [UInt8], ttlMilliseconds: Int64),
         entry: (stream: String, fields: [(String, RedisArgument)], maxEntries: Int)
     ) async throws(RedisError) -> RateLimitDecision {
@@ -127,9 +153,9 @@ public struct RateLimiter: Sendable {
             let type = entry.fields.first(where: { $0.0 == "type" })?.1
         else { throw RedisError(.unexpectedReply, "a command entry needs its envelope and type fields") }
         let reply = try await redis.eval(
-            Self.admitScript, keys: [bucket, denyKey ?? bucket, pending.key, entry.stream],
+            Self.admitScript, keys: [bucket, revocation?.key ?? bucket, pending.key, entry.stream],
             arguments: [
-                RedisArgument(Self.interval(tier)), RedisArgument(tier.burst), RedisArgument(denyKey == nil ? "0" : "1"),
+                RedisArgument(Self.interval(tier)), RedisArgument(tier.burst), RedisArgument(revocation?.mode ?? "0"),
                 RedisArgument(bytes: pending.json), RedisArgument(pending.ttlMilliseconds), envelope, type,
                 RedisArgument(entry.maxEntries),
             ])
@@ -140,14 +166,15 @@ public struct RateLimiter: Sendable {
         return decision
     }
 
-    /// Counts one request against `identity` in `tier`; with `denyKey`, first checks that key is
-    /// absent (the token's deny-list entry), in the same round trip.
-    public func check(tier name: String, identity: String, limit tier: RateLimitTier, denyKey: String? = nil)
+    /// Counts one request against `identity` in `tier`; with `revocation`, first checks the
+    /// credential still stands, in the same round trip.
+    public func check(tier name: String, identity: String, limit tier: RateLimitTier, revocation: RevocationCheck? = nil)
         async throws(RedisError) -> RateLimitDecision
     {
+        let bucket = bucket(name, identity)
         let reply = try await redis.eval(
-            Self.script, keys: [bucket(name, identity)] + (denyKey.map { [$0] } ?? []),
-            arguments: [RedisArgument(Self.interval(tier)), RedisArgument(tier.burst)])
+            Self.script, keys: [bucket, revocation?.key ?? bucket],
+            arguments: [RedisArgument(Self.interval(tier)), RedisArgument(tier.burst), RedisArgument(revocation?.mode ?? "0")])
         return try Self.decision(reply, limit: tier)
     }
 }

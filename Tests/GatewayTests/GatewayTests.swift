@@ -626,6 +626,60 @@ struct GatewayHealthTests {
         }
     }
 
+    /// An API key's record is read once a minute per gateway, not once per request (issue 24), yet
+    /// a revoked key is refused at once by every gateway, on every admission path: the admission
+    /// script checks the record still exists in the same round trip.
+    @Test func apiKeysAreRememberedButARevokedKeyIsRefusedAtOnceByEveryGateway() async throws {
+        try await withHarness { h in
+            let apiKey = "sk_test_\(UUID().uuidString.lowercased())"
+            let recordKey = h.gateway().authenticator.apiKeyKey(apiKey)
+            _ = try await h.redis.send(
+                SET(
+                    recordKey,
+                    value: RedisArgument(#"{"id":"key_1","subject":"key_1","role":"service","scopes":["test:use"],"tenant":"default"}"#)))
+            let first = h.gateway()
+            let second = h.gateway()
+            let key: HTTPFields = [GatewayHeaders.apiKey: apiKey]
+            let async = key + jsonHeaders + [GatewayHeaders.prefer: "respond-async"]
+            try await first.buildApplication().test(.router) { one in
+                try await second.buildApplication().test(.router) { two in
+                    for client in [one, two] {
+                        for _ in 0..<5 {
+                            try await client.execute(uri: "/v1/test/echo", method: .get, headers: key) { #expect($0.status == .ok) }
+                            try await client.execute(uri: "/v1/test/items", method: .post, headers: async, body: jsonBody(#"{"key":"a"}"#)) {
+                                #expect($0.status == .accepted)
+                            }
+                        }
+                    }
+                    #expect(first.authenticator.apiKeyReads == 1)
+                    #expect(second.authenticator.apiKeyReads == 1)
+                    // Revoked (the auth service deletes the record): refused at once by both, on the
+                    // counted-at-send path, the Idempotency-Key path (counted first) and a sync read.
+                    _ = try await h.redis.send(DEL(keys: [recordKey]))
+                    for client in [one, two] {
+                        try await client.execute(uri: "/v1/test/echo", method: .get, headers: key) {
+                            #expect($0.status == .unauthorized)
+                            #expect(String(buffer: $0.body).contains("unknown or revoked API key"))
+                        }
+                        try await client.execute(uri: "/v1/test/items", method: .post, headers: async, body: jsonBody(#"{"key":"b"}"#)) {
+                            #expect($0.status == .unauthorized)
+                        }
+                        var idempotent = async
+                        idempotent[GatewayHeaders.idempotencyKey] = UUID().uuidString
+                        try await client.execute(uri: "/v1/test/items", method: .post, headers: idempotent, body: jsonBody(#"{"key":"c"}"#)) {
+                            #expect($0.status == .unauthorized)
+                        }
+                    }
+                }
+            }
+            // Nothing of the refused requests was sent: 10 reads answered and deleted, 10 inserts queued.
+            let info = try await h.redis.execute(["XINFO", "STREAM", RedisArgument(h.names.commands(GatewayHarness.testService))])
+            let fields = info.array ?? []
+            let added = zip(fields, fields.dropFirst()).first { $0.0.string == "entries-added" }?.1.int
+            #expect(added == 20)
+        }
+    }
+
     /// A flood of made-up tokens (issue 17, item 12) meets the per-IP limit before each costs a
     /// signature verification: once the client's IP is over its limit, tokens are not verified.
     @Test func madeUpTokensAreCountedBeforeTheirSignatureIsVerified() async throws {
