@@ -95,7 +95,7 @@ public struct Gateway: Sendable {
         let redis = self.redis
         router.get("/.well-known/jwks.json") { request, context -> Response in
             context.state.route = "GET /.well-known/jwks.json"
-            _ = try await endpoint.rateLimit(.standard, principal: nil, ip: endpoint.clientIP(request, context: context))
+            _ = try await endpoint.rateLimit(.standard, principal: nil, revocation: nil, ip: endpoint.clientIP(request, context: context))
             let data: [UInt8]?
             do {
                 data = try await redis.send(GET(jwksKey))
@@ -112,9 +112,11 @@ public struct Gateway: Sendable {
             guard let openAPIJSON else { throw GatewayError(Problem.notFound("the OpenAPI document")) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPIJSON))
         }
+        // Liveness answers the same bytes every time: encoded once.
+        let healthy = Answer.json(.object(["status": .string("ok")])).response
         router.get("/healthz") { _, context -> Response in
             context.state.route = "GET /healthz"
-            return Answer.json(.object(["status": .string("ok")])).response
+            return healthy
         }
         let readiness = Readiness(redis: redis, replies: replies, configuration: configuration)
         router.get("/readyz") { _, context -> Response in

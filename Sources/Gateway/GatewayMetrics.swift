@@ -28,12 +28,16 @@ public final class GatewayMetrics: Sendable {
     /// Series handles by route (and route + status), made once: the registry's lookup builds its
     /// label key on every call, which showed up in profiles. Routes come from the route table, so
     /// the set is bounded.
-    private let requestCounters = Mutex<[String: Counter]>([:])
+    private struct RouteStatus: Hashable {
+        var route: String
+        var status: Int
+    }
+    private let requestCounters = Mutex<[RouteStatus: Counter]>([:])
     private let durationHistograms = Mutex<[String: DurationHistogram]>([:])
 
     func finished(route: String, status: Int, duration: Duration) {
         inFlight.decrement()
-        let counterKey = "\(route) \(status)"
+        let counterKey = RouteStatus(route: route, status: status)
         let counter = requestCounters.withLock { counters in
             if let known = counters[counterKey] { return known }
             let made = registry.makeCounter(

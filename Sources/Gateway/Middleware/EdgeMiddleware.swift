@@ -14,15 +14,41 @@ struct EdgeMiddleware: RouterMiddleware {
 
     static let requestIDHeader = HTTPField.Name("Request-Id")!
 
-    /// A client's `Request-Id` is kept when it is a sane token of at most 64 characters.
+    /// A client's `Request-Id` is kept when it is a sane token of at most 64 characters (ASCII
+    /// letters, digits and `-_.:`).
     static func requestID(from header: String?) -> String {
-        if let header, !header.isEmpty, header.count <= 64,
-            header.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) })
-        {
+        if let header, !header.isEmpty, header.utf8.count <= 64, header.utf8.allSatisfy(isTokenByte) {
             return header
         }
         return "req_" + String(decoding: MessageID.make().utf8.filter { $0 != UInt8(ascii: "-") }, as: UTF8.self)
     }
+
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"):
+            true
+        default: false
+        }
+    }
+
+    /// The security headers every answer carries, made once (`Cache-Control` is added apart: a
+    /// route may choose its own).
+    let securityHeaders: HTTPFields
+
+    init(configuration: GatewayConfiguration, metrics: GatewayMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.securityHeaders = [
+            .strictTransportSecurity: configuration.hsts, .xContentTypeOptions: "nosniff",
+            HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            .contentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+        ]
+    }
+
+    /// Answers slower than this are logged at info level even when they succeeded.
+    static let slowRequest: Duration = .seconds(1)
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -42,9 +68,13 @@ struct EdgeMiddleware: RouterMiddleware {
         let status = response.status.code
         let route = context.state.route
         metrics.finished(route: route, status: status, duration: duration)
+        // One line per request at debug level for answers that went well and fast; at info for
+        // refusals, failures and slow answers (a flood of successes fills no log at the default level).
+        let level: Logger.Level = status >= 400 || duration >= Self.slowRequest ? .info : .debug
+        guard logger.logLevel <= level else { return response }
         let principal = context.state.principal
-        logger.info(
-            "request",
+        logger.log(
+            level: level, "request",
             metadata: [
                 "request_id": "\(requestID)", "correlation_id": "\(requestID)", "route": "\(route)",
                 "method": "\(request.method.rawValue)", "status": "\(status)",
@@ -86,12 +116,9 @@ struct EdgeMiddleware: RouterMiddleware {
     }
 
     private func addSecurityHeaders(_ response: inout Response, requestID: String) {
-        response.headers[Self.requestIDHeader] = requestID
-        response.headers[.strictTransportSecurity] = configuration.hsts
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        // Appended, not looked up one by one: no route sets these (they are the edge's alone).
+        response.headers.append(HTTPField(name: Self.requestIDHeader, value: requestID))
+        response.headers.append(contentsOf: securityHeaders)
         // Every answer may be personal (tokens from login/signup, a customer's data): never cached,
         // unless a route chose its own policy (the JWKS is public and cacheable).
         if response.headers[.cacheControl] == nil {
