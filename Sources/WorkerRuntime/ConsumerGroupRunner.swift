@@ -51,6 +51,9 @@ public final class ConsumerGroupRunner: Service, Sendable {
     private let replies: ReplyPublisher
     private let retention: StreamRetention
     private let deadLetterStream: String
+    /// The stream is this group's own command stream (`billing:cmd:<group>`): no other group reads
+    /// it, so settled entries may be deleted from it. The shared `billing:events` never is.
+    private let ownsStream: Bool
     private let consumerPrefix: String
     private let logger: Logger
     /// Entries this process's consumers are working on (read, not yet settled): idle in Redis's
@@ -103,6 +106,7 @@ public final class ConsumerGroupRunner: Service, Sendable {
         self.stream = stream
         self.group = group
         self.deadLetterStream = deadLetterStream
+        self.ownsStream = stream == names.commands(group)
         self.redis = redis
         self.names = names
         self.settings = settings
@@ -412,7 +416,10 @@ public final class ConsumerGroupRunner: Service, Sendable {
     /// (a password, a refresh token: a redelivery is answered from the ledger, so the secret need
     /// not wait in Redis) and reads (they change nothing, and a client's every GET retained for days
     /// would grow Redis without bound). The stream keeps every other command for its retention.
+    /// Only on the group's own command stream: an event this group ignores (a `readEvery` answer)
+    /// is still waiting for the other groups of `billing:events`, and for a replay.
     nonisolated(nonsending) private func deleteSettledEntries(_ processed: Processed) async {
+        guard ownsStream else { return }
         let ids = processed.answered.filter { answered in
             if Commands.secretFields[answered.command.type] != nil { return true }
             if case .read = processor.registry.handler(for: answered.command.type) { return true }

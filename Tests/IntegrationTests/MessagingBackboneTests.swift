@@ -6,6 +6,7 @@ import ServiceLifecycleTestKit
 import Testing
 import TestService
 import WorkerRuntime
+import WorkerTestSupport
 
 @Suite("Messaging backbone against real Redis and SecantusDB", .serialized)
 struct MessagingBackboneTests {
@@ -285,6 +286,51 @@ struct MessagingBackboneTests {
         #expect(docs.count == 5)
         #expect(Set(docs.compactMap { $0["event_id"]?.stringValue }).count == 5)
         #expect(docs.allSatisfy { $0["type"]?.stringValue == "test.happened" })
+    }
+
+    /// An event group that ignores most events answers them as reads (`readEvery`, as `auth-events`
+    /// does); it must not delete them from the shared events stream, where another group (the
+    /// webhook worker, down for an outage) and a replay still need them.
+    @Test func anEventGroupIgnoringEventsLeavesThemForTheOtherGroups() async throws {
+        let h = try await MessagingHarness()
+        defer { Task { await h.shutdown() } }
+        h.startRunner()
+        for i in 0..<5 {
+            #expect(try await h.roundTrip(h.command("test.emit", .object(["key": .string("i\(i)")])))?.status == .succeeded)
+        }
+        #expect(try await OutboxRelay(database: h.database, bus: h.bus).publishPending() == 5)
+
+        func runner(_ group: String, _ registry: HandlerRegistry) -> ConsumerGroupRunner {
+            ConsumerGroupRunner(
+                stream: h.names.events, group: group, deadLetterStream: h.names.deadLetters(group),
+                processor: CommandProcessor(group: group, registry: registry, database: h.database, redis: h.redis),
+                redis: h.redis, names: h.names, settings: TestStack.settings { $0.publishesReplies = false })
+        }
+        // The ignoring group reads and settles all five first (its ledger has them) while the other is down.
+        var ignoring = HandlerRegistry()
+        ignoring.readEvery { _, _ in HandlerResult(status: 204, body: .null) }
+        _ = try await h.redis.send(XGROUP_CREATE(h.names.events, group: "late", id: "0", makeStream: true))
+        h.services.start(runner("ignoring", ignoring))
+        #expect(
+            try await h.eventually {
+                let last = try await h.redis.send(XRANGE(h.names.events)).last?.id
+                let group = try await h.redis.send(XINFO_GROUPS(h.names.events)).first { $0.name == "ignoring" }
+                return last != nil && group?.lastDeliveredID == last && group?.pending == 0
+            })
+        #expect(try await h.redis.send(XLEN(h.names.events)) == 5)
+
+        // The late group, started now, still gets every event.
+        var recording = HandlerRegistry()
+        recording.writeEvery { context in
+            _ = try context.transaction.collection("late_seen", as: BSONDocument.self).insertOne([
+                "event_id": .string(context.envelope.id)
+            ])
+            return HandlerResult(body: .null)
+        }
+        h.services.start(runner("late", recording))
+        let seen = h.database.collection("late_seen", as: BSONDocument.self)
+        #expect(try await h.eventually { try await seen.count([:]) >= 5 })
+        #expect(try await seen.count([:]) == 5)
     }
 
     @Test func aCommandSentToAnotherServiceGoesThroughTheOutboxOnlyAfterCommit() async throws {
