@@ -118,6 +118,7 @@ let package = Package(
             dependencies: [
                 "BillingCLI", "TestService", "Runtime", "Redis", "Mongo", "MessageBus", "Contracts", "WorkerRuntime", "Gateway",
                 "AuthService", "CustomerService", "WebhookService",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),

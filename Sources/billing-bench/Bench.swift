@@ -12,7 +12,7 @@ struct BillingBench: AsyncParsableCommand {
         commandName: "billing-bench",
         abstract: "Benchmarks that print figures beside raw server rates.",
         subcommands: [
-            RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self, BenchWebhooks.self, Serve.self,
+            RedisBench.self, BenchStreams.self, BenchGateway.self, BenchCustomers.self, BenchWebhooks.self, BenchWrites.self, Serve.self,
         ])
 }
 
