@@ -97,9 +97,12 @@ struct Wrk {
 enum Perf {
     static func start(pid: Int32, seconds: Int, work: URL, name: String = "perf") throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+        // perf waits for its workload's SIGCHLD, which this process's threads block (and a child
+        // inherits the mask): python3 clears the mask and execs perf.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
-            "record", "-F", "499", "-g", "-o", work.appendingPathComponent("\(name).data").path, "-p", "\(pid)", "--", "/bin/sleep",
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            "/usr/bin/perf", "record", "-F", "499", "-g", "-o", work.appendingPathComponent("\(name).data").path, "-p", "\(pid)", "--", "/bin/sleep",
             "\(seconds)",
         ]
         process.standardOutput = FileHandle.nullDevice
