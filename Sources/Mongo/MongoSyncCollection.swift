@@ -37,6 +37,15 @@ public struct MongoSyncCollection<T: Codable> {
             database: databaseName, collection: name, filter: filter, update: update, many: false, upsert: upsert)
     }
 
+    /// Inserts `value` unless a document with its `_id` exists (an upsert of `$setOnInsert`): one
+    /// command where a find and an insert took two, and no duplicate-key error to abort a
+    /// transaction. Whether it was inserted.
+    public func insertIfAbsent(_ value: T) throws -> Bool {
+        let (document, id) = try Self.withID(encode(value))
+        let result = try updateOne(["_id": id], update: ["$setOnInsert": .document(document)], upsert: true)
+        return result.upsertedID != nil
+    }
+
     @discardableResult
     public func updateMany(_ filter: BSONDocument, update: BSONDocument, upsert: Bool = false) throws -> UpdateResult {
         try connection.update(

@@ -189,25 +189,24 @@ struct BenchWrites: AsyncParsableCommand {
 
         finished = true
         print("billing-bench writes: wrk \(seconds)s runs; `billing all` in one process (gateway, every worker, scheduler)")
-        print("  customer.create (find by email + customer, personal-data note, ledger, outbox)")
         func cpuLine(_ key: String) { if let line = cpu[key] { print("      CPU per request: " + line) } }
-        print(rawCustomer1.line("raw transaction, 1 caller"))
-        cpuLine("rc1")
-        print(customer1.line("POST /v1/customers, 1 caller") + String(format: "   p50 %+.2f ms vs raw (target ≤ +1.5)", customer1.p50 - rawCustomer1.p50))
-        cpuLine("c1")
-        print(rawCustomerN.line("raw transaction, \(callers) callers"))
-        cpuLine("rcN")
-        print(customerN.line("POST /v1/customers, \(callers) callers") + String(format: "   %.2fx raw (target ≥ 1.0)", customerN.rate / rawCustomerN.rate))
-        cpuLine("cN")
+        /// A command's four lines: raw and real at one caller (p50 difference), then at `callers` (rate ratio).
+        func report(_ route: String, raw: (Measurement, Measurement), real: (WrkResult, WrkResult), keys: [String]) {
+            print(raw.0.line("raw transaction, 1 caller"))
+            cpuLine(keys[0])
+            print(real.0.line("\(route), 1 caller") + String(format: "   p50 %+.2f ms vs raw (target ≤ +1.5)", real.0.p50 - raw.0.p50))
+            cpuLine(keys[1])
+            print(raw.1.line("raw transaction, \(callers) callers"))
+            cpuLine(keys[2])
+            print(real.1.line("\(route), \(callers) callers") + String(format: "   %.2fx raw (target ≥ 1.0)", real.1.rate / raw.1.rate))
+            cpuLine(keys[3])
+        }
+        print("  customer.create (find by email + customer, personal-data note, ledger, outbox)")
+        report("POST /v1/customers", raw: (rawCustomer1, rawCustomerN), real: (customer1, customerN), keys: ["rc1", "c1", "rcN", "cN"])
         print("  subscription.create, pm_card_visa (customer, plan, method ×2, balance, invoice number; payment, invoice, subscription, ledger, 4 events)")
-        print(rawSubscription1.line("raw transaction, 1 caller"))
-        cpuLine("rs1")
-        print(subscription1.line("POST /v1/subscriptions, 1 caller") + String(format: "   p50 %+.2f ms vs raw (target ≤ +1.5)", subscription1.p50 - rawSubscription1.p50))
-        cpuLine("s1")
-        print(rawSubscriptionN.line("raw transaction, \(callers) callers"))
-        cpuLine("rsN")
-        print(subscriptionN.line("POST /v1/subscriptions, \(callers) callers") + String(format: "   %.2fx raw (target ≥ 1.0)", subscriptionN.rate / rawSubscriptionN.rate))
-        cpuLine("sN")
+        report(
+            "POST /v1/subscriptions", raw: (rawSubscription1, rawSubscriptionN), real: (subscription1, subscriptionN),
+            keys: ["rs1", "s1", "rsN", "sN"])
         print(String(format: "  `billing all` RSS after the runs %.1f MiB", rss))
         for drain in drains {
             let rate = Double(drain.accepted) / drain.seconds

@@ -52,6 +52,23 @@ struct MongoClientTests {
         }
     }
 
+    @Test("insertIfAbsent inserts once per _id, in a transaction, and keeps the first document")
+    func insertIfAbsent() async throws {
+        try await MongoTestEnvironment.withDatabase { _, db in
+            let first = try await db.withTransaction { txn in
+                try txn.collection("customers", as: TestCustomer.self).insertIfAbsent(.make(1))
+            }
+            #expect(first)
+            let changed = { var customer = TestCustomer.make(1); customer.email = "changed@example.com"; return customer }()
+            let again = try await db.withTransaction { txn in
+                try txn.collection("customers", as: TestCustomer.self).insertIfAbsent(changed)
+            }
+            #expect(!again, "a second document with the same _id is not inserted and aborts nothing")
+            let stored = try await db.collection("customers", as: TestCustomer.self).find([:])
+            #expect(stored == [.make(1)])
+        }
+    }
+
     @Test("count with and without a filter")
     func count() async throws {
         try await MongoTestEnvironment.withDatabase { _, db in

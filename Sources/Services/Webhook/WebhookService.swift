@@ -83,19 +83,21 @@ public struct WebhookService: Sendable {
         let id = WebhookIDs.event(envelope.id)
         let tenant = envelope.principal.tenant
         let events = context.transaction.collection(WebhookCollections.events, as: EventRecord.self)
-        if try events.findOne(["_id": .string(id)]) != nil {
-            return HandlerResult(body: .object(["event": .string(id), "duplicate": .bool(true)]))
-        }
+        let duplicate = HandlerResult(body: .object(["event": .string(id), "duplicate": .bool(true)]))
+        let record = EventRecord(
+            id: id, tenantID: tenant, type: envelope.type, customerID: Self.customerID(of: envelope),
+            body: String(decoding: try Self.eventBody(envelope), as: UTF8.self), createdAt: envelope.createdAt)
         if envelope.type == EventType.customerDeleted.name, let customer = envelope.payload["id"]?.stringValue {
+            // The customer's earlier events are erased before this one is stored.
+            if try events.findOne(["_id": .string(id)]) != nil { return duplicate }
             try eraseEvents(
                 customer: customer, user: envelope.payload["user_id"]?.stringValue,
                 tenant: envelope.payload["tenant_id"]?.stringValue ?? tenant, context)
+            _ = try events.insertOne(record)
+        } else if try !events.insertIfAbsent(record) {
+            // Stored once per ID: one upsert, where a find and an insert cost the database two commands per event.
+            return duplicate
         }
-        let body = try Self.eventBody(envelope)
-        _ = try events.insertOne(
-            EventRecord(
-                id: id, tenantID: tenant, type: envelope.type, customerID: Self.customerID(of: envelope),
-                body: String(decoding: body, as: UTF8.self), createdAt: envelope.createdAt))
         let endpoints = try context.transaction.collection(WebhookCollections.endpoints, as: EndpointRecord.self).find([
             "tenant_id": .string(tenant), "status": "enabled", "events": ["$in": [.string(envelope.type), "*"]],
         ])
