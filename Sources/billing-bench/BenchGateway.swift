@@ -82,8 +82,13 @@ struct BenchGateway: AsyncParsableCommand {
         processes = started
         // Only the no-op service: production workers would consume the `operation.completed` events
         // of the 202s (webhook fan-out into MongoDB) and take CPU from the gateway on this machine.
-        try started.spawn(["worker", "test"])
+        let worker = try started.spawn(["worker", "test"])
         let gateway = try started.spawn(["gateway"])
+        // CPU per accepted request of each process: the gateway, the no-op worker, Redis.
+        let redisProcess = processID(matching: "redis-server \(redis.configuration.host):\(redis.configuration.port)")
+        let meter = CPUMeter(
+            processes: [("gateway", gateway.processIdentifier), ("worker", worker.processIdentifier)]
+                + (redisProcess.map { [("Redis", $0)] } ?? []))
         let base = "http://127.0.0.1:\(port)"
         try await waitUntilReady(base + "/readyz", checks: ["redis", "replies", "consumers:test"])
 
@@ -93,8 +98,10 @@ struct BenchGateway: AsyncParsableCommand {
             script: Wrk.request(method: "GET", body: nil, headers: [:]))
         // The 202 accept path (API key, as a third party ingesting would; then a JWT), saturated.
         let perf = profile ? try Perf.start(pid: gateway.processIdentifier, seconds: max(1, seconds - 1), work: work) : nil
+        let acceptCPU = meter.sample()
         let accept = try wrk.run(
             url: base + "/v1/test/echo", connections: connections, work: work, name: "accept", script: acceptRequest)
+        let acceptCost = meter.perRequest(since: acceptCPU, requests: accept.total)
         let profileSummary = try perf.map { try Perf.stop($0, work: work) }
         let acceptJWT = try wrk.run(
             url: base + "/v1/test/echo", connections: connections, work: work, name: "accept-jwt",
@@ -135,6 +142,7 @@ struct BenchGateway: AsyncParsableCommand {
         print(bare.line("bare Hummingbird POST → 202") + String(format: "   %.2fx raw XADD (no middleware, no Redis)", bare.rate / rawXADD))
         print(health.line("GET /healthz") + String(format: "   %.2fx bare (target ≥ 0.80)", health.rate / bare.rate))
         print(accept.line("POST accept path (202, API key)") + String(format: "   %.2fx bare (target ≥ 0.50)", accept.rate / bare.rate))
+        print("      CPU per accepted request: " + acceptCost)
         print(acceptJWT.line("POST accept path (202, JWT)") + String(format: "   %.2fx bare (target ≥ 0.50)", acceptJWT.rate / bare.rate))
         print(sync.line("GET sync no-op (JWT), max"))
         print(half.line(String(format: "GET sync at ~half max (%d conn)", paced)) + "   (target p50 ≤ 2 ms)")

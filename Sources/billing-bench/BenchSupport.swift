@@ -243,7 +243,7 @@ struct CPUMeter {
     /// "name 1.23 ms, …" of CPU per request between `before` and now.
     func perRequest(since before: [Double], requests: Int) -> String {
         zip(processes, zip(sample(), before)).map { process, values in
-            String(format: "%@ %.2f ms", process.name, 1000 * (values.0 - values.1) / Double(max(1, requests)))
+            String(format: "%@ %.3f ms", process.name, 1000 * (values.0 - values.1) / Double(max(1, requests)))
         }.joined(separator: ", ")
     }
 }
