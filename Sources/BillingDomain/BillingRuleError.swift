@@ -16,6 +16,10 @@ public struct BillingRuleError: Error, Hashable, Sendable, CustomStringConvertib
         public static let invalidQuantity = Code(rawValue: "invalid_quantity")
         /// A usage charge a plan cannot carry: bad tiers, a negative or too precise price … (422).
         public static let invalidCharge = Code(rawValue: "invalid_charge")
+        /// A tax percentage outside (0, 100] or with more than 4 decimals (422).
+        public static let invalidTaxRate = Code(rawValue: "invalid_tax_rate")
+        /// A coupon's percent or amount off that cannot be applied (422).
+        public static let invalidDiscount = Code(rawValue: "invalid_discount")
         /// A dunning schedule that is not a strictly increasing list of positive delays (configuration).
         public static let invalidDunningSchedule = Code(rawValue: "invalid_dunning_schedule")
         /// An invoice sequence below 1 (a bug in the counter).

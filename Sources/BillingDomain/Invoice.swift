@@ -10,6 +10,8 @@ public struct InvoiceLine: Sendable, Hashable {
     public let amount: Money
     /// True for the credit and charge lines of a plan change or a prorated cancel.
     public let proration: Bool
+    /// The tax rates applied to this line (after its discount), in order.
+    public var taxRates: [TaxRate] = []
 
     public init(
         description: String, period: BillingPeriod, quantity: Int = 1, unitAmount: Money, proration: Bool = false
@@ -36,14 +38,33 @@ public struct InvoiceLine: Sendable, Hashable {
     }
 }
 
-/// An invoice's figures from its lines and the customer's credit balance.
+extension InvoiceLine {
+    /// The same line with `rates` as its tax rates.
+    public func taxed(_ rates: [TaxRate]) -> InvoiceLine {
+        var line = self
+        line.taxRates = rates
+        return line
+    }
+}
+
+/// An invoice's figures from its lines, its discount, its lines' taxes and the customer's credit
+/// balance (the order of operations is ``InvoiceAdjustments``'s).
 ///
-/// `total` is the sum of the lines (no tax or discounts yet). A customer credit is applied up to the
-/// total; `amountDue = max(0, total − creditApplied)`. A negative total (a downgrade's proration)
-/// is due as zero and its magnitude joins the credit balance, to be applied to the next invoices.
+/// `subtotal` is the sum of the lines; `total = subtotal − discount + exclusive tax`. A customer
+/// credit is applied up to the total; `amountDue = max(0, total − creditApplied)`. A negative total
+/// (a downgrade's proration) is due as zero and its magnitude joins the credit balance, to be
+/// applied to the next invoices.
 public struct InvoiceTotals: Sendable, Hashable {
     public let currency: Currency
     public let subtotal: Money
+    /// Every line with its discount and taxes.
+    public let lines: [AdjustedLine]
+    /// The sum of the lines' discounts.
+    public let discountAmount: Money
+    /// Per tax rate, in the order the rates first appear on the lines: the sum of its line taxes.
+    public let totalTaxAmounts: [TaxAmount]
+    /// The exclusive taxes (added to the total); inclusive ones are already in the subtotal.
+    public let tax: Money
     public let total: Money
     /// The part of the customer's credit balance this invoice uses (≥ 0).
     public let creditApplied: Money
@@ -53,26 +74,45 @@ public struct InvoiceTotals: Sendable, Hashable {
 
     /// - Parameter creditBalance: the customer's available credit (≥ 0), nil for none; its currency
     ///   must be the invoice's.
-    public init(lines: [InvoiceLine], currency: Currency, creditBalance: Money? = nil) throws(BillingRuleError) {
-        var subtotal = Money(0, currency)
+    public init(lines: [InvoiceLine], currency: Currency, creditBalance: Money? = nil, discount: Discount? = nil)
+        throws(BillingRuleError)
+    {
+        let zero = Money(0, currency)
+        var subtotal = zero
         for line in lines {
             guard line.amount.currency == currency else { throw .currencyMismatch(currency, line.amount.currency) }
             subtotal = subtotal + line.amount
         }
-        let credit = creditBalance ?? Money(0, currency)
+        let credit = creditBalance ?? zero
         guard credit.currency == currency else { throw .currencyMismatch(currency, credit.currency) }
         let available = Money(max(credit.amount, 0), currency)
+        let adjusted = try InvoiceAdjustments.apply(lines, discount: discount, currency: currency)
+        var perRate: [TaxAmount] = []
+        for tax in adjusted.flatMap(\.taxes) {
+            if let index = perRate.firstIndex(where: { $0.taxRate == tax.taxRate }) {
+                let sum = perRate[index]
+                perRate[index] = TaxAmount(
+                    taxRate: sum.taxRate, percentage: sum.percentage, inclusive: sum.inclusive, amount: sum.amount + tax.amount)
+            } else {
+                perRate.append(tax)
+            }
+        }
+        let total = adjusted.reduce(zero) { $0 + $1.net }
 
         self.currency = currency
         self.subtotal = subtotal
-        self.total = subtotal
-        if subtotal.amount <= 0 {
-            creditApplied = Money(0, currency)
-            amountDue = Money(0, currency)
-            endingCredit = available - subtotal
+        self.lines = adjusted
+        self.discountAmount = adjusted.reduce(zero) { $0 + $1.discount }
+        self.totalTaxAmounts = perRate
+        self.tax = perRate.filter { !$0.inclusive }.reduce(zero) { $0 + $1.amount }
+        self.total = total
+        if total.amount <= 0 {
+            creditApplied = zero
+            amountDue = zero
+            endingCredit = available - total
         } else {
-            creditApplied = Money(min(available.amount, subtotal.amount), currency)
-            amountDue = subtotal - creditApplied
+            creditApplied = Money(min(available.amount, total.amount), currency)
+            amountDue = total - creditApplied
             endingCredit = available - creditApplied
         }
     }
