@@ -20,6 +20,8 @@ public struct BillingRuleError: Error, Hashable, Sendable, CustomStringConvertib
         public static let invalidTaxRate = Code(rawValue: "invalid_tax_rate")
         /// A coupon's percent or amount off that cannot be applied (422).
         public static let invalidDiscount = Code(rawValue: "invalid_discount")
+        /// A credit note the invoice cannot take: too much, a refund of nothing paid … (422).
+        public static let invalidCreditNote = Code(rawValue: "invalid_credit_note")
         /// A dunning schedule that is not a strictly increasing list of positive delays (configuration).
         public static let invalidDunningSchedule = Code(rawValue: "invalid_dunning_schedule")
         /// An invoice sequence below 1 (a bug in the counter).

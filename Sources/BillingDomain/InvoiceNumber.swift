@@ -20,10 +20,7 @@ public struct InvoiceNumber: Sendable, Hashable, Comparable, Codable, LosslessSt
         self = number
     }
 
-    public var description: String {
-        let digits = String(sequence)
-        return "INV-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
+    public var description: String { DocumentNumber.format("INV", sequence) }
 
     public static func < (a: InvoiceNumber, b: InvoiceNumber) -> Bool { a.sequence < b.sequence }
 

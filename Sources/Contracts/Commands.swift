@@ -105,6 +105,90 @@ public enum Commands {
         public typealias Response = Customer
     }
 
+    /// `coupon.create` (invoice): Create a coupon (admin, service with coupons:write).
+    public enum CouponCreate: BusCommand {
+        public static let name = "coupon.create"
+        public static let service = "invoice"
+        public typealias Response = Coupon
+    }
+
+    /// `coupon.delete` (invoice): Delete a coupon: no new redemptions; discounts already applied continue.
+    public enum CouponDelete: BusCommand {
+        public static let name = "coupon.delete"
+        public static let service = "invoice"
+        public typealias Response = Coupon
+    }
+
+    /// `coupon.get` (invoice): One coupon of the tenant, with times_redeemed.
+    public enum CouponGet: BusCommand {
+        public static let name = "coupon.get"
+        public static let service = "invoice"
+        public typealias Response = Coupon
+    }
+
+    /// `coupon.list` (invoice): The tenant's coupons not deleted, newest first.
+    public enum CouponList: BusCommand {
+        public static let name = "coupon.list"
+        public static let service = "invoice"
+        public typealias Response = Page<Coupon>
+    }
+
+    /// `tax_rate.create` (invoice): Create a tax rate (admin, service with tax_rates:write).
+    public enum TaxRateCreate: BusCommand {
+        public static let name = "tax_rate.create"
+        public static let service = "invoice"
+        public typealias Response = TaxRateResource
+    }
+
+    /// `tax_rate.get` (invoice): One tax rate of the tenant.
+    public enum TaxRateGet: BusCommand {
+        public static let name = "tax_rate.get"
+        public static let service = "invoice"
+        public typealias Response = TaxRateResource
+    }
+
+    /// `tax_rate.list` (invoice): The tenant's tax rates, newest first.
+    public enum TaxRateList: BusCommand {
+        public static let name = "tax_rate.list"
+        public static let service = "invoice"
+        public typealias Response = Page<TaxRateResource>
+    }
+
+    /// `tax_rate.update` (invoice): Change a tax rate's display name, description, metadata or active flag.
+    public enum TaxRateUpdate: BusCommand {
+        public static let name = "tax_rate.update"
+        public static let service = "invoice"
+        public typealias Response = TaxRateResource
+    }
+
+    /// `credit_note.create` (invoice): Issue a credit note on an invoice: lowers what an unpaid one owes, refunds a paid one or credits the customer's balance.
+    public enum CreditNoteCreate: BusCommand {
+        public static let name = "credit_note.create"
+        public static let service = "invoice"
+        public typealias Response = CreditNote
+    }
+
+    /// `credit_note.get` (invoice): One credit note (a customer sees its own).
+    public enum CreditNoteGet: BusCommand {
+        public static let name = "credit_note.get"
+        public static let service = "invoice"
+        public typealias Response = CreditNote
+    }
+
+    /// `credit_note.list` (invoice): Credit notes, newest first (a customer sees its own).
+    public enum CreditNoteList: BusCommand {
+        public static let name = "credit_note.list"
+        public static let service = "invoice"
+        public typealias Response = Page<CreditNote>
+    }
+
+    /// `credit_note.void` (invoice): Void a credit note: its amount is due again or leaves the customer's balance.
+    public enum CreditNoteVoid: BusCommand {
+        public static let name = "credit_note.void"
+        public static let service = "invoice"
+        public typealias Response = CreditNote
+    }
+
     /// `customer.delete` (customer): GDPR erasure: personal data replaced, status deleted, running subscriptions canceled (subscription.cancel commands), invoices anonymised, stored replies redacted; emits customer.deleted.
     public enum CustomerDelete: BusCommand {
         public static let name = "customer.delete"
@@ -492,6 +576,14 @@ public enum Commands {
         CustomerCreate.self,
         CustomerDelete.self,
         CustomerExport.self,
+        CouponCreate.self,
+        CouponDelete.self,
+        CouponGet.self,
+        CouponList.self,
+        CreditNoteCreate.self,
+        CreditNoteGet.self,
+        CreditNoteList.self,
+        CreditNoteVoid.self,
         CustomerGet.self,
         CustomerList.self,
         CustomerMe.self,
@@ -530,6 +622,10 @@ public enum Commands {
         SubscriptionRenew.self,
         SubscriptionResume.self,
         SubscriptionUpdate.self,
+        TaxRateCreate.self,
+        TaxRateGet.self,
+        TaxRateList.self,
+        TaxRateUpdate.self,
         TestClockAdvance.self,
         TestClockCreate.self,
         TestClockGet.self,

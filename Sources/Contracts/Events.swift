@@ -10,6 +10,16 @@ extension EventType {
     public static let apiKeyRevoked = EventType("api_key.revoked")
     /// `auth.refresh_reuse_detected`: a rotated refresh token was presented again: its family was revoked.
     public static let authRefreshReuseDetected = EventType("auth.refresh_reuse_detected")
+    /// `charge.refunded`: A payment was refunded through the payment provider, for a credit note.
+    public static let chargeRefunded = EventType("charge.refunded")
+    /// `coupon.created`: A coupon was created.
+    public static let couponCreated = EventType("coupon.created")
+    /// `coupon.deleted`: A coupon was deleted: no new redemptions.
+    public static let couponDeleted = EventType("coupon.deleted")
+    /// `credit_note.created`: A credit note was issued.
+    public static let creditNoteCreated = EventType("credit_note.created")
+    /// `credit_note.voided`: A credit note was voided.
+    public static let creditNoteVoided = EventType("credit_note.voided")
     /// `customer.created`: A customer was created.
     public static let customerCreated = EventType("customer.created")
     /// `customer.deleted`: A customer was erased (GDPR).
@@ -58,6 +68,10 @@ extension EventType {
     public static let subscriptionTrialWillEnd = EventType("subscription.trial_will_end")
     /// `subscription.updated`: a subscription changed (plan, status, payment method, metadata, schedule).
     public static let subscriptionUpdated = EventType("subscription.updated")
+    /// `tax_rate.created`: A tax rate was created.
+    public static let taxRateCreated = EventType("tax_rate.created")
+    /// `tax_rate.updated`: A tax rate changed (display name, description, metadata, active).
+    public static let taxRateUpdated = EventType("tax_rate.updated")
     /// `user.email_verified`: a verification token was used.
     public static let userEmailVerified = EventType("user.email_verified")
     /// `user.erased`: the login behind an erased customer was erased.
@@ -82,6 +96,11 @@ extension EventType {
         .apiKeyCreated,
         .apiKeyRevoked,
         .authRefreshReuseDetected,
+        .chargeRefunded,
+        .couponCreated,
+        .couponDeleted,
+        .creditNoteCreated,
+        .creditNoteVoided,
         .customerCreated,
         .customerDeleted,
         .customerSuspended,
@@ -106,6 +125,8 @@ extension EventType {
         .subscriptionRenewed,
         .subscriptionTrialWillEnd,
         .subscriptionUpdated,
+        .taxRateCreated,
+        .taxRateUpdated,
         .userEmailVerified,
         .userErased,
         .userLoggedOut,

@@ -103,6 +103,20 @@ public struct RouteTable: Sendable {
             .init(.get, "/v1/customers/{id}/export", Commands.CustomerExport.self, access: auth(everyone, "customers:read")),
             .init(.post, "/v1/customers/{id}/suspend", Commands.CustomerSuspend.self, access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
             .init(.post, "/v1/customers/{id}/reactivate", Commands.CustomerReactivate.self, access: auth(adminService, "customers:write"), requestSchema: "EmptyRequest"),
+            // coupons and tax rates
+            .init(.post, "/v1/coupons", Commands.CouponCreate.self, access: auth(adminService, "coupons:write"), requestSchema: "CouponCreate"),
+            .init(.get, "/v1/coupons", Commands.CouponList.self, access: auth(adminService, "coupons:read")),
+            .init(.get, "/v1/coupons/{id}", Commands.CouponGet.self, access: auth(adminService, "coupons:read")),
+            .init(.delete, "/v1/coupons/{id}", Commands.CouponDelete.self, access: auth(adminService, "coupons:write")),
+            .init(.post, "/v1/tax-rates", Commands.TaxRateCreate.self, access: auth(adminService, "tax_rates:write"), requestSchema: "TaxRateCreate"),
+            .init(.get, "/v1/tax-rates", Commands.TaxRateList.self, access: auth(adminService, "tax_rates:read")),
+            .init(.get, "/v1/tax-rates/{id}", Commands.TaxRateGet.self, access: auth(adminService, "tax_rates:read")),
+            .init(.patch, "/v1/tax-rates/{id}", Commands.TaxRateUpdate.self, access: auth(adminService, "tax_rates:write"), requestSchema: "TaxRateUpdate"),
+            // credit notes
+            .init(.post, "/v1/credit-notes", Commands.CreditNoteCreate.self, access: auth(adminService, "credit_notes:write"), requestSchema: "CreditNoteCreate"),
+            .init(.get, "/v1/credit-notes", Commands.CreditNoteList.self, access: auth(everyone, "credit_notes:read")),
+            .init(.get, "/v1/credit-notes/{id}", Commands.CreditNoteGet.self, access: auth(everyone, "credit_notes:read")),
+            .init(.post, "/v1/credit-notes/{id}/void", Commands.CreditNoteVoid.self, access: auth(adminService, "credit_notes:write"), requestSchema: "EmptyRequest"),
             // plans
             .init(.post, "/v1/plans", Commands.PlanCreate.self, access: auth(adminService, "plans:write"), requestSchema: "PlanCreate"),
             .init(.get, "/v1/plans", Commands.PlanList.self, access: .public),

@@ -256,7 +256,8 @@ struct AuthFlowTests {
     }
 
     static func kid(_ token: String) throws -> String {
-        let header = try #require(Data(base64URL: String(token.split(separator: ".")[0])))
+        let segment = try #require(token.split(separator: ".").first, "a token has a header")
+        let header = try #require(Data(base64URL: String(segment)))
         let json = try JSONSerialization.jsonObject(with: header) as? [String: Any]
         return try #require(json?["kid"] as? String)
     }

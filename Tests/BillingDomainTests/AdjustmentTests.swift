@@ -154,3 +154,50 @@ struct AdjustmentTests {
         #expect(try DiscountValue.amountOff(money("5.00")).validated() == .amountOff(money("5")))
     }
 }
+
+@Suite("Credit notes")
+struct CreditNoteTests {
+    func invoice(paid: Bool, total: String, due: String? = nil, paidAmount: String = "0", credited: String = "0", refunded: String = "0")
+        -> CreditableInvoice
+    {
+        CreditableInvoice(
+            paid: paid, total: money(total), amountDue: money(due ?? total), amountPaid: money(paidAmount),
+            credited: money(credited), refunded: money(refunded))
+    }
+
+    /// (invoice, amount, refund) → effect or the field refused.
+    @Test(arguments: [
+        (false, "30.00", nil, "0", "0", "10.00", false, "lowers_amount_due"),
+        (false, "30.00", nil, "0", "0", "30.00", false, "lowers_amount_due"),
+        (false, "30.00", nil, "0", "0", "30.01", false, "amount"),
+        (false, "30.00", nil, "0", "25.00", "5.01", false, "amount"),  // earlier notes count
+        (false, "30.00", "20.00", "0", "0", "20.01", false, "amount"),  // credit balance paid 10.00 of it
+        (false, "30.00", nil, "0", "0", "10.00", true, "refund"),  // nothing paid to refund
+        (true, "30.00", nil, "30.00", "0", "30.00", true, "refund"),
+        (true, "30.00", nil, "30.00", "0", "12.34", false, "customer_balance"),
+        (true, "30.00", "20.00", "20.00", "0", "20.01", true, "amount"),  // never refund more than was paid
+        (true, "30.00", "20.00", "20.00", "0", "25.00", false, "customer_balance"),
+        (true, "30.00", nil, "30.00", "10.00", "20.01", true, "amount"),
+        (true, "30.00", nil, "30.00", "0", "0.00", true, "amount"),
+        (true, "30.00", nil, "30.00", "0", "0.001", true, "amount"),
+    ] as [(Bool, String, String?, String, String, String, Bool, String)])
+    func aCreditNoteNeverTakesMoreThanTheInvoiceAllows(
+        paid: Bool, total: String, due: String?, paidAmount: String, credited: String, amount: String, refund: Bool,
+        outcome: String
+    ) {
+        let figures = invoice(paid: paid, total: total, due: due, paidAmount: paid ? paidAmount : "0", credited: credited)
+        do {
+            let effect = try CreditNoteRules.effect(of: money(amount), refund: refund, on: figures)
+            #expect(effect.rawValue == outcome)
+        } catch {
+            #expect(error.code == .invalidCreditNote && error.field == outcome, "\(error)")
+        }
+    }
+
+    @Test func numbersAreGaplessAndPaddedLikeInvoiceNumbers() throws {
+        #expect(try CreditNoteNumber(sequence: 1).description == "CN-000001")
+        #expect(try CreditNoteNumber(sequence: 1_234_567).description == "CN-1234567")
+        #expect(try InvoiceNumber(sequence: 42).description == "INV-000042")
+        #expect(throws: BillingRuleError.self) { try CreditNoteNumber(sequence: 0) }
+    }
+}

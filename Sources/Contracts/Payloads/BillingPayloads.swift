@@ -12,12 +12,20 @@ public struct SubscriptionDraft: Decodable, Sendable {
     public let defaultPaymentMethod: Text<0, 64>?
     public let trialDays: Bounded<0, 730>?
     public let metadata: Metadata?
+    /// A coupon to apply (`co_…`).
+    public let coupon: Text<1, 64>?
+    /// Tax rates for the subscription's invoices (staff only).
+    public let defaultTaxRates: Items<Text<1, 64>, 5>?
 }
 
 /// `PATCH /v1/subscriptions/{id}`.
 public struct SubscriptionChanges: Decodable, Sendable {
     public let defaultPaymentMethod: Text<0, 64>?
     public let metadata: Metadata?
+    /// A coupon to apply; `""` removes the discount (staff only).
+    public let coupon: Text<0, 64>?
+    /// Replaces the subscription's tax rates; `[]` clears them (staff only).
+    public let defaultTaxRates: Items<Text<1, 64>, 5>?
 }
 
 /// How a plan change bills the rest of the period.

@@ -26,14 +26,20 @@ public struct Subscription: Codable, Sendable {
     @Nullable public var latestInvoice: String?
     public var metadata: [String: String]
     @Nullable public var testClock: String?
+    /// The coupon applied, while it lasts.
+    @Nullable public var discount: AppliedDiscount?
+    /// The tax rates (`txr_…`) of its invoices.
+    public var defaultTaxRates: [String]
     public var createdAt, updatedAt: Date
 
     public init(
         id: String, customerID: String, planID: String, status: SubscriptionStatus, price: Money, interval: BillingInterval,
         intervalCount: Int, startDate: Date, endDate: Date?, currentPeriod: BillingPeriod, trialEnd: Date?,
         cancelAtPeriodEnd: Bool, canceledAt: Date?, defaultPaymentMethod: String?, latestInvoice: String?,
-        metadata: [String: String], testClock: String?, createdAt: Date, updatedAt: Date
+        metadata: [String: String], testClock: String?, discount: AppliedDiscount?, defaultTaxRates: [String],
+        createdAt: Date, updatedAt: Date
     ) {
+        (self.discount, self.defaultTaxRates) = (discount, defaultTaxRates)
         (self.id, self.customerID, self.planID, self.status) = (id, customerID, planID, status)
         (self.price, self.currency) = (DecimalText(price.formatted), price.currency.code)
         (self.interval, self.intervalCount, self.startDate, self.endDate) = (interval, intervalCount, startDate, endDate)
@@ -53,21 +59,32 @@ public struct Invoice: Codable, Sendable {
         public var quantity: Int
         public var unitAmount, amount: DecimalText
         public var proration: Bool
+        /// The coupon's share of this line.
+        public var discountAmount: DecimalText
+        /// One per tax rate of the line, on its amount after the discount.
+        public var taxAmounts: [InvoiceTaxAmount]
 
-        public init(description: String, period: BillingPeriod, quantity: Int, unitAmount: Money, amount: Money, proration: Bool) {
+        public init(
+            description: String, period: BillingPeriod, quantity: Int, unitAmount: Money, amount: Money, proration: Bool,
+            discountAmount: Money, taxAmounts: [InvoiceTaxAmount]
+        ) {
             (self.description, self.periodStart, self.periodEnd, self.quantity) = (description, period.start, period.end, quantity)
             (self.unitAmount, self.amount) = (DecimalText(unitAmount.formatted), DecimalText(amount.formatted))
-            self.proration = proration
+            (self.proration, self.discountAmount, self.taxAmounts) = (proration, discountAmount.text, taxAmounts)
         }
     }
 
     /// The amounts of an invoice, in its currency.
     public struct Amounts: Sendable {
-        public var subtotal, total, creditApplied, amountDue, amountPaid: Money
+        public var subtotal, discountAmount, tax, total, creditApplied, amountDue, amountPaid, amountCredited, amountRefunded: Money
 
-        public init(subtotal: Money, total: Money, creditApplied: Money, amountDue: Money, amountPaid: Money) {
-            (self.subtotal, self.total, self.creditApplied, self.amountDue, self.amountPaid) =
-                (subtotal, total, creditApplied, amountDue, amountPaid)
+        public init(
+            subtotal: Money, discountAmount: Money, tax: Money, total: Money, creditApplied: Money, amountDue: Money,
+            amountPaid: Money, amountCredited: Money, amountRefunded: Money
+        ) {
+            (self.subtotal, self.discountAmount, self.tax, self.total) = (subtotal, discountAmount, tax, total)
+            (self.creditApplied, self.amountDue, self.amountPaid) = (creditApplied, amountDue, amountPaid)
+            (self.amountCredited, self.amountRefunded) = (amountCredited, amountRefunded)
         }
     }
 
@@ -80,7 +97,18 @@ public struct Invoice: Codable, Sendable {
     public var billingReason: String
     public var currency: String
     public var lines: [Line]
-    public var subtotal, total, creditApplied, amountDue, amountPaid, amountRemaining: DecimalText
+    /// The sum of the lines, before discount and exclusive tax.
+    public var subtotal: DecimalText
+    /// What the coupon took off, in all and per coupon.
+    public var discountAmount: DecimalText
+    public var totalDiscountAmounts: [InvoiceDiscountAmount]
+    /// The exclusive taxes, added to the total; `total_tax_amounts` lists every rate, inclusive ones too.
+    public var tax: DecimalText
+    public var totalTaxAmounts: [InvoiceTaxAmount]
+    /// `subtotal − discount_amount + tax`.
+    public var total, creditApplied, amountDue, amountPaid, amountRemaining: DecimalText
+    /// Its credit notes not voided (an unpaid invoice's lower `amount_due`), and what was refunded.
+    public var amountCredited, amountRefunded: DecimalText
     @Nullable public var issuedAt: Date?
     @Nullable public var dueAt: Date?
     @Nullable public var paidAt: Date?
@@ -91,13 +119,17 @@ public struct Invoice: Codable, Sendable {
 
     public init(
         id: String, customerID: String, subscriptionID: String?, number: String?, status: InvoiceStatus, billingReason: String,
-        lines: [Line], amounts: Amounts, issuedAt: Date?, dueAt: Date?, paidAt: Date?, attemptCount: Int,
+        lines: [Line], amounts: Amounts, totalDiscountAmounts: [InvoiceDiscountAmount], totalTaxAmounts: [InvoiceTaxAmount],
+        issuedAt: Date?, dueAt: Date?, paidAt: Date?, attemptCount: Int,
         nextPaymentAttempt: Date?, testClock: String?, createdAt: Date, updatedAt: Date
     ) {
         (self.id, self.customerID, self.subscriptionID, self.number) = (id, customerID, subscriptionID, number)
         (self.status, self.billingReason, self.currency, self.lines) = (status, billingReason, amounts.total.currency.code, lines)
         let remaining = Money(max(0, amounts.amountDue.amount - amounts.amountPaid.amount), amounts.amountDue.currency)
         (subtotal, total, creditApplied) = (amounts.subtotal.text, amounts.total.text, amounts.creditApplied.text)
+        (discountAmount, tax) = (amounts.discountAmount.text, amounts.tax.text)
+        (amountCredited, amountRefunded) = (amounts.amountCredited.text, amounts.amountRefunded.text)
+        (self.totalDiscountAmounts, self.totalTaxAmounts) = (totalDiscountAmounts, totalTaxAmounts)
         (amountDue, amountPaid, amountRemaining) = (amounts.amountDue.text, amounts.amountPaid.text, remaining.text)
         (self.issuedAt, self.dueAt, self.paidAt, self.attemptCount) = (issuedAt, dueAt, paidAt, attemptCount)
         (self.nextPaymentAttempt, self.testClock, self.createdAt, self.updatedAt) = (nextPaymentAttempt, testClock, createdAt, updatedAt)

@@ -126,11 +126,14 @@ public struct BillingEngine: Sendable {
     /// The tenant's next invoice number, from a counter updated in this transaction (no gaps: a
     /// rolled-back transaction rolls the counter back too).
     func nextInvoiceNumber(_ txn: MongoTransaction, tenant: String) throws -> InvoiceNumber {
-        let counters = txn.collection(BillingCollections.counters, as: BSONDocument.self)
-        let updated = try counters.findOneAndUpdate(
-            ["_id": .string("invoice_number:\(tenant)")], update: ["$inc": ["value": 1]], returnNew: true, upsert: true)
-        let value = updated?["value"]?.intValue ?? 1
-        return try InvoiceNumber(sequence: value)
+        try InvoiceNumber(sequence: nextSequence(txn, "invoice_number:\(tenant)"))
+    }
+
+    /// The next value of `counter` (1 first), taken in this transaction: no gaps.
+    func nextSequence(_ txn: MongoTransaction, _ counter: String) throws -> Int {
+        let updated = try txn.collection(BillingCollections.counters, as: BSONDocument.self).findOneAndUpdate(
+            ["_id": .string(counter)], update: ["$inc": ["value": 1]], returnNew: true, upsert: true)
+        return updated?["value"]?.intValue ?? 1
     }
 
     // MARK: Invoices and payments
@@ -145,7 +148,13 @@ public struct BillingEngine: Sendable {
         let txn = context.transaction
         let tenant = customer.tenantID
         let previousCredit = try credit(txn, tenant: tenant, customer: customer.id, currency: currency)
-        let totals = try InvoiceTotals(lines: lines, currency: currency, creditBalance: previousCredit)
+        // The subscription's tax rates on every line, its discount if it applies at `time` (DESIGN §13).
+        let rates = try storedTaxRates(txn, subscription)
+        let rules = try rates.map { try $0.rule() }
+        let names = Dictionary(rates.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
+        let totals = try InvoiceTotals(
+            lines: lines.map { $0.taxed(rules) }, currency: currency, creditBalance: previousCredit,
+            discount: subscription?.discount?.rule(at: time))
         let id = ResourceID.make("in", at: time)
         try setCredit(
             context, tenant: tenant, customer: customer.id, to: totals.endingCredit, from: previousCredit,
@@ -153,7 +162,11 @@ public struct BillingEngine: Sendable {
         var invoice = InvoiceDocument(
             id: id, tenantID: tenant, customerID: customer.id, customerName: customer.name, customerEmail: customer.email,
             subscriptionID: subscription?.id, number: nil, status: .draft, billingReason: reason,
-            currency: currency, lines: lines.map(InvoiceLineDocument.init), subtotal: totals.subtotal.amount,
+            currency: currency, lines: totals.lines.map { InvoiceLineDocument($0, names: names) },
+            subtotal: totals.subtotal.amount, discountAmount: totals.discountAmount.amount,
+            totalDiscountAmounts: totals.discountAmount.amount == 0
+                ? [] : (subscription?.discount).map { [DiscountAmountDocument(coupon: $0.coupon, amount: totals.discountAmount.amount)] } ?? [],
+            tax: totals.tax.amount, totalTaxAmounts: totals.totalTaxAmounts.map { TaxAmountDocument($0, names: names) },
             total: totals.total.amount, creditApplied: totals.creditApplied.amount, amountDue: totals.amountDue.amount,
             amountPaid: 0, issuedAt: nil, dueAt: nil, paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil,
             nextPaymentAttempt: nil, paymentMethod: paymentMethod, testClock: subscription?.testClock ?? customer.testClock,

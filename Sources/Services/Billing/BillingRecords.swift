@@ -50,7 +50,10 @@ struct SubscriptionDocument: Codable, Sendable {
     var createdAt: Date
     var updatedAt: Date
     var version: Int
-
+    /// The coupon applied, while it lasts.
+    var discount: DiscountDocument? = nil
+    /// The tax rates of its invoices (`txr_…`), nil or empty for none.
+    var defaultTaxRates: [String]? = nil
 
     /// The stored currency; a document naming one we do not bill in fails to decode, naming the field.
     var currencyValue: Currency { currency }
@@ -68,7 +71,7 @@ struct SubscriptionDocument: Codable, Sendable {
             intervalCount: intervalCount, startDate: startDate, endDate: endDate, currentPeriod: currentPeriod,
             trialEnd: trialEnd, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt,
             defaultPaymentMethod: defaultPaymentMethod, latestInvoice: latestInvoice, metadata: metadata, testClock: testClock,
-            createdAt: createdAt, updatedAt: updatedAt)
+            discount: discount?.resource, defaultTaxRates: defaultTaxRates ?? [], createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -81,9 +84,13 @@ struct InvoiceLineDocument: Codable, Sendable, Hashable {
     var unitAmount: Decimal
     var amount: Decimal
     var proration: Bool
+    /// The coupon's share of the line (absent on invoices from before discounts: zero).
+    var discountAmount: Decimal?
+    var taxAmounts: [TaxAmountDocument]?
 
-
-    init(_ line: InvoiceLine) {
+    /// `names` gives each tax rate's display name.
+    init(_ adjusted: AdjustedLine, names: [String: String]) {
+        let line = adjusted.line
         description = line.description
         periodStart = line.period.start
         periodEnd = line.period.end
@@ -91,12 +98,20 @@ struct InvoiceLineDocument: Codable, Sendable, Hashable {
         unitAmount = line.unitAmount.amount
         amount = line.amount.amount
         proration = line.proration
+        discountAmount = adjusted.discount.amount
+        taxAmounts = adjusted.taxes.map { TaxAmountDocument($0, names: names) }
+    }
+
+    /// What the customer paid for this line: its amount after the discount, with its exclusive taxes.
+    var net: Decimal {
+        amount - (discountAmount ?? 0) + (taxAmounts ?? []).filter { !$0.inclusive }.reduce(0) { $0 + $1.amount }
     }
 
     func resource(_ currency: Currency) -> Invoice.Line {
         Invoice.Line(
             description: description, period: BillingPeriod(start: periodStart, end: periodEnd), quantity: quantity,
-            unitAmount: Money(unitAmount, currency), amount: Money(amount, currency), proration: proration)
+            unitAmount: Money(unitAmount, currency), amount: Money(amount, currency), proration: proration,
+            discountAmount: Money(discountAmount ?? 0, currency), taxAmounts: (taxAmounts ?? []).map { $0.resource(currency) })
     }
 }
 
@@ -114,10 +129,18 @@ struct InvoiceDocument: Codable, Sendable {
     var currency: Currency
     var lines: [InvoiceLineDocument]
     var subtotal: Decimal
+    /// Absent on invoices from before discounts and taxes: zero, none.
+    var discountAmount: Decimal?
+    var totalDiscountAmounts: [DiscountAmountDocument]?
+    var tax: Decimal?
+    var totalTaxAmounts: [TaxAmountDocument]?
     var total: Decimal
     var creditApplied: Decimal
     var amountDue: Decimal
     var amountPaid: Decimal
+    /// Its credit notes not voided, and what was refunded of its charges (absent: zero).
+    var amountCredited: Decimal? = nil
+    var amountRefunded: Decimal? = nil
     var issuedAt: Date?
     var dueAt: Date?
     var paidAt: Date?
@@ -142,8 +165,14 @@ struct InvoiceDocument: Codable, Sendable {
             id: id, customerID: customerID, subscriptionID: subscriptionID, number: number, status: status,
             billingReason: billingReason, lines: lines.map { $0.resource(currencyValue) },
             amounts: Invoice.Amounts(
-                subtotal: money(subtotal), total: money(total), creditApplied: money(creditApplied),
-                amountDue: money(amountDue), amountPaid: money(amountPaid)),
+                subtotal: money(subtotal), discountAmount: money(discountAmount ?? 0), tax: money(tax ?? 0),
+                total: money(total), creditApplied: money(creditApplied), amountDue: money(amountDue),
+                amountPaid: money(amountPaid), amountCredited: money(amountCredited ?? 0),
+                amountRefunded: money(amountRefunded ?? 0)),
+            totalDiscountAmounts: (totalDiscountAmounts ?? []).map {
+                InvoiceDiscountAmount(coupon: $0.coupon, amount: money($0.amount))
+            },
+            totalTaxAmounts: (totalTaxAmounts ?? []).map { $0.resource(currencyValue) },
             issuedAt: issuedAt, dueAt: dueAt, paidAt: paidAt, attemptCount: attemptCount,
             nextPaymentAttempt: nextPaymentAttempt, testClock: testClock, createdAt: createdAt, updatedAt: updatedAt)
     }

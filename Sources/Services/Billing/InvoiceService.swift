@@ -55,6 +55,8 @@ public enum InvoiceService {
             try SubscriptionService.scheduled(context, engine, .retryPayment)
         }
         PaymentMethods.register(&registry, engine)
+        Adjustments.register(&registry)
+        CreditNotes.register(&registry, engine)
         return registry
     }
 

@@ -9,6 +9,22 @@ public struct ChargeRequest: Sendable, Hashable {
     public var idempotencyKey: String
 }
 
+/// A refund of (part of) a charge, for a credit note.
+public struct RefundRequest: Sendable, Hashable {
+    public var amount: Money
+    /// The provider's reference of the charge refunded.
+    public var chargeReference: String
+    /// Stable per refund, so a provider never refunds one twice.
+    public var idempotencyKey: String
+}
+
+public struct RefundResult: Sendable, Hashable {
+    public var succeeded: Bool
+    public var reference: String
+    public var failureCode: String?
+    public var failureMessage: String?
+}
+
 public struct ChargeResult: Sendable, Hashable {
     public var succeeded: Bool
     public var reference: String
@@ -30,6 +46,7 @@ public protocol PaymentProvider: Sendable {
     /// The card a token stands for; nil for a token the provider does not know.
     func card(forToken token: String) -> CardDetails?
     func charge(_ request: ChargeRequest) -> ChargeResult
+    func refund(_ request: RefundRequest) -> RefundResult
 }
 
 /// Stripe-style test tokens: `pm_card_visa` and `pm_card_mastercard` succeed,
@@ -45,6 +62,16 @@ public struct SandboxPaymentProvider: PaymentProvider {
     ]
 
     public func card(forToken token: String) -> CardDetails? { Self.cards[token] }
+
+    /// Refunds at once: every sandbox charge that succeeded can be refunded.
+    public func refund(_ request: RefundRequest) -> RefundResult {
+        guard request.chargeReference.hasPrefix("ch_sandbox_") else {
+            return RefundResult(
+                succeeded: false, reference: "none", failureCode: "charge_unknown",
+                failureMessage: "the payment provider knows no charge \(request.chargeReference)")
+        }
+        return RefundResult(succeeded: true, reference: "re_sandbox_" + request.idempotencyKey)
+    }
 
     public func charge(_ request: ChargeRequest) -> ChargeResult {
         let reference = "ch_sandbox_" + request.idempotencyKey

@@ -14,6 +14,8 @@ extension BillingEngine {
         var paymentMethod: String?
         var trialDays: Int?
         var metadata: [String: String]
+        var coupon: String? = nil
+        var taxRates: [String]? = nil
     }
 
     static func conflict(_ code: String, _ detail: String, param: String? = nil) -> Problem {
@@ -69,6 +71,12 @@ extension BillingEngine {
             trialWillEndSent: false, cancelAtPeriodEnd: false, canceledAt: nil, pausedAt: nil,
             defaultPaymentMethod: method?.id, latestInvoice: nil, metadata: request.metadata,
             testClock: customer.testClock, createdAt: start, updatedAt: start, version: 1)
+        if let ids = request.taxRates {
+            subscription.defaultTaxRates = try taxRates(txn, ids: ids, tenant: tenant, field: "default_tax_rates").map(\.id)
+        }
+        if let coupon = request.coupon {
+            subscription.discount = try redeem(txn, coupon: coupon, tenant: tenant, currency: currency, at: start)
+        }
         var invoice: InvoiceDocument
         if trialDays > 0 {
             let trialEnd = start.addingTimeInterval(TimeInterval(trialDays * 86_400))
@@ -82,6 +90,7 @@ extension BillingEngine {
                 context, customer: customer, subscription: subscription, lines: [line], currency: currency,
                 reason: "subscription_create", paymentMethod: method?.id, at: start)
             subscription.latestInvoice = invoice.id
+            subscription.settleDiscount(after: invoice)
         } else {
             invoice = try billPeriod(
                 context, &subscription, try subscription.cycle().period(0), customer: customer, reason: "subscription_create",
@@ -114,6 +123,7 @@ extension BillingEngine {
             context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
             reason: reason, paymentMethod: subscription.defaultPaymentMethod, at: time)
         subscription.latestInvoice = invoice.id
+        subscription.settleDiscount(after: invoice)
         return invoice
     }
 
@@ -349,6 +359,7 @@ extension BillingEngine {
                 context, customer: customer, subscription: subscription, lines: lines, currency: currency,
                 reason: "subscription_update", paymentMethod: subscription.defaultPaymentMethod, at: time)
             subscription.latestInvoice = invoice.id
+            subscription.settleDiscount(after: invoice)
             if invoice.status != .paid {
                 try follow(context, &subscription, &invoice, paid: false, at: time)
             }
@@ -378,8 +389,9 @@ extension BillingEngine {
                     "tenant_id": .string(subscription.tenantID), "subscription_id": .string(subscription.id),
                     "status": .string(InvoiceStatus.paid.rawValue),
                 ])
+                // What each line cost the customer: after its discount, with its exclusive taxes.
                 let lines = paid.flatMap { invoice in
-                    invoice.lines.map { (amount: Money($0.amount, invoice.currencyValue), period: BillingPeriod(start: $0.periodStart, end: $0.periodEnd)) }
+                    invoice.lines.map { (amount: Money($0.net, invoice.currencyValue), period: BillingPeriod(start: $0.periodStart, end: $0.periodEnd)) }
                 }.filter { $0.period.end > period.start && $0.period.start < period.end }
                 let credit = Proration.unusedPaidCredit(lines, currency: subscription.currencyValue, at: time)
                 let current = try self.credit(

@@ -71,10 +71,12 @@ public enum SubscriptionService {
         }
         guard let customerID else { throw Problem.invalid("customer_id", "customer_id is required") }
         // A customer gets the plan's trial; a longer, shorter or extra one is the merchant's to give.
-        try staffOnly(context, ["trial_days": draft.trialDays != nil])
+        // A customer may bring a coupon to its checkout; its taxes are the merchant's.
+        try staffOnly(context, ["trial_days": draft.trialDays != nil, "default_tax_rates": draft.defaultTaxRates != nil])
         let request = BillingEngine.NewSubscription(
             customerID: customerID, planID: draft.planID.value, paymentMethod: draft.defaultPaymentMethod?.value,
-            trialDays: draft.trialDays?.value, metadata: draft.metadata?.values ?? [:])
+            trialDays: draft.trialDays?.value, metadata: draft.metadata?.values ?? [:], coupon: draft.coupon?.value,
+            taxRates: draft.defaultTaxRates?.values.map(\.value))
         let subscription = try engine.createSubscription(context, tenant: access.tenant, request)
         return Answer(status: 201, subscription.resource)
     }
@@ -127,6 +129,9 @@ public enum SubscriptionService {
         _ context: CommandContext, _ engine: BillingEngine, _ subscription: inout SubscriptionDocument,
         _ changes: SubscriptionChanges, at now: Date
     ) throws {
+        // Discounts and taxes after checkout are the merchant's (a customer re-applying a coupon
+        // would spend it again and again).
+        try staffOnly(context, ["coupon": changes.coupon != nil, "default_tax_rates": changes.defaultTaxRates != nil])
         if let method = changes.defaultPaymentMethod?.value {
             guard
                 try engine.paymentMethod(
@@ -136,6 +141,20 @@ public enum SubscriptionService {
             subscription.defaultPaymentMethod = method
         }
         if let metadata = changes.metadata?.values { subscription.metadata = metadata }
+        if let ids = changes.defaultTaxRates?.values.map(\.value) {
+            subscription.defaultTaxRates = try engine.taxRates(
+                context.transaction, ids: ids, tenant: subscription.tenantID, field: "default_tax_rates"
+            ).map(\.id)
+        }
+        if let coupon = changes.coupon?.value {
+            if coupon.isEmpty {
+                subscription.discount = nil
+            } else if coupon != subscription.discount?.coupon {
+                subscription.discount = try engine.redeem(
+                    context.transaction, coupon: coupon, tenant: subscription.tenantID, currency: subscription.currencyValue,
+                    at: now)
+            }
+        }
         try engine.save(context.transaction, &subscription, at: now)
         context.emit(.subscriptionUpdated, payload: BillingEngine.eventPayload(subscription))
     }

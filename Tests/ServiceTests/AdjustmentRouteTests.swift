@@ -1,0 +1,378 @@
+import BillingService
+import Foundation
+import HTTPTypes
+import MessageBus
+import Mongo
+import Testing
+
+/// `amount × numerator / denominator` in minor units, rounded half away from zero: DESIGN §13's
+/// discount and tax formula, in integers, independently of the engine's Decimal code.
+func share(_ minor: Int, _ numerator: Int, _ denominator: Int) -> Int {
+    let value = (2 * abs(minor) * numerator + denominator) / (2 * denominator)
+    return minor < 0 ? -value : value
+}
+
+@Suite("Coupons and tax rates: the API, and invoices on a test clock")
+struct AdjustmentRouteTests {
+    @Test func couponsAndTaxRatesAreCreatedCheckedListedAndDeletedByStaffOnly() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            // Bad input: a 4xx naming the field (400 from the gateway's schema check, 422 from the
+            // worker's rules), nothing written.
+            let refusals: [([String: Any], String)] = [
+                (["duration": "once"], "percent_off"),
+                (["duration": "once", "percent_off": 10, "amount_off": "5.00", "currency": "USD"], "amount_off"),
+                (["duration": "once", "amount_off": "5.00"], "currency"),
+                (["duration": "once", "amount_off": "5.001", "currency": "USD"], "amount_off"),
+                (["duration": "once", "percent_off": 0], "percent_off"),
+                (["duration": "once", "percent_off": 33.333], "percent_off"),
+                (["duration": "repeating", "percent_off": 10], "duration_in_months"),
+                (["duration": "forever", "percent_off": 10, "duration_in_months": 3], "duration_in_months"),
+                (["duration": "once", "percent_off": 10, "redeem_by": "2020-01-01T00:00:00Z"], "redeem_by"),
+                (["duration": "weekly", "percent_off": 10], "duration"),
+                (["duration": "once", "percent_off": "10"], "percent_off"),
+            ]
+            for (body, field) in refusals {
+                let refused = try await api.post("/v1/coupons", b.admin, json(body))
+                #expect([400, 422].contains(refused.status) && refused.json["param"] as? String == field, "\(body): \(refused.text)")
+            }
+            let taxRefusals: [([String: Any], String)] = [
+                (["display_name": "VAT", "percentage": 0, "inclusive": false], "percentage"),
+                (["display_name": "VAT", "percentage": 100.5, "inclusive": false], "percentage"),
+                (["display_name": "VAT", "percentage": 19.12345, "inclusive": false], "percentage"),
+                (["display_name": "VAT", "percentage": 19], "inclusive"),
+                (["display_name": "VAT", "percentage": 19, "inclusive": false, "country": "de"], "country"),
+            ]
+            for (body, field) in taxRefusals {
+                let refused = try await api.post("/v1/tax-rates", b.admin, json(body))
+                #expect([400, 422].contains(refused.status) && refused.json["param"] as? String == field, "\(body): \(refused.text)")
+            }
+            #expect(try await b.h.database.collection("coupons", as: BSONDocument.self).count([:]) == 0)
+            #expect(try await b.h.database.collection("tax_rates", as: BSONDocument.self).count([:]) == 0)
+
+            let coupon = try await api.post(
+                "/v1/coupons", b.admin,
+                json(["name": "Launch", "percent_off": 12.5, "duration": "repeating", "duration_in_months": 3, "max_redemptions": 100]))
+            #expect(coupon.status == 201, "\(coupon.text)")
+            #expect(coupon.string("object") == "coupon" && coupon.json["percent_off"] as? Double == 12.5)
+            #expect(coupon.json["times_redeemed"] as? Int == 0 && coupon.json["valid"] as? Bool == true)
+            let couponID = try #require(coupon.string("id"))
+            let fixed = try await api.post(
+                "/v1/coupons", b.admin, json(["amount_off": "5.00", "currency": "EUR", "duration": "once"]))
+            #expect(fixed.status == 201 && fixed.string("amount_off") == "5.00" && fixed.string("currency") == "EUR", "\(fixed.text)")
+            let vat = try await api.post(
+                "/v1/tax-rates", b.admin, json(["display_name": "VAT", "percentage": 19, "inclusive": false, "country": "DE"]))
+            #expect(vat.status == 201 && vat.json["percentage"] as? Int == 19 && vat.string("country") == "DE", "\(vat.text)")
+            let vatID = try #require(vat.string("id"))
+
+            // Customers neither read nor write the catalogue of adjustments.
+            let (customer, _) = try await b.customer("Eve")
+            let eve = try await b.h.customer(customer, tenant: "t1")
+            #expect(try await api.post("/v1/coupons", eve, json(["percent_off": 100, "duration": "forever"])).status == 403)
+            #expect(try await api.get("/v1/coupons/\(couponID)", eve).status == 403)
+            #expect(try await api.get("/v1/tax-rates", eve).status == 403)
+            // Another tenant's admin sees none of them.
+            let other = try await b.h.admin(tenant: "t2")
+            #expect(try await api.get("/v1/coupons/\(couponID)", other).status == 404)
+            #expect(try await api.get("/v1/tax-rates/\(vatID)", other).status == 404)
+
+            let listed = try await api.get("/v1/coupons", b.admin)
+            #expect((listed.json["data"] as? [[String: Any]])?.count == 2)
+            let archived = try await api.patch("/v1/tax-rates/\(vatID)", b.admin, json(["active": false, "display_name": "MwSt"]))
+            #expect(archived.status == 200 && archived.json["active"] as? Bool == false && archived.string("display_name") == "MwSt")
+            #expect(archived.json["percentage"] as? Int == 19)
+            let inactive = try await api.get("/v1/tax-rates?active=false", b.admin)
+            #expect((inactive.json["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [vatID])
+            #expect(((try await api.get("/v1/tax-rates?active=true", b.admin)).json["data"] as? [Any])?.isEmpty == true)
+
+            let deleted = try await api.delete("/v1/coupons/\(couponID)", b.admin)
+            #expect(deleted.status == 200 && deleted.json["valid"] as? Bool == false, "\(deleted.text)")
+            #expect(try await api.get("/v1/coupons/\(couponID)", b.admin).status == 404)
+            #expect(try await api.delete("/v1/coupons/\(couponID)", b.admin).status == 200)  // idempotent
+            #expect((try await api.get("/v1/coupons", b.admin).json["data"] as? [[String: Any]])?.count == 1)
+            try BillingYearTests.expectEventsMatchSchemas(try await b.h.outbox())
+            let types = try await b.h.outbox().compactMap { entry -> String? in
+                try? MessageCoding.decode(Envelope.self, from: entry["envelope"]?.stringValue ?? "").type
+            }
+            for type in ["coupon.created", "coupon.deleted", "tax_rate.created", "tax_rate.updated"] {
+                #expect(types.contains(type), "\(type) emitted")
+            }
+        }
+    }
+
+    @Test func invoicesTakeTheDiscountBeforeTaxPerLineAndOnceRepeatingForeverEndWhenTheySay() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let day = Expect.day
+            let basic = try await b.plan("Basic", "10.00", "USD", "month")
+            let pro = try await b.plan("Pro", "30.00", "USD", "month")
+            let vat = try #require(
+                try await api.post("/v1/tax-rates", b.admin, json(["display_name": "VAT", "percentage": 19, "inclusive": false]))
+                    .string("id"))
+            let gst = try #require(
+                try await api.post("/v1/tax-rates", b.admin, json(["display_name": "GST", "percentage": 10, "inclusive": true]))
+                    .string("id"))
+            func coupon(_ body: [String: Any]) async throws -> String {
+                let created = try await api.post("/v1/coupons", b.admin, json(body))
+                #expect(created.status == 201, "\(created.text)")
+                return try #require(created.string("id"))
+            }
+            let quarter = try await coupon(["percent_off": 25, "duration": "repeating", "duration_in_months": 3])
+            let fiveOff = try await coupon(["amount_off": "5.00", "currency": "USD", "duration": "once"])
+            let tenForever = try await coupon(["percent_off": 10, "duration": "forever"])
+            let euros = try await coupon(["amount_off": "5.00", "currency": "EUR", "duration": "once"])
+
+            // Jan 31. A: Basic, 25 % for three months, VAT 19 % on top.
+            let (a, _) = try await b.customer("Ann")
+            let subA = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": a, "plan_id": basic, "coupon": quarter, "default_tax_rates": [vat]]))
+            #expect(subA.status == 201, "\(subA.text)")
+            let discountA = try #require(subA.json["discount"] as? [String: Any])
+            #expect(discountA["coupon"] as? String == quarter && discountA["end"] as? String == "2024-04-30T00:00:00.000Z")
+            #expect(subA.json["default_tax_rates"] as? [String] == [vat])
+            // B: Pro, 5.00 off once, GST 10 % inside the price.
+            let (bee, _) = try await b.customer("Bob")
+            let subB = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": bee, "plan_id": pro, "coupon": fiveOff, "default_tax_rates": [gst]]))
+            #expect(subB.status == 201, "\(subB.text)")
+            #expect(subB.json["discount"] is NSNull, "a once coupon is spent by the first invoice")
+            let subBID = try #require(subB.string("id"))
+            // C: Basic with VAT; a forever coupon comes later.
+            let (c, _) = try await b.customer("Cyd")
+            let subC = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": c, "plan_id": basic, "default_tax_rates": [vat]]))
+            let subCID = try #require(subC.string("id"))
+            // D subscribes itself at checkout with a coupon (a customer may), but not with tax rates.
+            let (d, _) = try await b.customer("Dee")
+            let dee = try await b.h.customer(d, tenant: "t1")
+            let taxedByCustomer = try await api.post("/v1/subscriptions", dee, json(["plan_id": basic, "default_tax_rates": [vat]]))
+            #expect(taxedByCustomer.status == 403 && taxedByCustomer.json["param"] as? String == "default_tax_rates")
+            let checkout = try await api.post("/v1/subscriptions", dee, json(["plan_id": basic, "coupon": tenForever]))
+            #expect(checkout.status == 201 && (checkout.json["discount"] as? [String: Any])?["coupon"] as? String == tenForever)
+            let subD = try #require(checkout.string("id"))
+            let later = try await api.patch("/v1/subscriptions/\(subD)", dee, json(["coupon": quarter]))
+            #expect(later.status == 403 && later.json["param"] as? String == "coupon", "\(later.text)")
+            // Refused: a coupon in another currency, an unknown or repeated tax rate, an unknown coupon.
+            let (e, _) = try await b.customer("Eli")
+            let wrongCurrency = try await api.post("/v1/subscriptions", b.admin, json(["customer_id": e, "plan_id": basic, "coupon": euros]))
+            #expect(wrongCurrency.status == 422 && wrongCurrency.json["param"] as? String == "coupon", "\(wrongCurrency.text)")
+            let unknownRate = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": e, "plan_id": basic, "default_tax_rates": [vat, "txr_nope"]]))
+            #expect(unknownRate.status == 422 && unknownRate.json["param"] as? String == "default_tax_rates[1]", "\(unknownRate.text)")
+            let twice = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": e, "plan_id": basic, "default_tax_rates": [vat, vat]]))
+            #expect(twice.status == 422 && twice.json["param"] as? String == "default_tax_rates[1]", "\(twice.text)")
+            #expect(try await api.post("/v1/subscriptions", b.admin, json(["customer_id": e, "plan_id": basic, "coupon": "co_nope"])).status == 404)
+            #expect(try await b.invoices(e).isEmpty, "nothing of a refused subscription is written")
+
+            // Feb 10: B cancels with a prorated credit of what it paid for the period (25.00 after the
+            // coupon, GST inside), not of the 30.00 price; C gets 10 % forever.
+            try await b.advance(to: "2024-02-10T00:00:00Z")
+            let canceled = try await api.post("/v1/subscriptions/\(subBID)/cancel", b.admin, json(["prorate": true]))
+            #expect(canceled.status == 200, "\(canceled.text)")
+            let balance = try await b.h.database.collection("customer_balances", as: BSONDocument.self).findOne([
+                "customer_id": .string(bee)
+            ])
+            let credit = Expect.prorate(2500, unused: 19 * day, period: 29 * day)
+            #expect(balance?["credit"]?.decimalValue.map { "\($0)" } == Expect.text(credit, exponent: 2))
+            let patched = try await api.patch("/v1/subscriptions/\(subCID)", b.admin, json(["coupon": tenForever]))
+            #expect(patched.status == 200 && (patched.json["discount"] as? [String: Any])?["duration"] as? String == "forever")
+
+            try await b.advance(to: "2024-05-01T00:00:00Z")
+
+            // Each invoice, line by line, from the rules: discount per line, then tax on what is left.
+            func expected(_ price: Int, percentOff: Int? = nil, amountOff: Int? = nil, tax: Int, inclusive: Bool)
+                -> (discount: Int, tax: Int, total: Int)
+            {
+                let discount = percentOff.map { share(price, $0, 100) } ?? amountOff.map { min($0, price) } ?? 0
+                let taxable = price - discount
+                let taxAmount = inclusive ? share(taxable, tax, 100 + tax) : share(taxable, tax, 100)
+                return (discount, taxAmount, taxable + (inclusive ? 0 : taxAmount))
+            }
+            let ann = (0..<3).map { _ in expected(1000, percentOff: 25, tax: 19, inclusive: false) }
+                + [expected(1000, tax: 19, inclusive: false)]
+            #expect(ann.first?.total == 893)  // 10.00 − 2.50, + 1.425 → 1.43
+            try await checkInvoices(b, a, ann, taxRate: vat)
+            try await checkInvoices(b, bee, [expected(3000, amountOff: 500, tax: 10, inclusive: true)], taxRate: gst)
+            let cyd = [expected(1000, tax: 19, inclusive: false)]
+                + (0..<3).map { _ in expected(1000, percentOff: 10, tax: 19, inclusive: false) }
+            try await checkInvoices(b, c, cyd, taxRate: vat)
+            #expect(try await b.subscription(try #require(subA.string("id")))["discount"] is NSNull, "the repeating discount ended")
+            #expect((try await b.subscription(subCID)["discount"] as? [String: Any])?["coupon"] as? String == tenForever)
+        }
+    }
+
+    /// Each invoice's discount, tax and total as `expected`; the total is `subtotal − discount + tax`
+    /// and the sum of the lines' nets; `total_tax_amounts` names the rate; paid in full.
+    func checkInvoices(
+        _ b: Billing, _ customer: String, _ expected: [(discount: Int, tax: Int, total: Int)], taxRate: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let invoices = try await b.invoices(customer)
+        #expect(invoices.count == expected.count, "\(invoices.count) invoices", sourceLocation: sourceLocation)
+        for (index, (invoice, want)) in zip(invoices, expected).enumerated() {
+            let m = { (key: String) in Expect.minor(invoice[key] as? String, exponent: 2) }
+            #expect(m("discount_amount") == want.discount, "invoice \(index) discount", sourceLocation: sourceLocation)
+            let taxes = invoice["total_tax_amounts"] as? [[String: Any]] ?? []
+            #expect(taxes.map { $0["tax_rate"] as? String } == [taxRate], sourceLocation: sourceLocation)
+            #expect(
+                taxes.map { Expect.minor($0["amount"] as? String, exponent: 2) } == [want.tax], "invoice \(index) tax",
+                sourceLocation: sourceLocation)
+            #expect(m("total") == want.total, "invoice \(index) total", sourceLocation: sourceLocation)
+            let exclusive = taxes.first?["inclusive"] as? Bool == false ? want.tax : 0
+            #expect(m("tax") == exclusive, sourceLocation: sourceLocation)
+            #expect(
+                (m("subtotal") ?? 0) - (m("discount_amount") ?? 0) + (m("tax") ?? 0) == m("total"), sourceLocation: sourceLocation)
+            let lines = invoice["lines"] as? [[String: Any]] ?? []
+            let nets = lines.map { line -> Int in
+                let amount = Expect.minor(line["amount"] as? String, exponent: 2) ?? 0
+                let discount = Expect.minor(line["discount_amount"] as? String, exponent: 2) ?? 0
+                let lineTaxes = line["tax_amounts"] as? [[String: Any]] ?? []
+                let added = lineTaxes.filter { $0["inclusive"] as? Bool == false }
+                    .compactMap { Expect.minor($0["amount"] as? String, exponent: 2) }.reduce(0, +)
+                return amount - discount + added
+            }
+            #expect(nets.reduce(0, +) == m("total"), "invoice \(index): lines sum to the total", sourceLocation: sourceLocation)
+            if want.discount > 0 {
+                #expect(
+                    (invoice["total_discount_amounts"] as? [[String: Any]])?.count == 1, sourceLocation: sourceLocation)
+            }
+            #expect(invoice["status"] as? String == "paid" && m("amount_paid") == m("amount_due"), sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func maxRedemptionsHoldsUnderConcurrentSubscriptions() async throws {
+        try await BillingYearTests.withBilling { b in
+            let basic = try await b.plan("Basic", "10.00", "USD", "month")
+            let limited = try await b.api.post(
+                "/v1/coupons", b.admin, json(["percent_off": 50, "duration": "once", "max_redemptions": 3]))
+            let coupon = try #require(limited.string("id"))
+            var customers: [String] = []
+            for index in 0..<8 { customers.append(try await b.customer("Racer\(index)").0) }
+            let api = b.api
+            let admin = b.admin
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for customer in customers {
+                    group.addTask {
+                        try await api.post("/v1/subscriptions", admin, json(["customer_id": customer, "plan_id": basic, "coupon": coupon]))
+                            .status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 3, "\(statuses.sorted())")
+            #expect(statuses.filter { $0 == 409 }.count == 5, "\(statuses.sorted())")
+            let read = try await b.api.get("/v1/coupons/\(coupon)", b.admin)
+            #expect(read.json["times_redeemed"] as? Int == 3 && read.json["valid"] as? Bool == false, "\(read.text)")
+        }
+    }
+}
+
+@Suite("Credit notes and refunds, through the gateway")
+struct CreditNoteRouteTests {
+    @Test func creditNotesRefundCreditOrLowerWhatIsDueNeverMoreThanTheInvoiceAndVoidAsTheyCan() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let plan = try await b.plan("Team", "30.00", "USD", "month")
+            let vat = try #require(
+                try await api.post("/v1/tax-rates", b.admin, json(["display_name": "VAT", "percentage": 10, "inclusive": false]))
+                    .string("id"))
+            func note(_ body: [String: Any]) async throws -> API.Answer {
+                try await api.post("/v1/credit-notes", b.admin, json(body))
+            }
+            // A paid invoice of 33.00 (30.00 + 10 % VAT).
+            let (ann, _) = try await b.customer("Ann")
+            _ = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": ann, "plan_id": plan, "default_tax_rates": [vat]]))
+            let paid = try #require(try await b.invoices(ann).first)
+            let paidID = try #require(paid["id"] as? String)
+            #expect(paid["total"] as? String == "33.00" && paid["status"] as? String == "paid")
+
+            let refunded = try await note(["invoice": paidID, "amount": "11.00", "refund": true, "reason": "order_change"])
+            #expect(refunded.status == 201 && refunded.string("effect") == "refund", "\(refunded.text)")
+            #expect(refunded.string("number") == "CN-000001" && (refunded.string("refund") ?? "").hasPrefix("re_"))
+            let tooMuch = try await note(["invoice": paidID, "amount": "22.01", "refund": true])
+            #expect(tooMuch.status == 422 && tooMuch.json["param"] as? String == "amount", "\(tooMuch.text)")
+            let toBalance = try await note(["invoice": paidID, "lines": [["line": 0, "amount": "5.00"]]])
+            #expect(toBalance.status == 201 && toBalance.string("effect") == "customer_balance", "\(toBalance.text)")
+            #expect(toBalance.string("number") == "CN-000002" && toBalance.string("amount") == "5.00")
+            let badLine = try await note(["invoice": paidID, "lines": [["line": 0, "amount": "33.01"]]])
+            #expect(badLine.status == 422 && badLine.json["param"] as? String == "lines[0].amount", "\(badLine.text)")
+            let noLine = try await note(["invoice": paidID, "lines": [["line": 3, "amount": "1.00"]]])
+            #expect(noLine.status == 422 && noLine.json["param"] as? String == "lines[0].line", "\(noLine.text)")
+            let both = try await note(["invoice": paidID, "amount": "1.00", "lines": [["line": 0, "amount": "1.00"]]])
+            #expect(both.status == 422 && both.json["param"] as? String == "lines", "\(both.text)")
+            // Never more than the total less earlier notes: 33.00 − 16.00.
+            let beyondTotal = try await note(["invoice": paidID, "amount": "17.01"])
+            #expect(beyondTotal.status == 422 && beyondTotal.json["param"] as? String == "amount", "\(beyondTotal.text)")
+
+            var invoice = try await api.get("/v1/invoices/\(paidID)", b.admin)
+            #expect(invoice.string("amount_credited") == "16.00" && invoice.string("amount_refunded") == "11.00", "\(invoice.text)")
+            // Payments minus refunds equal what the invoice kept.
+            let payments = try await b.h.database.collection("payments", as: BSONDocument.self).find([
+                "invoice_id": .string(paidID), "status": "succeeded",
+            ])
+            let refunds = try await b.h.database.collection("refunds", as: BSONDocument.self).find(["invoice_id": .string(paidID)])
+            let charged = payments.compactMap { $0["amount"]?.decimalValue }.reduce(Decimal(0), +)
+            let returned = refunds.compactMap { $0["amount"]?.decimalValue }.reduce(Decimal(0), +)
+            #expect(charged == Decimal(33) && returned == Decimal(11))
+            let kept = (Expect.minor(invoice.string("amount_paid"), exponent: 2) ?? 0)
+                - (Expect.minor(invoice.string("amount_refunded"), exponent: 2) ?? 0)
+            #expect(Expect.text(kept, exponent: 2) == "\(charged - returned).00")
+            func balance(_ customer: String) async throws -> String? {
+                try await b.h.database.collection("customer_balances", as: BSONDocument.self).findOne([
+                    "customer_id": .string(customer)
+                ])?["credit"]?.decimalValue.map { "\($0)" }
+            }
+            #expect(try await balance(ann) == "5")
+
+            // Voids: the balance note gives its credit back; a refund cannot be undone.
+            let voided = try await api.post("/v1/credit-notes/\(try #require(toBalance.string("id")))/void", b.admin)
+            #expect(voided.status == 200 && voided.string("status") == "void" && voided.string("voided_at") != nil, "\(voided.text)")
+            #expect(try await balance(ann) == "0")
+            let refundVoid = try await api.post("/v1/credit-notes/\(try #require(refunded.string("id")))/void", b.admin)
+            #expect(refundVoid.status == 409 && refundVoid.json["code"] as? String == "credit_note_refunded", "\(refundVoid.text)")
+            invoice = try await api.get("/v1/invoices/\(paidID)", b.admin)
+            #expect(invoice.string("amount_credited") == "11.00")
+
+            // An unpaid invoice: the note lowers what is due; voided, it is due again; a note for the
+            // rest settles it and the subscription follows.
+            let (bob, _) = try await b.customer("Bob", token: "pm_card_chargeDeclined")
+            let incomplete = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": bob, "plan_id": plan, "default_tax_rates": [vat]]))
+            #expect(incomplete.string("status") == "incomplete", "\(incomplete.text)")
+            let open = try #require(try await b.invoices(bob).first?["id"] as? String)
+            let refundUnpaid = try await note(["invoice": open, "amount": "10.00", "refund": true])
+            #expect(refundUnpaid.status == 422 && refundUnpaid.json["param"] as? String == "refund", "\(refundUnpaid.text)")
+            let lowered = try await note(["invoice": open, "amount": "10.00", "reason": "duplicate"])
+            #expect(lowered.status == 201 && lowered.string("effect") == "lowers_amount_due", "\(lowered.text)")
+            invoice = try await api.get("/v1/invoices/\(open)", b.admin)
+            #expect(invoice.string("amount_due") == "23.00" && invoice.string("amount_remaining") == "23.00", "\(invoice.text)")
+            _ = try await api.post("/v1/credit-notes/\(try #require(lowered.string("id")))/void", b.admin)
+            invoice = try await api.get("/v1/invoices/\(open)", b.admin)
+            #expect(invoice.string("amount_due") == "33.00" && invoice.string("amount_credited") == "0.00", "\(invoice.text)")
+            let settling = try await note(["invoice": open, "amount": "33.00"])
+            #expect(settling.status == 201 && settling.string("number") == "CN-000004", "numbers are gapless: \(settling.text)")
+            invoice = try await api.get("/v1/invoices/\(open)", b.admin)
+            #expect(invoice.string("status") == "paid" && invoice.string("amount_remaining") == "0.00", "\(invoice.text)")
+            #expect(try await b.subscription(try #require(incomplete.string("id")))["status"] as? String == "active")
+            let onVoid = try await note(["invoice": open, "amount": "1.00"])
+            #expect(onVoid.status == 422 && onVoid.json["param"] as? String == "amount", "nothing left to credit: \(onVoid.text)")
+
+            // Customers read their own notes and issue none.
+            let me = try await b.h.customer(bob, tenant: "t1")
+            let mine = try await api.get("/v1/credit-notes", me)
+            #expect((mine.json["data"] as? [[String: Any]])?.allSatisfy { $0["customer_id"] as? String == bob } == true)
+            #expect((mine.json["data"] as? [[String: Any]])?.count == 2)
+            #expect(try await api.get("/v1/credit-notes/\(try #require(refunded.string("id")))", me).status == 404)
+            #expect(try await api.post("/v1/credit-notes", me, json(["invoice": open, "amount": "1.00"])).status == 403)
+            try BillingYearTests.expectEventsMatchSchemas(try await b.h.outbox())
+            let types = try await b.h.outbox().compactMap { entry -> String? in
+                try? MessageCoding.decode(Envelope.self, from: entry["envelope"]?.stringValue ?? "").type
+            }
+            for type in ["credit_note.created", "credit_note.voided", "charge.refunded"] {
+                #expect(types.contains(type), "\(type) emitted")
+            }
+        }
+    }
+}
