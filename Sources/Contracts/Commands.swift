@@ -189,6 +189,13 @@ public enum Commands {
         public typealias Response = CreditNote
     }
 
+    /// `invoice.upcoming` (invoice): The next invoice of a subscription, or the one a change to `plan` would make now; changes nothing.
+    public enum InvoiceUpcoming: BusCommand {
+        public static let name = "invoice.upcoming"
+        public static let service = "invoice"
+        public typealias Response = UpcomingInvoice
+    }
+
     /// `customer.delete` (customer): GDPR erasure: personal data replaced, status deleted, running subscriptions canceled (subscription.cancel commands), invoices anonymised, stored replies redacted; emits customer.deleted.
     public enum CustomerDelete: BusCommand {
         public static let name = "customer.delete"
@@ -597,6 +604,7 @@ public enum Commands {
         InvoiceMarkUncollectible.self,
         InvoicePay.self,
         InvoiceRetryPayment.self,
+        InvoiceUpcoming.self,
         InvoiceVoid.self,
         NotifyEmailVerification.self,
         OauthClientCreate.self,

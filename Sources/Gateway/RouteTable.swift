@@ -134,6 +134,7 @@ public struct RouteTable: Sendable {
             .init(.post, "/v1/subscriptions/{id}/resume", Commands.SubscriptionResume.self, access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
             // invoices
             .init(.get, "/v1/invoices", Commands.InvoiceList.self, access: auth(everyone, "invoices:read")),
+            .init(.get, "/v1/invoices/upcoming", Commands.InvoiceUpcoming.self, access: auth(everyone, "invoices:read")),
             .init(.get, "/v1/invoices/{id}", Commands.InvoiceGet.self, access: auth(everyone, "invoices:read")),
             .init(.post, "/v1/invoices/{id}/pay", Commands.InvoicePay.self, access: auth(everyone, "invoices:write"), requestSchema: "InvoicePay"),
             .init(.post, "/v1/invoices/{id}/void", Commands.InvoiceVoid.self, access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),

@@ -95,6 +95,13 @@ final class GatewayHarness: @unchecked Sendable {
 
     func application() -> some ApplicationProtocol { gateway().buildApplication() }
 
+    /// Whether nothing was ever added to `stream`: its last id, not its length, since the worker
+    /// deletes the entries it has settled (no stream at all counts as nothing sent).
+    func nothingEverSent(to stream: String) async -> Bool {
+        guard let info = try? await redis.send(XINFO_STREAM(stream)) else { return true }
+        return info.lastGeneratedID == "0-0"
+    }
+
     /// Writes a JWKS with the public halves of `keys` where the auth service would.
     func publishJWKS(_ keys: [(String, ES256PrivateKey)]) async throws {
         let jwks = JWKS(

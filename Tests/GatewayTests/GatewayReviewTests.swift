@@ -173,7 +173,7 @@ struct GatewayEdgeReviewTests {
                     uri: "/v1/plans/plan_1/archive", method: .post, headers: auth + [GatewayHeaders.prefer: "respond-async"]
                 ) { #expect($0.status == .accepted) }
             }
-            #expect(try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService))) == 0)
+            #expect(await h.nothingEverSent(to: h.names.commands(GatewayHarness.testService)))
         }
     }
 
@@ -321,7 +321,7 @@ struct GatewayTokenReviewTests {
                     }
                 }
             }
-            #expect(try await h.redis.send(XLEN(h.names.commands(GatewayHarness.testService))) == 0)
+            #expect(await h.nothingEverSent(to: h.names.commands(GatewayHarness.testService)))
         }
     }
 }

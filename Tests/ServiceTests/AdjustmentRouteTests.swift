@@ -376,3 +376,72 @@ struct CreditNoteRouteTests {
         }
     }
 }
+
+@Suite("The upcoming invoice preview, through the gateway")
+struct UpcomingInvoiceTests {
+    /// The figures a preview and an invoice share.
+    static func figures(_ invoice: [String: Any]) -> [String] {
+        let lines = (invoice["lines"] as? [[String: Any]] ?? []).map {
+            "\($0["description"] ?? "") \($0["amount"] ?? "") -\($0["discount_amount"] ?? "") +\(($0["tax_amounts"] as? [[String: Any]])?.map { "\($0["amount"] ?? "")" } ?? [])"
+        }
+        return lines + ["subtotal", "discount_amount", "tax", "total", "credit_applied", "amount_due", "billing_reason"].map {
+            "\($0)=\(invoice[$0] ?? "nil")"
+        }
+    }
+
+    @Test func aPreviewEqualsTheInvoiceLaterMadeForARenewalAndForAPlanChangeAndChangesNothing() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let basic = try await b.plan("Basic", "10.00", "USD", "month")
+            let pro = try await b.plan("Pro", "30.00", "USD", "month")
+            let vat = try #require(
+                try await api.post("/v1/tax-rates", b.admin, json(["display_name": "VAT", "percentage": 19, "inclusive": false]))
+                    .string("id"))
+            let coupon = try #require(
+                try await api.post("/v1/coupons", b.admin, json(["percent_off": 20, "duration": "forever"])).string("id"))
+            let (ann, _) = try await b.customer("Ann")
+            let created = try await api.post(
+                "/v1/subscriptions", b.admin,
+                json(["customer_id": ann, "plan_id": basic, "coupon": coupon, "default_tax_rates": [vat]]))
+            let sub = try #require(created.string("id"))
+            let me = try await b.h.customer(ann, tenant: "t1")
+
+            // The renewal on Feb 29, previewed by the customer on Jan 31.
+            let renewal = try await api.get("/v1/invoices/upcoming?subscription=\(sub)", me)
+            #expect(renewal.status == 200 && renewal.string("object") == "upcoming_invoice", "\(renewal.text)")
+            #expect(renewal.string("issues_at") == "2024-02-29T00:00:00.000Z" && renewal.string("total") == "9.52", "\(renewal.text)")
+            let before = try await b.invoices(ann).count
+            #expect(before == 1, "a preview writes nothing")
+
+            // A change to Pro on Feb 10, previewed, then made.
+            try await b.advance(to: "2024-02-10T00:00:00Z")
+            let change = try await api.get("/v1/invoices/upcoming?subscription=\(sub)&plan=\(pro)", me)
+            #expect(change.status == 200 && change.string("billing_reason") == "subscription_update", "\(change.text)")
+            #expect((change.json["lines"] as? [Any])?.count == 2)
+            #expect(try await b.subscription(sub)["plan_id"] as? String == basic, "a preview changes nothing")
+            let changed = try await api.post("/v1/subscriptions/\(sub)/change-plan", me, json(["plan_id": pro]))
+            #expect(changed.status == 200, "\(changed.text)")
+            let afterChange = try await b.invoices(ann)
+            #expect(afterChange.count == 2)
+            #expect(Self.figures(try #require(afterChange.last)) == Self.figures(change.json))
+
+            // The next renewal, previewed, then made by the clock.
+            let next = try await api.get("/v1/invoices/upcoming?subscription=\(sub)", b.admin)
+            try await b.advance(to: "2024-03-01T00:00:00Z")
+            let renewed = try await b.invoices(ann)
+            #expect(renewed.count == 3)
+            #expect(Self.figures(try #require(renewed.last)) == Self.figures(next.json))
+            #expect(next.string("total") == "28.56", "30.00 − 20 % = 24.00, + 19 % VAT 4.56")
+
+            // Another customer's subscription is not found; a canceled one has no upcoming invoice.
+            let (bob, _) = try await b.customer("Bob")
+            let bobMe = try await b.h.customer(bob, tenant: "t1")
+            #expect(try await api.get("/v1/invoices/upcoming?subscription=\(sub)", bobMe).status == 404)
+            _ = try await api.post("/v1/subscriptions/\(sub)/cancel", b.admin, json([:]))
+            let none = try await api.get("/v1/invoices/upcoming?subscription=\(sub)", b.admin)
+            #expect(none.status == 404 && none.json["code"] as? String == "invoice_upcoming_none", "\(none.text)")
+            let missing = try await api.get("/v1/invoices/upcoming", b.admin)
+            #expect(missing.status == 400 && missing.json["param"] as? String == "subscription", "\(missing.text)")
+        }
+    }
+}

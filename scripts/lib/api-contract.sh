@@ -72,15 +72,19 @@ EVENT=$(first /v1/events)
 CLOCK=$(post /v1/test-clocks '{"frozen_time":"2026-01-01T00:00:00Z"}')
 KEY=$(post /v1/api-keys '{"name":"contract"}')
 CLIENT=$(post /v1/oauth/clients '{"name":"contract","scopes":[]}')
+COUPON=$(post /v1/coupons '{"percent_off":10,"duration":"once"}')
+TAX_RATE=$(post /v1/tax-rates '{"display_name":"VAT","percentage":19,"inclusive":false}')
+CREDIT_NOTE=$(post /v1/credit-notes "{\"invoice\":\"$INVOICE\",\"amount\":\"1.00\"}")
 # No state kept between runs (schemathesis would replay earlier crashes first, from .schemathesis/).
 printf '[cache]\nenabled = false\n' >"$WORK/base.toml"
 {
   cat "$WORK/base.toml"
   for pair in "customers:$CUSTOMER" "plans:$PLAN" "payment-methods:$METHOD" "subscriptions:$SUBSCRIPTION" \
     "invoices:$INVOICE" "webhook-endpoints:$ENDPOINT" "events:$EVENT" "test-clocks:$CLOCK" "api-keys:$KEY" \
-    "oauth/clients:$CLIENT"; do
+    "oauth/clients:$CLIENT" "coupons:$COUPON" "tax-rates:$TAX_RATE" "credit-notes:$CREDIT_NOTE"; do
     printf '[[operations]]\ninclude-path-regex = "^/v1/%s/\\\\{id\\\\}"\nparameters = { "path.id" = "%s" }\n' "${pair%%:*}" "${pair#*:}"
   done
+  printf '[[operations]]\ninclude-path-regex = "^/v1/invoices/upcoming"\nparameters = { "query.subscription" = "%s" }\n' "$SUBSCRIPTION"
 } >"$WORK/objects.toml"
 
 # Runs schemathesis in the background and waits, so a SIGTERM to this script is handled at once.

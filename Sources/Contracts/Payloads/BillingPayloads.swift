@@ -71,6 +71,12 @@ public struct InvoiceFilters: Decodable, Sendable {
     public let status: InvoiceStatus?
 }
 
+/// `GET /v1/invoices/upcoming?subscription=…[&plan=…]`.
+public struct UpcomingQuery: Decodable, Sendable {
+    public let subscription: Text<1, 64>
+    public let plan: Text<1, 64>?
+}
+
 /// The kinds of payment method the platform stores.
 public enum PaymentMethodType: String, Decodable, Sendable, CaseIterable {
     case card
@@ -116,6 +122,7 @@ extension Commands.SubscriptionNoticeTrialEnd { public typealias Payload = DueWo
 extension Commands.SubscriptionExpireIncomplete { public typealias Payload = DueWork }
 extension Commands.InvoiceGet { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.InvoiceList { public typealias Payload = Request<NoFields, Listing<InvoiceFilters>, NoFields> }
+extension Commands.InvoiceUpcoming { public typealias Payload = Request<NoFields, UpcomingQuery, NoFields> }
 extension Commands.InvoicePay { public typealias Payload = Request<IDPath, NoFields, InvoicePayment> }
 extension Commands.InvoiceVoid { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.InvoiceMarkUncollectible { public typealias Payload = Request<IDPath, NoFields, NoFields> }

@@ -136,6 +136,34 @@ public struct Invoice: Codable, Sendable {
     }
 }
 
+/// An invoice not yet made: a subscription's next one, or a plan change's proration; no id or number.
+public struct UpcomingInvoice: Codable, Sendable {
+    public var object = "upcoming_invoice"
+    public var customerID: String
+    public var subscriptionID: String
+    public var billingReason: String
+    public var currency: String
+    /// When it would be issued (and charged).
+    public var issuesAt: Date
+    public var lines: [Invoice.Line]
+    public var subtotal, discountAmount: DecimalText
+    public var totalDiscountAmounts: [InvoiceDiscountAmount]
+    public var tax: DecimalText
+    public var totalTaxAmounts: [InvoiceTaxAmount]
+    public var total, creditApplied, amountDue: DecimalText
+
+    public init(
+        customerID: String, subscriptionID: String, billingReason: String, issuesAt: Date, lines: [Invoice.Line], subtotal: Money,
+        discountAmount: Money, totalDiscountAmounts: [InvoiceDiscountAmount], tax: Money, totalTaxAmounts: [InvoiceTaxAmount],
+        total: Money, creditApplied: Money, amountDue: Money
+    ) {
+        (self.customerID, self.subscriptionID, self.billingReason, self.currency) = (customerID, subscriptionID, billingReason, total.currency.code)
+        (self.issuesAt, self.lines, self.subtotal, self.discountAmount) = (issuesAt, lines, subtotal.text, discountAmount.text)
+        (self.totalDiscountAmounts, self.tax, self.totalTaxAmounts) = (totalDiscountAmounts, tax.text, totalTaxAmounts)
+        (self.total, self.creditApplied, self.amountDue) = (total.text, creditApplied.text, amountDue.text)
+    }
+}
+
 extension Money {
     /// The amount as a response writes it (`"19.90"`).
     public var text: DecimalText { DecimalText(formatted) }

@@ -148,13 +148,7 @@ public struct BillingEngine: Sendable {
         let txn = context.transaction
         let tenant = customer.tenantID
         let previousCredit = try credit(txn, tenant: tenant, customer: customer.id, currency: currency)
-        // The subscription's tax rates on every line, its discount if it applies at `time` (DESIGN §13).
-        let rates = try storedTaxRates(txn, subscription)
-        let rules = try rates.map { try $0.rule() }
-        let names = Dictionary(rates.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
-        let totals = try InvoiceTotals(
-            lines: lines.map { $0.taxed(rules) }, currency: currency, creditBalance: previousCredit,
-            discount: subscription?.discount?.rule(at: time))
+        let (totals, names) = try totals(txn, subscription, lines: lines, currency: currency, credit: previousCredit, at: time)
         let id = ResourceID.make("in", at: time)
         try setCredit(
             context, tenant: tenant, customer: customer.id, to: totals.endingCredit, from: previousCredit,
@@ -164,8 +158,7 @@ public struct BillingEngine: Sendable {
             subscriptionID: subscription?.id, number: nil, status: .draft, billingReason: reason,
             currency: currency, lines: totals.lines.map { InvoiceLineDocument($0, names: names) },
             subtotal: totals.subtotal.amount, discountAmount: totals.discountAmount.amount,
-            totalDiscountAmounts: totals.discountAmount.amount == 0
-                ? [] : (subscription?.discount).map { [DiscountAmountDocument(coupon: $0.coupon, amount: totals.discountAmount.amount)] } ?? [],
+            totalDiscountAmounts: Self.discountAmounts(totals, subscription),
             tax: totals.tax.amount, totalTaxAmounts: totals.totalTaxAmounts.map { TaxAmountDocument($0, names: names) },
             total: totals.total.amount, creditApplied: totals.creditApplied.amount, amountDue: totals.amountDue.amount,
             amountPaid: 0, issuedAt: nil, dueAt: nil, paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil,
@@ -186,6 +179,28 @@ public struct BillingEngine: Sendable {
             _ = try charge(context, &invoice, paymentMethod: paymentMethod, at: time)
         }
         return invoice
+    }
+
+    /// An invoice's figures for `lines` at `time`: the subscription's tax rates on every line, its
+    /// discount if it applies then (DESIGN §13), the customer's `credit`; with the rates' display names.
+    /// Shared by issuing and previewing.
+    func totals(
+        _ txn: MongoTransaction, _ subscription: SubscriptionDocument?, lines: [InvoiceLine], currency: Currency, credit: Money,
+        at time: Date
+    ) throws -> (InvoiceTotals, [String: String]) {
+        let rates = try storedTaxRates(txn, subscription)
+        let rules = try rates.map { try $0.rule() }
+        let names = Dictionary(rates.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
+        let totals = try InvoiceTotals(
+            lines: lines.map { $0.taxed(rules) }, currency: currency, creditBalance: credit,
+            discount: subscription?.discount?.rule(at: time))
+        return (totals, names)
+    }
+
+    /// The discount per coupon (one coupon per subscription so far).
+    static func discountAmounts(_ totals: InvoiceTotals, _ subscription: SubscriptionDocument?) -> [DiscountAmountDocument] {
+        guard totals.discountAmount.amount != 0, let discount = subscription?.discount else { return [] }
+        return [DiscountAmountDocument(coupon: discount.coupon, amount: totals.discountAmount.amount)]
     }
 
     func insert(_ txn: MongoTransaction, _ invoice: InvoiceDocument) throws {

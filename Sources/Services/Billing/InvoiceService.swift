@@ -57,6 +57,7 @@ public enum InvoiceService {
         PaymentMethods.register(&registry, engine)
         Adjustments.register(&registry)
         CreditNotes.register(&registry, engine)
+        Upcoming.register(&registry, engine)
         return registry
     }
 

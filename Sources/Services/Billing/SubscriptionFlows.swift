@@ -116,15 +116,19 @@ extension BillingEngine {
     ) throws -> InvoiceDocument {
         subscription.currentPeriodStart = period.start
         subscription.currentPeriodEnd = period.end
-        let line = try InvoiceLine(
-            description: "\(subscription.planName) (\(Self.describe(period)))", period: period,
-            unitAmount: subscription.priceMoney)
         let invoice = try issueInvoice(
-            context, customer: customer, subscription: subscription, lines: [line], currency: subscription.currencyValue,
+            context, customer: customer, subscription: subscription, lines: [try Self.periodLine(subscription, period)],
+            currency: subscription.currencyValue,
             reason: reason, paymentMethod: subscription.defaultPaymentMethod, at: time)
         subscription.latestInvoice = invoice.id
         subscription.settleDiscount(after: invoice)
         return invoice
+    }
+
+    /// The plan's line for one period of the subscription.
+    static func periodLine(_ subscription: SubscriptionDocument, _ period: BillingPeriod) throws -> InvoiceLine {
+        try InvoiceLine(
+            description: "\(subscription.planName) (\(describe(period)))", period: period, unitAmount: subscription.priceMoney)
     }
 
     /// The subscription's customer, or a stand-in for one deleted since (its invoices still go out).
@@ -307,6 +311,28 @@ extension BillingEngine {
         _ context: CommandContext, _ subscription: inout SubscriptionDocument, to plan: PlanView, prorate: Bool, at time: Date
     ) throws {
         let txn = context.transaction
+        let lines = try switchPlan(&subscription, to: plan, prorate: prorate, at: time)
+        if let lines, let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
+            var invoice = try issueInvoice(
+                context, customer: customer, subscription: subscription, lines: lines, currency: subscription.currencyValue,
+                reason: "subscription_update", paymentMethod: subscription.defaultPaymentMethod, at: time)
+            subscription.latestInvoice = invoice.id
+            subscription.settleDiscount(after: invoice)
+            if invoice.status != .paid {
+                try follow(context, &subscription, &invoice, paid: false, at: time)
+            }
+            try insert(txn, invoice)
+        }
+        try save(txn, &subscription, at: time)
+        context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
+    }
+
+    /// Puts the subscription on `plan` at `time` and returns the lines to invoice now, or nil when
+    /// the change invoices nothing now (a trial, `proration: none`). Writes nothing: shared by the
+    /// change and its preview (`GET /v1/invoices/upcoming?plan=`).
+    func switchPlan(_ subscription: inout SubscriptionDocument, to plan: PlanView, prorate: Bool, at time: Date) throws
+        -> [InvoiceLine]?
+    {
         _ = try subscription.status.applying(.changePlan)
         guard plan.active else {
             throw Self.conflict("plan_archived", "the plan is archived: choose an active plan", param: "plan_id")
@@ -330,43 +356,31 @@ extension BillingEngine {
         subscription.intervalCount = plan.intervalCount
         if wasTrialing {
             // Nothing was billed in the trial: the new plan simply applies when it ends.
-        } else if !prorate {
+            return nil
+        }
+        guard prorate else {
             // No lines; a new interval starts at the next renewal.
             if intervalChanges { subscription.billingCycleAnchor = subscription.currentPeriodEnd }
-        } else if let customer = try customer(txn, tenant: subscription.tenantID, id: subscription.customerID) {
-            let lines: [InvoiceLine]
-            if intervalChanges {
-                // A new period starts now, with a credit for the unused old time.
-                let credit = try Proration.unusedTimeCredit(price: oldPrice, in: subscription.currentPeriod, at: time)
-                subscription.billingCycleAnchor = time.wholeSecondsDown
-                let period = try subscription.cycle().period(0)
-                let remaining = BillingPeriod(start: time, end: subscription.currentPeriodEnd)
-                subscription.currentPeriodStart = period.start
-                subscription.currentPeriodEnd = period.end
-                lines = [
-                    InvoiceLine(
-                        prorationOf: credit,
-                        description: "Unused time on \(oldName) after \(MessageCoding.formatTimestamp(time).prefix(10))",
-                        period: remaining),
-                    try InvoiceLine(description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: newPrice),
-                ]
-            } else {
-                let proration = try Proration.planChange(
-                    from: oldPrice, to: newPrice, in: subscription.currentPeriod, at: time)
-                lines = proration.lines(oldPlanName: oldName, newPlanName: plan.name)
-            }
-            var invoice = try issueInvoice(
-                context, customer: customer, subscription: subscription, lines: lines, currency: currency,
-                reason: "subscription_update", paymentMethod: subscription.defaultPaymentMethod, at: time)
-            subscription.latestInvoice = invoice.id
-            subscription.settleDiscount(after: invoice)
-            if invoice.status != .paid {
-                try follow(context, &subscription, &invoice, paid: false, at: time)
-            }
-            try insert(txn, invoice)
+            return nil
         }
-        try save(txn, &subscription, at: time)
-        context.emit(.subscriptionUpdated, payload: Self.eventPayload(subscription))
+        guard intervalChanges else {
+            let proration = try Proration.planChange(from: oldPrice, to: newPrice, in: subscription.currentPeriod, at: time)
+            return proration.lines(oldPlanName: oldName, newPlanName: plan.name)
+        }
+        // A new period starts now, with a credit for the unused old time.
+        let credit = try Proration.unusedTimeCredit(price: oldPrice, in: subscription.currentPeriod, at: time)
+        subscription.billingCycleAnchor = time.wholeSecondsDown
+        let period = try subscription.cycle().period(0)
+        let remaining = BillingPeriod(start: time, end: subscription.currentPeriodEnd)
+        subscription.currentPeriodStart = period.start
+        subscription.currentPeriodEnd = period.end
+        return [
+            InvoiceLine(
+                prorationOf: credit,
+                description: "Unused time on \(oldName) after \(MessageCoding.formatTimestamp(time).prefix(10))",
+                period: remaining),
+            try InvoiceLine(description: "\(plan.name) (\(Self.describe(period)))", period: period, unitAmount: newPrice),
+        ]
     }
 
     func cancel(
