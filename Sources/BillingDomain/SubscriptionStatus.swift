@@ -41,6 +41,7 @@ public enum SubscriptionStatus: String, Sendable, Hashable, Codable, CaseIterabl
         case (.trialing, .paymentSucceeded): .trialing  // a zero invoice paid during the trial
         // First payment.
         case (.incomplete, .paymentSucceeded): .active
+        case (.incomplete, .invoiceSent), (.trialing, .invoiceSent): .active
         case (.incomplete, .paymentFailed): .incomplete
         case (.incomplete, .firstPaymentExpired): .incompleteExpired
         // Renewals and their payments.
@@ -87,6 +88,9 @@ public enum SubscriptionEvent: Sendable, Hashable, CustomStringConvertible {
     case pause
     /// Resume starts a new period (its invoice's charge reports separately).
     case resume
+    /// The first invoice was sent for payment by its due date (`collection_method: send_invoice`):
+    /// the customer is trusted with net terms, the subscription is active (a trial's end too).
+    case invoiceSent
     /// The first invoice stayed unpaid for ``SubscriptionStatus/incompleteWindow``.
     case firstPaymentExpired
     /// The last dunning retry failed; the status configured in ``DunningPolicy`` follows.
@@ -95,7 +99,7 @@ public enum SubscriptionEvent: Sendable, Hashable, CustomStringConvertible {
     /// Every event, each payload value included (for exhaustive tests and docs).
     public static let allCases: [SubscriptionEvent] = [
         .trialEnd(paid: true), .trialEnd(paid: false), .paymentSucceeded, .paymentFailed, .renewal, .changePlan,
-        .scheduleCancel, .cancelNow, .periodEndCancel, .pause, .resume, .firstPaymentExpired,
+        .scheduleCancel, .cancelNow, .periodEndCancel, .pause, .resume, .invoiceSent, .firstPaymentExpired,
         .dunningExhausted(.unpaid), .dunningExhausted(.canceled),
     ]
 
@@ -112,6 +116,7 @@ public enum SubscriptionEvent: Sendable, Hashable, CustomStringConvertible {
         case .periodEndCancel: "cancel at period end"
         case .pause: "pause"
         case .resume: "resume"
+        case .invoiceSent: "send the first invoice on net terms"
         case .firstPaymentExpired: "expire"
         case .dunningExhausted(let outcome): "end dunning (\(outcome))"
         }

@@ -6,6 +6,7 @@ private let legalSubscriptionTransitions: [SubscriptionStatus: [SubscriptionEven
     .trialing: [
         .trialEnd(paid: true): .active, .trialEnd(paid: false): .pastDue, .paymentSucceeded: .trialing,
         .changePlan: .trialing, .scheduleCancel: .trialing, .cancelNow: .canceled, .periodEndCancel: .canceled,
+        .invoiceSent: .active,
     ],
     .active: [
         .paymentSucceeded: .active, .paymentFailed: .pastDue, .renewal: .active, .changePlan: .active,
@@ -23,14 +24,14 @@ private let legalSubscriptionTransitions: [SubscriptionStatus: [SubscriptionEven
     .canceled: [:],
     .incomplete: [
         .paymentSucceeded: .active, .paymentFailed: .incomplete, .firstPaymentExpired: .incompleteExpired,
-        .cancelNow: .canceled,
+        .cancelNow: .canceled, .invoiceSent: .active,
     ],
     .incompleteExpired: [:],
 ]
 
 @Suite("Subscription state machine")
 struct SubscriptionStatusTests {
-    /// All 8 × 14 (status, event) pairs: the legal ones lead where the table says, the rest are refused.
+    /// All 8 × 15 (status, event) pairs: the legal ones lead where the table says, the rest are refused.
     @Test(arguments: SubscriptionStatus.allCases, SubscriptionEvent.allCases)
     func everyStatusAndEvent(status: SubscriptionStatus, event: SubscriptionEvent) throws {
         if let expected = legalSubscriptionTransitions[status]?[event] {
@@ -42,11 +43,11 @@ struct SubscriptionStatusTests {
         }
     }
 
-    @Test func tableCountsThirtyThreeLegalTransitions() {
+    @Test func tableCountsThirtyFiveLegalTransitions() {
         let legal = SubscriptionStatus.allCases.flatMap { status in
             SubscriptionEvent.allCases.filter { SubscriptionStatus.transition(from: status, on: $0) != nil }
         }
-        #expect(legal.count == 33)
+        #expect(legal.count == 35)
     }
 
     @Test(arguments: [

@@ -445,3 +445,65 @@ struct UpcomingInvoiceTests {
         }
     }
 }
+
+@Suite("Net terms: invoices sent for payment by their due date")
+struct NetTermsTests {
+    @Test func sendInvoiceSubscriptionsAreActiveNeverChargedAndDueByTheirTerms() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let plan = try await b.plan("Enterprise", "100.00", "USD", "month")
+            // A customer with no payment method: net terms need none.
+            let created = try await api.post(
+                "/v1/customers", b.admin, json(["name": "Acme", "email": "ap@acme.example", "test_clock": b.clock]))
+            let acme = try #require(created.string("id"))
+            let noDays = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": acme, "plan_id": plan, "collection_method": "send_invoice"]))
+            #expect(noDays.status == 422 && noDays.json["param"] as? String == "days_until_due", "\(noDays.text)")
+            let daysAlone = try await api.post(
+                "/v1/subscriptions", b.admin, json(["customer_id": acme, "plan_id": plan, "days_until_due": 30]))
+            #expect(daysAlone.status == 422 && daysAlone.json["param"] as? String == "days_until_due", "\(daysAlone.text)")
+            let me = try await b.h.customer(acme, tenant: "t1")
+            let byCustomer = try await api.post(
+                "/v1/subscriptions", me, json(["plan_id": plan, "collection_method": "send_invoice", "days_until_due": 30]))
+            #expect(byCustomer.status == 403 && byCustomer.json["param"] as? String == "collection_method", "\(byCustomer.text)")
+
+            let subscribed = try await api.post(
+                "/v1/subscriptions", b.admin,
+                json(["customer_id": acme, "plan_id": plan, "collection_method": "send_invoice", "days_until_due": 30]))
+            #expect(subscribed.status == 201 && subscribed.string("status") == "active", "\(subscribed.text)")
+            #expect(subscribed.string("collection_method") == "send_invoice" && subscribed.json["days_until_due"] as? Int == 30)
+            let sub = try #require(subscribed.string("id"))
+            var invoices = try await b.invoices(acme)
+            let first = try #require(invoices.first)
+            #expect(first["status"] as? String == "open" && first["collection_method"] as? String == "send_invoice")
+            #expect(first["issued_at"] as? String == "2024-01-31T00:00:00.000Z" && first["due_at"] as? String == "2024-03-01T00:00:00.000Z")
+            #expect(first["attempt_count"] as? Int == 0 && first["next_payment_attempt"] is NSNull)
+            #expect(try await b.h.database.collection("payments", as: BSONDocument.self).count(["customer_id": .string(acme)]) == 0)
+
+            // The renewal is sent too; the unpaid first invoice does not make the subscription past due.
+            try await b.advance(to: "2024-02-29T12:00:00Z")
+            invoices = try await b.invoices(acme)
+            #expect(invoices.count == 2 && invoices.allSatisfy { $0["status"] as? String == "open" })
+            #expect(invoices.last?["due_at"] as? String == "2024-03-30T00:00:00.000Z")
+            #expect(try await b.subscription(sub)["status"] as? String == "active")
+            // The customer pays when it chooses, with a card added for it.
+            _ = try await api.post("/v1/payment-methods", b.admin, json(["customer_id": acme, "token": "pm_card_visa"]))
+            let paid = try await api.post("/v1/invoices/\(try #require(first["id"] as? String))/pay", me)
+            #expect(paid.status == 200 && paid.string("status") == "paid", "\(paid.text)")
+
+            // Back to automatic charges: the next invoice is charged and due at once.
+            let automatic = try await api.patch("/v1/subscriptions/\(sub)", b.admin, json(["collection_method": "charge_automatically"]))
+            #expect(automatic.status == 200 && automatic.json["days_until_due"] is NSNull, "\(automatic.text)")
+            try await b.advance(to: "2024-03-31T12:00:00Z")
+            let third = try #require(try await b.invoices(acme).last)
+            #expect(third["status"] as? String == "paid" && third["collection_method"] as? String == "charge_automatically")
+            #expect(third["due_at"] as? String == third["issued_at"] as? String)
+            // The core fields are stored even when empty (the validator requires them).
+            let stored = try #require(
+                try await b.h.database.collection("invoices", as: BSONDocument.self).findOne(["_id": .string(third["id"] as? String ?? "")]))
+            for field in ["subscription_id", "number", "issued_at", "due_at", "next_payment_attempt"] {
+                #expect(stored[field] != nil, "\(field) is stored")
+            }
+        }
+    }
+}

@@ -4,6 +4,14 @@ import MessageBus
 
 // schemas/commands/{subscription,invoice,payment_method,test_clock}.*.json as types.
 
+/// How a subscription's invoices are paid (DESIGN §13, Stripe's values).
+public enum CollectionMethod: String, Codable, Sendable, CaseIterable {
+    /// Charged to the default payment method when issued (the default).
+    case chargeAutomatically = "charge_automatically"
+    /// Sent for payment by `due_at = issued_at + days_until_due` (net terms): never charged automatically.
+    case sendInvoice = "send_invoice"
+}
+
 /// `POST /v1/subscriptions`. `customer_id` is required of admins and service clients; a customer
 /// subscribes itself. `trial_days` is the merchant's to give.
 public struct SubscriptionDraft: Decodable, Sendable {
@@ -16,6 +24,9 @@ public struct SubscriptionDraft: Decodable, Sendable {
     public let coupon: Text<1, 64>?
     /// Tax rates for the subscription's invoices (staff only).
     public let defaultTaxRates: Items<Text<1, 64>, 5>?
+    /// Net terms (staff only): `send_invoice` with `days_until_due`.
+    public let collectionMethod: CollectionMethod?
+    public let daysUntilDue: Bounded<1, 365>?
 }
 
 /// `PATCH /v1/subscriptions/{id}`.
@@ -26,6 +37,9 @@ public struct SubscriptionChanges: Decodable, Sendable {
     public let coupon: Text<0, 64>?
     /// Replaces the subscription's tax rates; `[]` clears them (staff only).
     public let defaultTaxRates: Items<Text<1, 64>, 5>?
+    /// Net terms for its next invoices (staff only).
+    public let collectionMethod: CollectionMethod?
+    public let daysUntilDue: Bounded<1, 365>?
 }
 
 /// How a plan change bills the rest of the period.

@@ -30,6 +30,9 @@ public struct Subscription: Codable, Sendable {
     @Nullable public var discount: AppliedDiscount?
     /// The tax rates (`txr_…`) of its invoices.
     public var defaultTaxRates: [String]
+    /// How its invoices are paid; `days_until_due` with `send_invoice`.
+    public var collectionMethod: CollectionMethod
+    @Nullable public var daysUntilDue: Int?
     public var createdAt, updatedAt: Date
 
     public init(
@@ -37,9 +40,10 @@ public struct Subscription: Codable, Sendable {
         intervalCount: Int, startDate: Date, endDate: Date?, currentPeriod: BillingPeriod, trialEnd: Date?,
         cancelAtPeriodEnd: Bool, canceledAt: Date?, defaultPaymentMethod: String?, latestInvoice: String?,
         metadata: [String: String], testClock: String?, discount: AppliedDiscount?, defaultTaxRates: [String],
-        createdAt: Date, updatedAt: Date
+        collectionMethod: CollectionMethod, daysUntilDue: Int?, createdAt: Date, updatedAt: Date
     ) {
         (self.discount, self.defaultTaxRates) = (discount, defaultTaxRates)
+        (self.collectionMethod, self.daysUntilDue) = (collectionMethod, daysUntilDue)
         (self.id, self.customerID, self.planID, self.status) = (id, customerID, planID, status)
         (self.price, self.currency) = (DecimalText(price.formatted), price.currency.code)
         (self.interval, self.intervalCount, self.startDate, self.endDate) = (interval, intervalCount, startDate, endDate)
@@ -95,6 +99,8 @@ public struct Invoice: Codable, Sendable {
     @Nullable public var number: String?
     public var status: InvoiceStatus
     public var billingReason: String
+    /// `charge_automatically`, or `send_invoice` (paid by `due_at`, never charged automatically).
+    public var collectionMethod: CollectionMethod
     public var currency: String
     public var lines: [Line]
     /// The sum of the lines, before discount and exclusive tax.
@@ -119,12 +125,13 @@ public struct Invoice: Codable, Sendable {
 
     public init(
         id: String, customerID: String, subscriptionID: String?, number: String?, status: InvoiceStatus, billingReason: String,
-        lines: [Line], amounts: Amounts, totalDiscountAmounts: [InvoiceDiscountAmount], totalTaxAmounts: [InvoiceTaxAmount],
+        collectionMethod: CollectionMethod, lines: [Line], amounts: Amounts, totalDiscountAmounts: [InvoiceDiscountAmount], totalTaxAmounts: [InvoiceTaxAmount],
         issuedAt: Date?, dueAt: Date?, paidAt: Date?, attemptCount: Int,
         nextPaymentAttempt: Date?, testClock: String?, createdAt: Date, updatedAt: Date
     ) {
         (self.id, self.customerID, self.subscriptionID, self.number) = (id, customerID, subscriptionID, number)
         (self.status, self.billingReason, self.currency, self.lines) = (status, billingReason, amounts.total.currency.code, lines)
+        self.collectionMethod = collectionMethod
         let remaining = Money(max(0, amounts.amountDue.amount - amounts.amountPaid.amount), amounts.amountDue.currency)
         (subtotal, total, creditApplied) = (amounts.subtotal.text, amounts.total.text, amounts.creditApplied.text)
         (discountAmount, tax) = (amounts.discountAmount.text, amounts.tax.text)

@@ -54,3 +54,11 @@ public struct Nullable<Value: Codable & Sendable>: Codable, Sendable {
         if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
     }
 }
+
+extension KeyedDecodingContainer {
+    /// A ``Nullable`` field that is missing reads as nil, as a null one does (a stored document
+    /// written before the field existed).
+    public func decode<V>(_ type: Nullable<V>.Type, forKey key: Key) throws -> Nullable<V> {
+        try decodeIfPresent(type, forKey: key) ?? Nullable(wrappedValue: nil)
+    }
+}

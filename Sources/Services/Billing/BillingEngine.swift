@@ -169,13 +169,17 @@ public struct BillingEngine: Sendable {
         invoice.status = try invoice.status.applying(.finalize)
         invoice.number = try nextInvoiceNumber(txn, tenant: tenant).description
         invoice.issuedAt = time
-        invoice.dueAt = time.addingTimeInterval(TimeInterval(invoiceDueDays * 86_400))
+        // Due by the terms: net `days_until_due` for `send_invoice`, else the engine's default (0: at once).
+        let collection = subscription?.collection ?? .chargeAutomatically
+        invoice.collectionMethod = collection
+        let dueDays = collection == .sendInvoice ? subscription?.daysUntilDue ?? invoiceDueDays : invoiceDueDays
+        invoice.dueAt = time.addingTimeInterval(TimeInterval(dueDays * 86_400))
         context.emit(.invoiceFinalized, payload: Self.eventPayload(invoice))
         if invoice.amountDue == 0 {
             invoice.status = try invoice.status.applying(.paymentSucceeded)
             invoice.paidAt = time
             context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
-        } else {
+        } else if collection == .chargeAutomatically {
             _ = try charge(context, &invoice, paymentMethod: paymentMethod, at: time)
         }
         return invoice

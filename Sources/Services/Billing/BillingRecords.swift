@@ -54,6 +54,11 @@ struct SubscriptionDocument: Codable, Sendable {
     var discount: DiscountDocument? = nil
     /// The tax rates of its invoices (`txr_…`), nil or empty for none.
     var defaultTaxRates: [String]? = nil
+    /// Net terms: nil is `charge_automatically`.
+    var collectionMethod: CollectionMethod? = nil
+    var daysUntilDue: Int? = nil
+
+    var collection: CollectionMethod { collectionMethod ?? .chargeAutomatically }
 
     /// The stored currency; a document naming one we do not bill in fails to decode, naming the field.
     var currencyValue: Currency { currency }
@@ -71,7 +76,8 @@ struct SubscriptionDocument: Codable, Sendable {
             intervalCount: intervalCount, startDate: startDate, endDate: endDate, currentPeriod: currentPeriod,
             trialEnd: trialEnd, cancelAtPeriodEnd: cancelAtPeriodEnd, canceledAt: canceledAt,
             defaultPaymentMethod: defaultPaymentMethod, latestInvoice: latestInvoice, metadata: metadata, testClock: testClock,
-            discount: discount?.resource, defaultTaxRates: defaultTaxRates ?? [], createdAt: createdAt, updatedAt: updatedAt)
+            discount: discount?.resource, defaultTaxRates: defaultTaxRates ?? [], collectionMethod: collection,
+            daysUntilDue: daysUntilDue, createdAt: createdAt, updatedAt: updatedAt)
     }
 }
 
@@ -122,8 +128,10 @@ struct InvoiceDocument: Codable, Sendable {
     var customerID: String
     var customerName: String
     var customerEmail: String
-    var subscriptionID: String?
-    var number: String?
+    // The core fields of DESIGN §4 are always stored, null when they have no value (the validator
+    // requires them).
+    @Nullable var subscriptionID: String?
+    @Nullable var number: String?
     var status: InvoiceStatus
     var billingReason: String
     var currency: Currency
@@ -141,13 +149,15 @@ struct InvoiceDocument: Codable, Sendable {
     /// Its credit notes not voided, and what was refunded of its charges (absent: zero).
     var amountCredited: Decimal? = nil
     var amountRefunded: Decimal? = nil
-    var issuedAt: Date?
-    var dueAt: Date?
+    /// Absent on invoices from before net terms: `charge_automatically`.
+    var collectionMethod: CollectionMethod? = nil
+    @Nullable var issuedAt: Date?
+    @Nullable var dueAt: Date?
     var paidAt: Date?
     var voidedAt: Date?
     var attemptCount: Int
     var firstFailureAt: Date?
-    var nextPaymentAttempt: Date?
+    @Nullable var nextPaymentAttempt: Date?
     var paymentMethod: String?
     var testClock: String?
     var createdAt: Date
@@ -163,7 +173,8 @@ struct InvoiceDocument: Codable, Sendable {
     var resource: Invoice {
         Invoice(
             id: id, customerID: customerID, subscriptionID: subscriptionID, number: number, status: status,
-            billingReason: billingReason, lines: lines.map { $0.resource(currencyValue) },
+            billingReason: billingReason, collectionMethod: collectionMethod ?? .chargeAutomatically,
+            lines: lines.map { $0.resource(currencyValue) },
             amounts: Invoice.Amounts(
                 subtotal: money(subtotal), discountAmount: money(discountAmount ?? 0), tax: money(tax ?? 0),
                 total: money(total), creditApplied: money(creditApplied), amountDue: money(amountDue),

@@ -16,6 +16,8 @@ extension BillingEngine {
         var metadata: [String: String]
         var coupon: String? = nil
         var taxRates: [String]? = nil
+        var collectionMethod: CollectionMethod? = nil
+        var daysUntilDue: Int? = nil
     }
 
     static func conflict(_ code: String, _ detail: String, param: String? = nil) -> Problem {
@@ -58,10 +60,6 @@ extension BillingEngine {
             throw Problem.invalid("default_payment_method", "no such payment method for this customer")
         }
         let trialDays = request.trialDays ?? plan.trialDays
-        if trialDays == 0, method == nil {
-            throw Problem.invalid(
-                "default_payment_method", "the customer has no payment method: add one (POST /v1/payment-methods) or give a trial")
-        }
         let start = try now(for: customer, txn, default: context.now).wholeSecondsDown
         var subscription = SubscriptionDocument(
             id: ResourceID.make("sub", at: start), tenantID: tenant, customerID: customer.id, planID: plan.id,
@@ -71,6 +69,12 @@ extension BillingEngine {
             trialWillEndSent: false, cancelAtPeriodEnd: false, canceledAt: nil, pausedAt: nil,
             defaultPaymentMethod: method?.id, latestInvoice: nil, metadata: request.metadata,
             testClock: customer.testClock, createdAt: start, updatedAt: start, version: 1)
+        (subscription.collectionMethod, subscription.daysUntilDue) = try Self.terms(
+            request.collectionMethod, request.daysUntilDue, current: (nil, nil))
+        if trialDays == 0, method == nil, subscription.collection == .chargeAutomatically {
+            throw Problem.invalid(
+                "default_payment_method", "the customer has no payment method: add one (POST /v1/payment-methods) or give a trial")
+        }
         if let ids = request.taxRates {
             subscription.defaultTaxRates = try taxRates(txn, ids: ids, tenant: tenant, field: "default_tax_rates").map(\.id)
         }
@@ -95,7 +99,11 @@ extension BillingEngine {
             invoice = try billPeriod(
                 context, &subscription, try subscription.cycle().period(0), customer: customer, reason: "subscription_create",
                 at: start)
-            if invoice.status == .paid { subscription.status = try subscription.status.applying(.paymentSucceeded) }
+            if invoice.status == .paid {
+                subscription.status = try subscription.status.applying(.paymentSucceeded)
+            } else if invoice.collectionMethod == .sendInvoice {
+                subscription.status = try subscription.status.applying(.invoiceSent)
+            }
         }
         try insert(txn, invoice)
         _ = try txn.collection(BillingCollections.subscriptions, as: SubscriptionDocument.self).insertOne(subscription)
@@ -125,6 +133,26 @@ extension BillingEngine {
         return invoice
     }
 
+    /// Checked net terms: `send_invoice` needs `days_until_due`, which goes with it only; unchanged
+    /// parts keep `current`.
+    static func terms(_ method: CollectionMethod?, _ days: Int?, current: (CollectionMethod?, Int?)) throws
+        -> (CollectionMethod?, Int?)
+    {
+        let resolved = method ?? current.0 ?? .chargeAutomatically
+        switch resolved {
+        case .sendInvoice:
+            guard let due = days ?? current.1 else {
+                throw Problem.invalid("days_until_due", "days_until_due is required with collection_method send_invoice")
+            }
+            return (.sendInvoice, due)
+        case .chargeAutomatically:
+            if days != nil {
+                throw Problem.invalid("days_until_due", "days_until_due goes with collection_method send_invoice only")
+            }
+            return (method == nil && current.0 == nil ? nil : .chargeAutomatically, nil)
+        }
+    }
+
     /// The plan's line for one period of the subscription.
     static func periodLine(_ subscription: SubscriptionDocument, _ period: BillingPeriod) throws -> InvoiceLine {
         try InvoiceLine(
@@ -145,6 +173,8 @@ extension BillingEngine {
         paid: Bool, at time: Date
     ) throws {
         let before = subscription.status
+        // An invoice sent on net terms is paid by its due date; nothing failed.
+        if !paid, invoice.collectionMethod == .sendInvoice { return }
         if paid {
             if subscription.status != .trialing, SubscriptionStatus.transition(from: subscription.status, on: .paymentSucceeded) != nil {
                 subscription.status = try subscription.status.applying(.paymentSucceeded)
@@ -242,8 +272,12 @@ extension BillingEngine {
             context, &subscription, try subscription.cycle().period(0), customer: try billedCustomer(txn, subscription),
             at: trialEnd)
         let paid = invoice.status == .paid
-        subscription.status = try subscription.status.applying(.trialEnd(paid: paid))
-        if !paid { try scheduleRetry(context, &subscription, &invoice, at: trialEnd) }
+        if !paid, invoice.collectionMethod == .sendInvoice {
+            subscription.status = try subscription.status.applying(.invoiceSent)
+        } else {
+            subscription.status = try subscription.status.applying(.trialEnd(paid: paid))
+            if !paid { try scheduleRetry(context, &subscription, &invoice, at: trialEnd) }
+        }
         try insert(txn, invoice)
         try save(txn, &subscription, at: time)
         announce(context, subscription, from: before)

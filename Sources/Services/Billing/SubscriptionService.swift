@@ -72,11 +72,17 @@ public enum SubscriptionService {
         guard let customerID else { throw Problem.invalid("customer_id", "customer_id is required") }
         // A customer gets the plan's trial; a longer, shorter or extra one is the merchant's to give.
         // A customer may bring a coupon to its checkout; its taxes are the merchant's.
-        try staffOnly(context, ["trial_days": draft.trialDays != nil, "default_tax_rates": draft.defaultTaxRates != nil])
+        try staffOnly(
+            context,
+            [
+                "trial_days": draft.trialDays != nil, "default_tax_rates": draft.defaultTaxRates != nil,
+                "collection_method": draft.collectionMethod != nil, "days_until_due": draft.daysUntilDue != nil,
+            ])
         let request = BillingEngine.NewSubscription(
             customerID: customerID, planID: draft.planID.value, paymentMethod: draft.defaultPaymentMethod?.value,
             trialDays: draft.trialDays?.value, metadata: draft.metadata?.values ?? [:], coupon: draft.coupon?.value,
-            taxRates: draft.defaultTaxRates?.values.map(\.value))
+            taxRates: draft.defaultTaxRates?.values.map(\.value), collectionMethod: draft.collectionMethod,
+            daysUntilDue: draft.daysUntilDue?.value)
         let subscription = try engine.createSubscription(context, tenant: access.tenant, request)
         return Answer(status: 201, subscription.resource)
     }
@@ -131,7 +137,17 @@ public enum SubscriptionService {
     ) throws {
         // Discounts and taxes after checkout are the merchant's (a customer re-applying a coupon
         // would spend it again and again).
-        try staffOnly(context, ["coupon": changes.coupon != nil, "default_tax_rates": changes.defaultTaxRates != nil])
+        try staffOnly(
+            context,
+            [
+                "coupon": changes.coupon != nil, "default_tax_rates": changes.defaultTaxRates != nil,
+                "collection_method": changes.collectionMethod != nil, "days_until_due": changes.daysUntilDue != nil,
+            ])
+        if changes.collectionMethod != nil || changes.daysUntilDue != nil {
+            (subscription.collectionMethod, subscription.daysUntilDue) = try BillingEngine.terms(
+                changes.collectionMethod, changes.daysUntilDue?.value,
+                current: (subscription.collectionMethod, subscription.daysUntilDue))
+        }
         if let method = changes.defaultPaymentMethod?.value {
             guard
                 try engine.paymentMethod(
