@@ -106,14 +106,28 @@ public struct InvoiceTotals: Sendable, Hashable {
         self.totalTaxAmounts = perRate
         self.tax = perRate.filter { !$0.inclusive }.reduce(zero) { $0 + $1.amount }
         self.total = total
+        let application = CreditApplication(total: total, balance: available)
+        (creditApplied, amountDue, endingCredit) = (application.applied, application.amountDue, application.endingBalance)
+    }
+}
+
+/// A customer's credit balance applied to an invoice's total: up to the total; a negative total is
+/// due as zero and its magnitude joins the balance.
+public struct CreditApplication: Sendable, Hashable {
+    public let applied: Money
+    public let amountDue: Money
+    public let endingBalance: Money
+
+    /// `balance` ≥ 0 in the total's currency (a negative one counts as zero).
+    public init(total: Money, balance: Money) {
+        let zero = Money(0, total.currency)
+        let available = Money(max(balance.amount, 0), total.currency)
         if total.amount <= 0 {
-            creditApplied = zero
-            amountDue = zero
-            endingCredit = available - total
+            (applied, amountDue, endingBalance) = (zero, zero, available - total)
         } else {
-            creditApplied = Money(min(available.amount, total.amount), currency)
-            amountDue = total - creditApplied
-            endingCredit = available - creditApplied
+            applied = Money(min(available.amount, total.amount), total.currency)
+            amountDue = total - applied
+            endingBalance = available - applied
         }
     }
 }

@@ -196,6 +196,41 @@ public enum Commands {
         public typealias Response = UpcomingInvoice
     }
 
+    /// `invoice.create` (invoice): A draft invoice for a customer from its pending invoice items in a currency (not tied to a subscription).
+    public enum InvoiceCreate: BusCommand {
+        public static let name = "invoice.create"
+        public static let service = "invoice"
+        public typealias Response = Invoice
+    }
+
+    /// `invoice.finalize` (invoice): Finalise a draft: number, credit applied, due by its terms, charged unless sent.
+    public enum InvoiceFinalize: BusCommand {
+        public static let name = "invoice.finalize"
+        public static let service = "invoice"
+        public typealias Response = Invoice
+    }
+
+    /// `invoice_item.create` (invoice): A one-off charge (or credit) pending until the customer's next invoice.
+    public enum InvoiceItemCreate: BusCommand {
+        public static let name = "invoice_item.create"
+        public static let service = "invoice"
+        public typealias Response = InvoiceItem
+    }
+
+    /// `invoice_item.delete` (invoice): Delete a pending invoice item.
+    public enum InvoiceItemDelete: BusCommand {
+        public static let name = "invoice_item.delete"
+        public static let service = "invoice"
+        public typealias Response = InvoiceItem
+    }
+
+    /// `invoice_item.list` (invoice): Invoice items, newest first (a customer sees its own).
+    public enum InvoiceItemList: BusCommand {
+        public static let name = "invoice_item.list"
+        public static let service = "invoice"
+        public typealias Response = Page<InvoiceItem>
+    }
+
     /// `customer.delete` (customer): GDPR erasure: personal data replaced, status deleted, running subscriptions canceled (subscription.cancel commands), invoices anonymised, stored replies redacted; emits customer.deleted.
     public enum CustomerDelete: BusCommand {
         public static let name = "customer.delete"
@@ -599,7 +634,12 @@ public enum Commands {
         CustomerUpdate.self,
         EventGet.self,
         EventList.self,
+        InvoiceCreate.self,
+        InvoiceFinalize.self,
         InvoiceGet.self,
+        InvoiceItemCreate.self,
+        InvoiceItemDelete.self,
+        InvoiceItemList.self,
         InvoiceList.self,
         InvoiceMarkUncollectible.self,
         InvoicePay.self,

@@ -133,6 +133,11 @@ public struct RouteTable: Sendable {
             .init(.post, "/v1/subscriptions/{id}/pause", Commands.SubscriptionPause.self, access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
             .init(.post, "/v1/subscriptions/{id}/resume", Commands.SubscriptionResume.self, access: auth(everyone, "subscriptions:write"), requestSchema: "EmptyRequest"),
             // invoices
+            .init(.post, "/v1/invoices", Commands.InvoiceCreate.self, access: auth(adminService, "invoices:write"), requestSchema: "InvoiceCreate"),
+            .init(.post, "/v1/invoices/{id}/finalize", Commands.InvoiceFinalize.self, access: auth(adminService, "invoices:write"), requestSchema: "EmptyRequest"),
+            .init(.post, "/v1/invoice-items", Commands.InvoiceItemCreate.self, access: auth(adminService, "invoices:write"), requestSchema: "InvoiceItemCreate"),
+            .init(.get, "/v1/invoice-items", Commands.InvoiceItemList.self, access: auth(everyone, "invoices:read")),
+            .init(.delete, "/v1/invoice-items/{id}", Commands.InvoiceItemDelete.self, access: auth(adminService, "invoices:write")),
             .init(.get, "/v1/invoices", Commands.InvoiceList.self, access: auth(everyone, "invoices:read")),
             .init(.get, "/v1/invoices/upcoming", Commands.InvoiceUpcoming.self, access: auth(everyone, "invoices:read")),
             .init(.get, "/v1/invoices/{id}", Commands.InvoiceGet.self, access: auth(everyone, "invoices:read")),

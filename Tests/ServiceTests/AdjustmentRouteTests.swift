@@ -507,3 +507,76 @@ struct NetTermsTests {
         }
     }
 }
+
+@Suite("One-off charges: invoice items and manual invoices")
+struct OneOffChargeTests {
+    @Test func pendingItemsRideOnTheNextCycleInvoiceOrAManualInvoiceThatIsDraftedThenFinalised() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let plan = try await b.plan("Basic", "10.00", "USD", "month")
+            let vat = try #require(
+                try await api.post("/v1/tax-rates", b.admin, json(["display_name": "VAT", "percentage": 10, "inclusive": false]))
+                    .string("id"))
+            let (ann, _) = try await b.customer("Ann")
+            let sub = try #require(try await b.subscribe(ann, plan)["id"] as? String)
+            func item(_ body: [String: Any]) async throws -> API.Answer {
+                try await api.post("/v1/invoice-items", b.admin, json(body))
+            }
+            // Items for the subscription's next cycle invoice: a setup fee twice, and a credit.
+            let setup = try await item([
+                "customer_id": ann, "description": "Onboarding hours", "unit_amount": "12.50", "quantity": 2, "currency": "USD",
+                "subscription_id": sub,
+            ])
+            #expect(setup.status == 201 && setup.string("amount") == "25.00" && setup.json["invoice"] is NSNull, "\(setup.text)")
+            let goodwill = try await item(["customer_id": ann, "description": "Goodwill", "unit_amount": "-5.00", "currency": "USD"])
+            #expect(goodwill.status == 201 && goodwill.string("amount") == "-5.00", "\(goodwill.text)")
+            let wrongCurrency = try await item([
+                "customer_id": ann, "description": "x", "unit_amount": "1.00", "currency": "EUR", "subscription_id": sub,
+            ])
+            #expect(wrongCurrency.status == 422 && wrongCurrency.json["param"] as? String == "currency", "\(wrongCurrency.text)")
+            let tooPrecise = try await item(["customer_id": ann, "description": "x", "unit_amount": "1.001", "currency": "USD"])
+            #expect(tooPrecise.status == 422 && tooPrecise.json["param"] as? String == "unit_amount", "\(tooPrecise.text)")
+            let pending = try await api.get("/v1/invoice-items?customer_id=\(ann)&pending=true", b.admin)
+            #expect((pending.json["data"] as? [Any])?.count == 2)
+
+            // The preview shows them; the renewal carries them: 10.00 + 25.00 − 5.00.
+            let preview = try await api.get("/v1/invoices/upcoming?subscription=\(sub)", b.admin)
+            #expect(preview.string("total") == "30.00" && (preview.json["lines"] as? [Any])?.count == 3, "\(preview.text)")
+            try await b.advance(to: "2024-02-29T12:00:00Z")
+            let renewal = try #require(try await b.invoices(ann).last)
+            #expect(renewal["total"] as? String == "30.00" && (renewal["lines"] as? [Any])?.count == 3)
+            #expect(UpcomingInvoiceTests.figures(renewal) == UpcomingInvoiceTests.figures(preview.json))
+            let invoiced = try await api.get("/v1/invoice-items?customer_id=\(ann)&pending=false", b.admin)
+            #expect((invoiced.json["data"] as? [[String: Any]])?.allSatisfy { $0["invoice"] as? String == renewal["id"] as? String } == true)
+            let late = try await api.delete("/v1/invoice-items/\(try #require(setup.string("id")))", b.admin)
+            #expect(late.status == 409 && late.json["code"] as? String == "invoice_item_invoiced", "\(late.text)")
+
+            // A manual invoice: nothing pending is a 422; items in, a draft out (no number), then
+            // finalised on net terms with tax.
+            let empty = try await api.post("/v1/invoices", b.admin, json(["customer_id": ann, "currency": "USD"]))
+            #expect(empty.status == 422 && empty.json["param"] as? String == "customer_id", "\(empty.text)")
+            _ = try await item(["customer_id": ann, "description": "Custom report", "unit_amount": "200.00", "currency": "USD"])
+            let removed = try await item(["customer_id": ann, "description": "Typo", "unit_amount": "1.00", "currency": "USD"])
+            #expect(try await api.delete("/v1/invoice-items/\(try #require(removed.string("id")))", b.admin).status == 200)
+            let drafted = try await api.post(
+                "/v1/invoices", b.admin,
+                json(["customer_id": ann, "currency": "USD", "collection_method": "send_invoice", "days_until_due": 14, "default_tax_rates": [vat]]))
+            #expect(drafted.status == 201 && drafted.string("status") == "draft" && drafted.json["number"] is NSNull, "\(drafted.text)")
+            #expect(drafted.string("total") == "220.00" && drafted.json["subscription_id"] is NSNull && drafted.string("billing_reason") == "manual")
+            let draftID = try #require(drafted.string("id"))
+            let finalized = try await api.post("/v1/invoices/\(draftID)/finalize", b.admin)
+            #expect(finalized.status == 200 && finalized.string("status") == "open", "\(finalized.text)")
+            #expect((finalized.string("number") ?? "").hasPrefix("INV-") && finalized.string("amount_due") == "220.00")
+            #expect(finalized.string("due_at") == "2024-03-14T12:00:00.000Z", "14 days after the clock's time")
+            let again = try await api.post("/v1/invoices/\(draftID)/finalize", b.admin)
+            #expect(again.status == 409 && again.json["code"] as? String == "invoice_not_draft", "\(again.text)")
+            let me = try await b.h.customer(ann, tenant: "t1")
+            #expect(try await api.post("/v1/invoices", me, json(["customer_id": ann, "currency": "USD"])).status == 403)
+            let paid = try await api.post("/v1/invoices/\(draftID)/pay", me)
+            #expect(paid.status == 200 && paid.string("status") == "paid", "\(paid.text)")
+            // Invoice numbers stay gapless: the draft took its number only when finalised.
+            let numbers = try await b.invoices(ann).compactMap { $0["number"] as? String }.sorted()
+            #expect(numbers == (1...numbers.count).map { String(format: "INV-%06d", $0) }, "\(numbers)")
+        }
+    }
+}

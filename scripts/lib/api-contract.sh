@@ -75,13 +75,15 @@ CLIENT=$(post /v1/oauth/clients '{"name":"contract","scopes":[]}')
 COUPON=$(post /v1/coupons '{"percent_off":10,"duration":"once"}')
 TAX_RATE=$(post /v1/tax-rates '{"display_name":"VAT","percentage":19,"inclusive":false}')
 CREDIT_NOTE=$(post /v1/credit-notes "{\"invoice\":\"$INVOICE\",\"amount\":\"1.00\"}")
+ITEM=$(post /v1/invoice-items "{\"customer_id\":\"$CUSTOMER\",\"description\":\"Setup\",\"unit_amount\":\"5.00\",\"currency\":\"USD\"}")
 # No state kept between runs (schemathesis would replay earlier crashes first, from .schemathesis/).
 printf '[cache]\nenabled = false\n' >"$WORK/base.toml"
 {
   cat "$WORK/base.toml"
   for pair in "customers:$CUSTOMER" "plans:$PLAN" "payment-methods:$METHOD" "subscriptions:$SUBSCRIPTION" \
     "invoices:$INVOICE" "webhook-endpoints:$ENDPOINT" "events:$EVENT" "test-clocks:$CLOCK" "api-keys:$KEY" \
-    "oauth/clients:$CLIENT" "coupons:$COUPON" "tax-rates:$TAX_RATE" "credit-notes:$CREDIT_NOTE"; do
+    "oauth/clients:$CLIENT" "coupons:$COUPON" "tax-rates:$TAX_RATE" "credit-notes:$CREDIT_NOTE" \
+    "invoice-items:$ITEM"; do
     printf '[[operations]]\ninclude-path-regex = "^/v1/%s/\\\\{id\\\\}"\nparameters = { "path.id" = "%s" }\n' "${pair%%:*}" "${pair#*:}"
   done
   printf '[[operations]]\ninclude-path-regex = "^/v1/invoices/upcoming"\nparameters = { "query.subscription" = "%s" }\n' "$SUBSCRIPTION"

@@ -91,6 +91,34 @@ public struct UpcomingQuery: Decodable, Sendable {
     public let plan: Text<1, 64>?
 }
 
+/// `POST /v1/invoice-items`: `quantity × unit_amount` (a negative unit amount is a credit), pending
+/// until the customer's next invoice: its subscription's next cycle invoice when `subscription_id` is
+/// given, else the next one in its currency.
+public struct InvoiceItemDraft: Decodable, Sendable {
+    public let customerID: Text<1, 64>
+    public let description: Text<1, 500>
+    public let unitAmount: DecimalText
+    public let quantity: Bounded<1, 100_000>?
+    public let currency: CurrencyCode
+    public let subscriptionID: Text<1, 64>?
+    public let metadata: Metadata?
+}
+
+/// `GET /v1/invoice-items` filters.
+public struct InvoiceItemFilters: Decodable, Sendable {
+    public let customerID: Text<0, 64>?
+    public let pending: Bool?
+}
+
+/// `POST /v1/invoices`: a draft from the customer's pending items in `currency`.
+public struct InvoiceDraftRequest: Decodable, Sendable {
+    public let customerID: Text<1, 64>
+    public let currency: CurrencyCode
+    public let collectionMethod: CollectionMethod?
+    public let daysUntilDue: Bounded<1, 365>?
+    public let defaultTaxRates: Items<Text<1, 64>, 5>?
+}
+
 /// The kinds of payment method the platform stores.
 public enum PaymentMethodType: String, Decodable, Sendable, CaseIterable {
     case card
@@ -136,6 +164,11 @@ extension Commands.SubscriptionNoticeTrialEnd { public typealias Payload = DueWo
 extension Commands.SubscriptionExpireIncomplete { public typealias Payload = DueWork }
 extension Commands.InvoiceGet { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.InvoiceList { public typealias Payload = Request<NoFields, Listing<InvoiceFilters>, NoFields> }
+extension Commands.InvoiceItemCreate { public typealias Payload = Request<NoFields, NoFields, InvoiceItemDraft> }
+extension Commands.InvoiceItemList { public typealias Payload = Request<NoFields, Listing<InvoiceItemFilters>, NoFields> }
+extension Commands.InvoiceItemDelete { public typealias Payload = Request<IDPath, NoFields, NoFields> }
+extension Commands.InvoiceCreate { public typealias Payload = Request<NoFields, NoFields, InvoiceDraftRequest> }
+extension Commands.InvoiceFinalize { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.InvoiceUpcoming { public typealias Payload = Request<NoFields, UpcomingQuery, NoFields> }
 extension Commands.InvoicePay { public typealias Payload = Request<IDPath, NoFields, InvoicePayment> }
 extension Commands.InvoiceVoid { public typealias Payload = Request<IDPath, NoFields, NoFields> }

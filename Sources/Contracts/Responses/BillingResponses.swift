@@ -143,6 +143,30 @@ public struct Invoice: Codable, Sendable {
     }
 }
 
+/// A one-off charge or credit; `invoice` is null while it is pending.
+public struct InvoiceItem: Codable, Sendable {
+    public var id: String
+    public var object = "invoice_item"
+    public var customerID: String
+    @Nullable public var subscriptionID: String?
+    @Nullable public var invoice: String?
+    public var description: String
+    public var quantity: Int
+    public var unitAmount, amount: DecimalText
+    public var currency: String
+    public var metadata: [String: String]
+    public var createdAt: Date
+
+    public init(
+        id: String, customerID: String, subscriptionID: String?, invoice: String?, description: String, quantity: Int,
+        unitAmount: Money, amount: Money, metadata: [String: String], createdAt: Date
+    ) {
+        (self.id, self.customerID, self.subscriptionID, self.invoice, self.description) = (id, customerID, subscriptionID, invoice, description)
+        (self.quantity, self.unitAmount, self.amount, self.currency) = (quantity, unitAmount.text, amount.text, amount.currency.code)
+        (self.metadata, self.createdAt) = (metadata, createdAt)
+    }
+}
+
 /// An invoice not yet made: a subscription's next one, or a plan change's proration; no id or number.
 public struct UpcomingInvoice: Codable, Sendable {
     public var object = "upcoming_invoice"

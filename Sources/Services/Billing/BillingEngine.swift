@@ -146,33 +146,57 @@ public struct BillingEngine: Sendable {
         currency: Currency, reason: String, paymentMethod: String?, at time: Date
     ) throws -> InvoiceDocument {
         let txn = context.transaction
-        let tenant = customer.tenantID
-        let previousCredit = try credit(txn, tenant: tenant, customer: customer.id, currency: currency)
-        let (totals, names) = try totals(txn, subscription, lines: lines, currency: currency, credit: previousCredit, at: time)
-        let id = ResourceID.make("in", at: time)
-        try setCredit(
-            context, tenant: tenant, customer: customer.id, to: totals.endingCredit, from: previousCredit,
-            reason: totals.total.amount < 0 ? "invoice_credit" : "applied_to_invoice", reference: id)
-        var invoice = InvoiceDocument(
-            id: id, tenantID: tenant, customerID: customer.id, customerName: customer.name, customerEmail: customer.email,
-            subscriptionID: subscription?.id, number: nil, status: .draft, billingReason: reason,
-            currency: currency, lines: totals.lines.map { InvoiceLineDocument($0, names: names) },
-            subtotal: totals.subtotal.amount, discountAmount: totals.discountAmount.amount,
-            totalDiscountAmounts: Self.discountAmounts(totals, subscription),
-            tax: totals.tax.amount, totalTaxAmounts: totals.totalTaxAmounts.map { TaxAmountDocument($0, names: names) },
-            total: totals.total.amount, creditApplied: totals.creditApplied.amount, amountDue: totals.amountDue.amount,
-            amountPaid: 0, issuedAt: nil, dueAt: nil, paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil,
-            nextPaymentAttempt: nil, paymentMethod: paymentMethod, testClock: subscription?.testClock ?? customer.testClock,
-            createdAt: time, updatedAt: time, version: 1)
+        let rates = try storedTaxRates(txn, subscription)
+        var invoice = try draft(
+            customer: customer, subscription: subscription, lines: lines, currency: currency, reason: reason,
+            rates: rates, discount: subscription?.discount, terms: subscription.map { ($0.collection, $0.daysUntilDue) },
+            paymentMethod: paymentMethod, at: time)
         context.emit(.invoiceCreated, payload: Self.eventPayload(invoice))
-        // Finalise: the number is taken in this transaction.
+        try finalize(context, &invoice, at: time)
+        return invoice
+    }
+
+    /// A draft invoice: its lines with `rates` on each and `discount` if it applies at `time`; the
+    /// customer's credit is applied when it is finalised.
+    func draft(
+        customer: CustomerView, subscription: SubscriptionDocument?, lines: [InvoiceLine], currency: Currency, reason: String,
+        rates: [TaxRateDocument], discount: DiscountDocument?, terms: (CollectionMethod, Int?)?, paymentMethod: String?,
+        at time: Date
+    ) throws -> InvoiceDocument {
+        let (totals, names) = try Self.totals(
+            lines: lines, currency: currency, credit: Money(0, currency), rates: rates, discount: discount, at: time)
+        return InvoiceDocument(
+            id: ResourceID.make("in", at: time), tenantID: customer.tenantID, customerID: customer.id,
+            customerName: customer.name, customerEmail: customer.email, subscriptionID: subscription?.id, number: nil,
+            status: .draft, billingReason: reason, currency: currency,
+            lines: totals.lines.map { InvoiceLineDocument($0, names: names) }, subtotal: totals.subtotal.amount,
+            discountAmount: totals.discountAmount.amount, totalDiscountAmounts: Self.discountAmounts(totals, discount),
+            tax: totals.tax.amount, totalTaxAmounts: totals.totalTaxAmounts.map { TaxAmountDocument($0, names: names) },
+            total: totals.total.amount, creditApplied: 0, amountDue: max(totals.total.amount, 0), amountPaid: 0,
+            collectionMethod: terms?.0 ?? .chargeAutomatically, daysUntilDue: terms?.1, issuedAt: nil, dueAt: nil,
+            paidAt: nil, voidedAt: nil, attemptCount: 0, firstFailureAt: nil, nextPaymentAttempt: nil,
+            paymentMethod: paymentMethod, testClock: subscription?.testClock ?? customer.testClock, createdAt: time,
+            updatedAt: time, version: 1)
+    }
+
+    /// Finalises a draft at `time`: the customer's credit applied (a negative total joins it), the
+    /// number taken in this transaction, due by its terms (net `days_until_due` for `send_invoice`,
+    /// else the engine's default), then paid at once if nothing is due, or charged unless sent.
+    func finalize(_ context: CommandContext, _ invoice: inout InvoiceDocument, at time: Date) throws {
+        let txn = context.transaction
+        let currency = invoice.currencyValue
+        let previous = try credit(txn, tenant: invoice.tenantID, customer: invoice.customerID, currency: currency)
+        let application = CreditApplication(total: invoice.money(invoice.total), balance: previous)
+        try setCredit(
+            context, tenant: invoice.tenantID, customer: invoice.customerID, to: application.endingBalance, from: previous,
+            reason: invoice.total < 0 ? "invoice_credit" : "applied_to_invoice", reference: invoice.id)
+        invoice.creditApplied = application.applied.amount
+        invoice.amountDue = application.amountDue.amount
         invoice.status = try invoice.status.applying(.finalize)
-        invoice.number = try nextInvoiceNumber(txn, tenant: tenant).description
+        invoice.number = try nextInvoiceNumber(txn, tenant: invoice.tenantID).description
         invoice.issuedAt = time
-        // Due by the terms: net `days_until_due` for `send_invoice`, else the engine's default (0: at once).
-        let collection = subscription?.collection ?? .chargeAutomatically
-        invoice.collectionMethod = collection
-        let dueDays = collection == .sendInvoice ? subscription?.daysUntilDue ?? invoiceDueDays : invoiceDueDays
+        let collection = invoice.collectionMethod ?? .chargeAutomatically
+        let dueDays = collection == .sendInvoice ? invoice.daysUntilDue ?? invoiceDueDays : invoiceDueDays
         invoice.dueAt = time.addingTimeInterval(TimeInterval(dueDays * 86_400))
         context.emit(.invoiceFinalized, payload: Self.eventPayload(invoice))
         if invoice.amountDue == 0 {
@@ -180,9 +204,8 @@ public struct BillingEngine: Sendable {
             invoice.paidAt = time
             context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
         } else if collection == .chargeAutomatically {
-            _ = try charge(context, &invoice, paymentMethod: paymentMethod, at: time)
+            _ = try charge(context, &invoice, paymentMethod: invoice.paymentMethod, at: time)
         }
-        return invoice
     }
 
     /// An invoice's figures for `lines` at `time`: the subscription's tax rates on every line, its
@@ -192,18 +215,25 @@ public struct BillingEngine: Sendable {
         _ txn: MongoTransaction, _ subscription: SubscriptionDocument?, lines: [InvoiceLine], currency: Currency, credit: Money,
         at time: Date
     ) throws -> (InvoiceTotals, [String: String]) {
-        let rates = try storedTaxRates(txn, subscription)
+        try Self.totals(
+            lines: lines, currency: currency, credit: credit, rates: try storedTaxRates(txn, subscription),
+            discount: subscription?.discount, at: time)
+    }
+
+    static func totals(
+        lines: [InvoiceLine], currency: Currency, credit: Money, rates: [TaxRateDocument], discount: DiscountDocument?,
+        at time: Date
+    ) throws -> (InvoiceTotals, [String: String]) {
         let rules = try rates.map { try $0.rule() }
         let names = Dictionary(rates.map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
         let totals = try InvoiceTotals(
-            lines: lines.map { $0.taxed(rules) }, currency: currency, creditBalance: credit,
-            discount: subscription?.discount?.rule(at: time))
+            lines: lines.map { $0.taxed(rules) }, currency: currency, creditBalance: credit, discount: discount?.rule(at: time))
         return (totals, names)
     }
 
     /// The discount per coupon (one coupon per subscription so far).
-    static func discountAmounts(_ totals: InvoiceTotals, _ subscription: SubscriptionDocument?) -> [DiscountAmountDocument] {
-        guard totals.discountAmount.amount != 0, let discount = subscription?.discount else { return [] }
+    static func discountAmounts(_ totals: InvoiceTotals, _ discount: DiscountDocument?) -> [DiscountAmountDocument] {
+        guard totals.discountAmount.amount != 0, let discount else { return [] }
         return [DiscountAmountDocument(coupon: discount.coupon, amount: totals.discountAmount.amount)]
     }
 

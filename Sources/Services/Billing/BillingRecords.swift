@@ -151,6 +151,8 @@ struct InvoiceDocument: Codable, Sendable {
     var amountRefunded: Decimal? = nil
     /// Absent on invoices from before net terms: `charge_automatically`.
     var collectionMethod: CollectionMethod? = nil
+    /// A draft's net terms, applied when it is finalised.
+    var daysUntilDue: Int? = nil
     @Nullable var issuedAt: Date?
     @Nullable var dueAt: Date?
     var paidAt: Date?

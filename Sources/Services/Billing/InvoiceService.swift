@@ -58,6 +58,7 @@ public enum InvoiceService {
         Adjustments.register(&registry)
         CreditNotes.register(&registry, engine)
         Upcoming.register(&registry, engine)
+        InvoiceItems.register(&registry, engine)
         return registry
     }
 

@@ -124,10 +124,16 @@ extension BillingEngine {
     ) throws -> InvoiceDocument {
         subscription.currentPeriodStart = period.start
         subscription.currentPeriodEnd = period.end
+        // The customer's pending one-off items ride on the cycle invoice.
+        let items = try pendingItems(
+            context.transaction, tenant: subscription.tenantID, customer: subscription.customerID,
+            currency: subscription.currencyValue, subscription: subscription.id)
         let invoice = try issueInvoice(
-            context, customer: customer, subscription: subscription, lines: [try Self.periodLine(subscription, period)],
+            context, customer: customer, subscription: subscription,
+            lines: [try Self.periodLine(subscription, period)] + (try items.map { try $0.line(at: time) }),
             currency: subscription.currencyValue,
             reason: reason, paymentMethod: subscription.defaultPaymentMethod, at: time)
+        try claim(context.transaction, items, for: invoice.id, at: time)
         subscription.latestInvoice = invoice.id
         subscription.settleDiscount(after: invoice)
         return invoice

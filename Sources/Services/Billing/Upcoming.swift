@@ -27,16 +27,26 @@ extension BillingEngine {
             }
             let next = cycle.period(index)
             return try preview(
-                txn, subscription, lines: [try Self.periodLine(subscription, next)], reason: "subscription_cycle", at: next.start)
+                txn, subscription, lines: [try Self.periodLine(subscription, next)] + (try pendingLines(txn, subscription, at: next.start)),
+                reason: "subscription_cycle", at: next.start)
         case .trialing:
             guard let trialEnd = subscription.trialEnd else { throw Self.noUpcoming("its trial has no end") }
             subscription.billingCycleAnchor = trialEnd
             let first = try subscription.cycle().period(0)
             return try preview(
-                txn, subscription, lines: [try Self.periodLine(subscription, first)], reason: "subscription_cycle", at: trialEnd)
+                txn, subscription, lines: [try Self.periodLine(subscription, first)] + (try pendingLines(txn, subscription, at: trialEnd)),
+                reason: "subscription_cycle", at: trialEnd)
         default:
             throw Self.noUpcoming("it is \(subscription.status.rawValue)")
         }
+    }
+
+    /// The pending one-off items the cycle invoice would carry.
+    func pendingLines(_ txn: MongoTransaction, _ subscription: SubscriptionDocument, at time: Date) throws -> [InvoiceLine] {
+        try pendingItems(
+            txn, tenant: subscription.tenantID, customer: subscription.customerID, currency: subscription.currencyValue,
+            subscription: subscription.id
+        ).map { try $0.line(at: time) }
     }
 
     static func noUpcoming(_ why: String) -> Problem {
@@ -53,7 +63,7 @@ extension BillingEngine {
             customerID: subscription.customerID, subscriptionID: subscription.id, billingReason: reason, issuesAt: time,
             lines: totals.lines.map { InvoiceLineDocument($0, names: names).resource(currency) },
             subtotal: totals.subtotal, discountAmount: totals.discountAmount,
-            totalDiscountAmounts: Self.discountAmounts(totals, subscription).map {
+            totalDiscountAmounts: Self.discountAmounts(totals, subscription.discount).map {
                 InvoiceDiscountAmount(coupon: $0.coupon, amount: Money($0.amount, currency))
             },
             tax: totals.tax, totalTaxAmounts: totals.totalTaxAmounts.map { TaxAmountDocument($0, names: names).resource(currency) },
