@@ -34,6 +34,8 @@ extension EventType {
     public static let invoiceFinalized = EventType("invoice.finalized")
     /// `invoice.marked_uncollectible`: an invoice was marked uncollectible.
     public static let invoiceMarkedUncollectible = EventType("invoice.marked_uncollectible")
+    /// `invoice.overdue`: an invoice sent on net terms is unpaid past its due date (a reminder).
+    public static let invoiceOverdue = EventType("invoice.overdue")
     /// `invoice.paid`: an invoice was paid (or had nothing due).
     public static let invoicePaid = EventType("invoice.paid")
     /// `invoice.payment_failed`: a charge of an invoice failed; failure_code is the provider's.
@@ -108,6 +110,7 @@ extension EventType {
         .invoiceCreated,
         .invoiceFinalized,
         .invoiceMarkedUncollectible,
+        .invoiceOverdue,
         .invoicePaid,
         .invoicePaymentFailed,
         .invoiceVoided,

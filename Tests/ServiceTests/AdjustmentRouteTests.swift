@@ -495,6 +495,18 @@ struct NetTermsTests {
             let automatic = try await api.patch("/v1/subscriptions/\(sub)", b.admin, json(["collection_method": "charge_automatically"]))
             #expect(automatic.status == 200 && automatic.json["days_until_due"] is NSNull, "\(automatic.text)")
             try await b.advance(to: "2024-03-31T12:00:00Z")
+            // The second invoice fell due on Mar 30 unpaid: reminders (the due date, then the dunning
+            // schedule), the subscription past due meanwhile; nothing was charged for it.
+            let second = try #require(invoices.last?["id"] as? String)
+            let events = try await b.h.outbox().compactMap { entry in
+                try? MessageCoding.decode(Envelope.self, from: entry["envelope"]?.stringValue ?? "")
+            }
+            let overdue = events.filter { $0.type == "invoice.overdue" && $0.payload["id"]?.stringValue == second }
+            #expect(overdue.first?.payload["reminder"] == .number("1") && overdue.first?.payload["due_at"] == "2024-03-30T00:00:00.000Z")
+            #expect(!events.contains { $0.type == "invoice.overdue" && $0.payload["id"]?.stringValue == first["id"] as? String })
+            #expect(events.contains { $0.type == "subscription.past_due" })
+            #expect(try await api.get("/v1/invoices/\(second)", b.admin).json["attempt_count"] as? Int == 0)
+            try BillingYearTests.expectEventsMatchSchemas(try await b.h.outbox())
             let third = try #require(try await b.invoices(acme).last)
             #expect(third["status"] as? String == "paid" && third["collection_method"] as? String == "charge_automatically")
             #expect(third["due_at"] as? String == third["issued_at"] as? String)
@@ -577,6 +589,48 @@ struct OneOffChargeTests {
             // Invoice numbers stay gapless: the draft took its number only when finalised.
             let numbers = try await b.invoices(ann).compactMap { $0["number"] as? String }.sorted()
             #expect(numbers == (1...numbers.count).map { String(format: "INV-%06d", $0) }, "\(numbers)")
+        }
+    }
+}
+
+@Suite("Invoice numbers under concurrency")
+struct DocumentNumberTests {
+    /// Two tenants, 25 drafts each, all 50 finalised at once: each tenant's numbers are 1…25 with no
+    /// gap and no repeat, whatever the interleaving.
+    @Test func fiftyConcurrentFinalizationsLeaveGaplessNumbersPerTenant() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            var drafts: [(String, HTTPFields)] = []
+            for tenant in ["t1", "t2"] {
+                let admin = tenant == "t1" ? b.admin : try await b.h.admin(tenant: tenant)
+                let customer = try #require(
+                    try await api.post("/v1/customers", admin, json(["name": "Buyer", "email": "buyer@\(tenant).example"])).string("id"))
+                for index in 0..<25 {
+                    let item = try await api.post(
+                        "/v1/invoice-items", admin,
+                        json(["customer_id": customer, "description": "Item \(index)", "unit_amount": "1.00", "currency": "USD"]))
+                    #expect(item.status == 201, "\(item.text)")
+                    let draft = try await api.post(
+                        "/v1/invoices", admin,
+                        json(["customer_id": customer, "currency": "USD", "collection_method": "send_invoice", "days_until_due": 30]))
+                    drafts.append((try #require(draft.string("id"), "\(draft.text)"), admin))
+                }
+            }
+            let finalized = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for (id, admin) in drafts {
+                    group.addTask {
+                        let answer = try await api.post("/v1/invoices/\(id)/finalize", admin)
+                        return (answer.status, answer.string("number"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(finalized.allSatisfy { $0.0 == 200 }, "\(finalized.map(\.0))")
+            for tenant in ["t1", "t2"] {
+                let numbers = try await b.h.database.collection("invoices", as: BSONDocument.self).find(["tenant_id": .string(tenant)])
+                    .compactMap { $0["number"]?.stringValue }.sorted()
+                #expect(numbers == (1...25).map { String(format: "INV-%06d", $0) }, "\(tenant): \(numbers)")
+            }
         }
     }
 }

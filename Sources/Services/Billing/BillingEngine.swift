@@ -205,6 +205,9 @@ public struct BillingEngine: Sendable {
             context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
         } else if collection == .chargeAutomatically {
             _ = try charge(context, &invoice, paymentMethod: invoice.paymentMethod, at: time)
+        } else {
+            // Sent: the scheduler looks at it again when it falls due (`invoice.overdue` if unpaid).
+            invoice.nextReminderAt = invoice.dueAt
         }
     }
 
@@ -273,6 +276,7 @@ public struct BillingEngine: Sendable {
             invoice.amountPaid += due.amount
             invoice.paidAt = time
             invoice.nextPaymentAttempt = nil
+            invoice.nextReminderAt = nil
             context.emit(.invoicePaid, payload: Self.eventPayload(invoice))
         } else {
             invoice.status = try invoice.status.applying(.paymentFailed)

@@ -153,6 +153,9 @@ struct InvoiceDocument: Codable, Sendable {
     var collectionMethod: CollectionMethod? = nil
     /// A draft's net terms, applied when it is finalised.
     var daysUntilDue: Int? = nil
+    /// Overdue reminders sent for a net-terms invoice, and when the next is due (the due date first).
+    var remindersSent: Int? = nil
+    var nextReminderAt: Date? = nil
     @Nullable var issuedAt: Date?
     @Nullable var dueAt: Date?
     var paidAt: Date?

@@ -98,6 +98,13 @@ extension BillingEngine {
             guard let due = i.nextPaymentAttempt else { continue }
             actions.append(DueAction(kind: .retryPayment, id: i.id, tenant: i.tenantID, due: due))
         }
+        // Net-terms invoices unpaid at their due date, then at each reminder.
+        for i in try await invoices.find(
+            filter(["status": "open", "next_reminder_at": ["$lte": .datetime(until)]]), options: options)
+        {
+            guard let due = i.nextReminderAt else { continue }
+            actions.append(DueAction(kind: .retryPayment, id: i.id, tenant: i.tenantID, due: due))
+        }
         // Earliest first; at the same instant, payments before renewals (a retry due at a period end
         // settles the old period first) and trial notices before trial ends.
         let order: [DueAction.Kind: Int] = [.retryPayment: 0, .noticeTrialEnd: 1, .expireIncomplete: 2, .endTrial: 3, .renew: 4]

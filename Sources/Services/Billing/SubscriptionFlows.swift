@@ -201,11 +201,20 @@ extension BillingEngine {
     func scheduleRetry(
         _ context: CommandContext, _ subscription: inout SubscriptionDocument, _ invoice: inout InvoiceDocument, at time: Date
     ) throws {
-        switch dunning.step(afterFailure: invoice.attemptCount, firstFailureAt: invoice.firstFailureAt ?? time) {
+        try scheduleNextStep(&subscription, &invoice, after: invoice.attemptCount, next: \.nextPaymentAttempt, at: time)
+    }
+
+    /// The dunning step after `failures` failed charges (or overdue reminders): the next one's time,
+    /// or dunning's end (the configured subscription outcome, the invoice uncollectible if so).
+    func scheduleNextStep(
+        _ subscription: inout SubscriptionDocument, _ invoice: inout InvoiceDocument, after failures: Int,
+        next step: WritableKeyPath<InvoiceDocument, Date?>, at time: Date
+    ) throws {
+        switch dunning.step(afterFailure: failures, firstFailureAt: invoice.firstFailureAt ?? time) {
         case .retry(let next):
-            invoice.nextPaymentAttempt = next
+            invoice[keyPath: step] = next
         case .exhausted(let subscriptionEvent, let invoiceEvent):
-            invoice.nextPaymentAttempt = nil
+            invoice[keyPath: step] = nil
             if let invoiceEvent { invoice.status = try invoice.status.applying(invoiceEvent) }
             if SubscriptionStatus.transition(from: subscription.status, on: subscriptionEvent) != nil {
                 subscription.status = try subscription.status.applying(subscriptionEvent)
@@ -329,11 +338,17 @@ extension BillingEngine {
     /// A dunning retry (or any due retry) of an open invoice.
     func retryPayment(_ context: CommandContext, tenant: String, id: String, at time: Date) throws -> Bool {
         let txn = context.transaction
-        guard var invoice = try invoice(txn, tenant: tenant, id: id), invoice.status == .open,
-            let due = invoice.nextPaymentAttempt, due <= time
-        else { return false }
-        invoice.nextPaymentAttempt = nil
+        guard var invoice = try invoice(txn, tenant: tenant, id: id), invoice.status == .open else { return false }
         var subscription = try invoice.subscriptionID.flatMap { try self.subscription(txn, tenant: tenant, id: $0) }
+        if invoice.collectionMethod == .sendInvoice {
+            guard let due = invoice.nextReminderAt, due <= time else { return false }
+            invoice.nextReminderAt = nil
+            try remindOverdue(context, &invoice, &subscription, at: time)
+            try save(txn, &invoice, at: time)
+            return true
+        }
+        guard let due = invoice.nextPaymentAttempt, due <= time else { return false }
+        invoice.nextPaymentAttempt = nil
         // A retry charges the subscription's current default method (the customer may have replaced a failing card).
         let paid = try charge(context, &invoice, paymentMethod: subscription?.defaultPaymentMethod, at: time)
         if var current = subscription {
@@ -343,6 +358,39 @@ extension BillingEngine {
         }
         try save(txn, &invoice, at: time)
         return true
+    }
+
+    /// A net-terms invoice unpaid at its due date (then at each dunning step): `invoice.overdue`,
+    /// its subscription `past_due`, the next reminder on the dunning schedule from the due date, and
+    /// at the schedule's end the configured outcome, as for failed charges. Nothing is charged.
+    func remindOverdue(
+        _ context: CommandContext, _ invoice: inout InvoiceDocument, _ subscription: inout SubscriptionDocument?, at time: Date
+    ) throws {
+        let reminders = (invoice.remindersSent ?? 0) + 1
+        invoice.remindersSent = reminders
+        if invoice.firstFailureAt == nil { invoice.firstFailureAt = invoice.dueAt ?? time }
+        var payload = Self.eventPayload(invoice)
+        if case .object(var fields) = payload {
+            fields["due_at"] = invoice.dueAt.map(DocumentJSON.timestamp) ?? .null
+            fields["reminder"] = .number(String(reminders))
+            payload = .object(fields)
+        }
+        context.emit(.invoiceOverdue, payload: payload)
+        guard var current = subscription else {
+            // A manual invoice: reminders only, until the schedule ends.
+            if case .retry(let next) = dunning.step(afterFailure: reminders, firstFailureAt: invoice.firstFailureAt ?? time) {
+                invoice.nextReminderAt = next
+            }
+            return
+        }
+        let before = current.status
+        if SubscriptionStatus.transition(from: current.status, on: .paymentFailed) != nil {
+            current.status = try current.status.applying(.paymentFailed)
+        }
+        try scheduleNextStep(&current, &invoice, after: reminders, next: \.nextReminderAt, at: time)
+        announce(context, current, from: before)
+        try save(context.transaction, &current, at: time)
+        subscription = current
     }
 
     // MARK: What customers and admins ask for
