@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthService
+import BillingService
 import Contracts
 import Foundation
 import Logging
@@ -8,8 +9,48 @@ import Runtime
 /// `billing admin …`: operator tasks on the auth data.
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create the first admin, rotate the token signing keys.",
-        subcommands: [Bootstrap.self, RotateKeys.self])
+        abstract: "Create tenants and their first admins, rotate the token signing keys.",
+        subcommands: [TenantCommand.self, Bootstrap.self, RotateKeys.self])
+
+    struct TenantCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tenant", abstract: "The platform operator's tenants.", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Create a tenant (then `billing admin bootstrap --tenant <id>` for its first admin); does nothing if it exists.")
+
+            @Argument(help: "The tenant's id: 1 to 40 lower-case letters, digits, - or _.")
+            var id: String
+
+            @Option(help: "Its name, shown on its invoices.")
+            var name: String
+
+            func validate() throws {
+                guard TenantID.isValid(id) else {
+                    throw ValidationError("'\(id)' is not a tenant id: 1 to 40 lower-case letters, digits, - or _, starting with a letter or digit")
+                }
+                guard !name.trimmingCharacters(in: .whitespaces).isEmpty, name.count <= 200 else {
+                    throw ValidationError("--name must be 1 to 200 characters")
+                }
+            }
+
+            func run() async throws {
+                let settings = try await loadSettings()
+                let infrastructure = try await Infrastructure.connect(settings: settings, logger: Logger(label: "billing.admin"))
+                let created: Bool
+                do {
+                    created = try await TenantDocument.create(
+                        id: id, name: name, in: ServiceCatalog.database(infrastructure), at: Date())
+                } catch {
+                    await infrastructure.shutdown()
+                    throw error
+                }
+                await infrastructure.shutdown()
+                print(created ? "created tenant '\(id)'" : "tenant '\(id)' exists; nothing changed")
+            }
+        }
+    }
 
     struct Bootstrap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -34,6 +75,9 @@ struct Admin: AsyncParsableCommand {
             let auth = try ServiceCatalog.auth(settings, infrastructure: infrastructure)
             let result: AuthService.BootstrapResult
             do {
+                guard try await TenantDocument.exists(tenant, in: ServiceCatalog.database(infrastructure)) else {
+                    throw ValidationError("no tenant '\(tenant)': create it first with billing admin tenant create \(tenant) --name <name>")
+                }
                 result = try await auth.bootstrapAdmin(email: email, tenant: tenant, now: Date())
             } catch {
                 await infrastructure.shutdown()

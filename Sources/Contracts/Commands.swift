@@ -231,6 +231,27 @@ public enum Commands {
         public typealias Response = Page<InvoiceItem>
     }
 
+    /// `tenant.create` (invoice): Create a tenant (the platform operator: an admin of the default tenant).
+    public enum TenantCreate: BusCommand {
+        public static let name = "tenant.create"
+        public static let service = "invoice"
+        public typealias Response = Tenant
+    }
+
+    /// `tenant.get` (invoice): The caller's tenant and its settings (any principal of it).
+    public enum TenantGet: BusCommand {
+        public static let name = "tenant.get"
+        public static let service = "invoice"
+        public typealias Response = Tenant
+    }
+
+    /// `tenant.update` (invoice): Change the caller's tenant settings (its admins): name, address, tax ID, default currency, invoice prefix.
+    public enum TenantUpdate: BusCommand {
+        public static let name = "tenant.update"
+        public static let service = "invoice"
+        public typealias Response = Tenant
+    }
+
     /// `customer.delete` (customer): GDPR erasure: personal data replaced, status deleted, running subscriptions canceled (subscription.cancel commands), invoices anonymised, stored replies redacted; emits customer.deleted.
     public enum CustomerDelete: BusCommand {
         public static let name = "customer.delete"
@@ -674,6 +695,9 @@ public enum Commands {
         TaxRateGet.self,
         TaxRateList.self,
         TaxRateUpdate.self,
+        TenantCreate.self,
+        TenantGet.self,
+        TenantUpdate.self,
         TestClockAdvance.self,
         TestClockCreate.self,
         TestClockGet.self,

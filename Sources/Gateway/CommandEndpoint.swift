@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -21,6 +22,17 @@ struct CommandEndpoint: Sendable {
     let logger: Logger
 
     static let anonymousSubject = "anonymous"
+
+    /// The tenant a request without credentials names in `Billing-Tenant`, or `default`; a 400 naming
+    /// the header when it cannot be a tenant id.
+    static func requestedTenant(_ request: Request) throws(GatewayError) -> String {
+        guard let value = request.headers[GatewayHeaders.tenant] else { return TenantID.defaultTenant }
+        guard TenantID.isValid(value) else {
+            throw GatewayError.badRequest(
+                "Billing-Tenant must be a tenant id: 1 to 40 lower-case letters, digits, - or _", param: "Billing-Tenant")
+        }
+        return value
+    }
 
     // MARK: Edge checks shared with the gateway's own routes
 
@@ -233,7 +245,9 @@ struct CommandEndpoint: Sendable {
         let admission = Admission(route: route, method: request.method, idempotencyKey: idempotencyKey)
         let (verified, admittedHeaders) = try await admit(request, admission, route: route, ip: ip, context: context)
         var headers = admittedHeaders
-        let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: "default")
+        // A public route's tenant: `Billing-Tenant` (default `default`); a credential's own tenant wins.
+        let anonymousTenant = verified == nil ? try Self.requestedTenant(request) : TenantID.defaultTenant
+        let principal = verified ?? Principal(subject: Self.anonymousSubject, role: .customer, tenant: anonymousTenant)
         let (payload, bodyBytes, readRequest): (JSONValue, [UInt8], Request)
         do {
             (payload, bodyBytes, readRequest) = try await input(request, route: route, verified: verified, ip: ip, context: context)
@@ -255,7 +269,7 @@ struct CommandEndpoint: Sendable {
             guard !key.isEmpty, key.count <= 255 else {
                 throw GatewayError.badRequest("Idempotency-Key must be 1 to 255 characters", param: "Idempotency-Key")
             }
-            let scope = verified ?? Principal(subject: "\(Self.anonymousSubject):\(ip)", role: .customer, tenant: "default")
+            let scope = verified ?? Principal(subject: "\(Self.anonymousSubject):\(ip)", role: .customer, tenant: anonymousTenant)
             let recordKey = idempotency.key(scope, key)
             let fingerprint = IdempotencyStore.fingerprint(
                 method: request.method.rawValue, path: request.uri.description, body: bodyBytes)

@@ -117,6 +117,10 @@ public struct RouteTable: Sendable {
             .init(.get, "/v1/credit-notes", Commands.CreditNoteList.self, access: auth(everyone, "credit_notes:read")),
             .init(.get, "/v1/credit-notes/{id}", Commands.CreditNoteGet.self, access: auth(everyone, "credit_notes:read")),
             .init(.post, "/v1/credit-notes/{id}/void", Commands.CreditNoteVoid.self, access: auth(adminService, "credit_notes:write"), requestSchema: "EmptyRequest"),
+            // tenants
+            .init(.post, "/v1/tenants", Commands.TenantCreate.self, access: auth(admin), requestSchema: "TenantCreate"),
+            .init(.get, "/v1/tenant", Commands.TenantGet.self, access: auth(everyone, "tenant:read")),
+            .init(.patch, "/v1/tenant", Commands.TenantUpdate.self, access: auth(admin), requestSchema: "TenantUpdate"),
             // plans
             .init(.post, "/v1/plans", Commands.PlanCreate.self, access: auth(adminService, "plans:write"), requestSchema: "PlanCreate"),
             .init(.get, "/v1/plans", Commands.PlanList.self, access: .public),

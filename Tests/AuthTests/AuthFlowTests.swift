@@ -457,3 +457,26 @@ struct AuthSecretsInRedisTests {
         #expect(ConsumerGroupRunner.redactingSecrets("not an envelope") == "not an envelope")
     }
 }
+
+@Suite("Signup into a tenant")
+struct TenantSignupTests {
+    @Test func billingTenantSelectsAnExistingTenantAndAnUnknownOneIsRefused() async throws {
+        try await withAuth { h, client in
+            let body = #"{"email":"ten@example.com","password":"correct horse battery staple","name":"Ten Ant"}"#
+            let tenant = HTTPField.Name("Billing-Tenant")!
+            let (unknown, refused) = try await client.post("/v1/auth/signup", body, headers: [tenant: "nowhere"])
+            #expect(unknown == .unprocessableContent && refused["param"] as? String == "Billing-Tenant", "\(refused)")
+            let (malformed, bad) = try await client.post("/v1/auth/signup", body, headers: [tenant: "Not A Tenant"])
+            #expect(malformed == .badRequest && bad["param"] as? String == "Billing-Tenant", "\(bad)")
+            #expect(try await h.database.collection("users", as: BSONDocument.self).count([:]) == 0)
+            _ = try await h.database.collection("tenants", as: BSONDocument.self).insertOne([
+                "_id": "acme", "name": "Acme", "created_at": .datetime(millisecondsOf: Date()),
+                "updated_at": .datetime(millisecondsOf: Date()), "version": 1,
+            ])
+            let (created, answer) = try await client.post("/v1/auth/signup", body, headers: [tenant: "acme"])
+            #expect(created == .created, "\(answer)")
+            let user = try await h.database.collection("users", as: BSONDocument.self).findOne(["email": "ten@example.com"])
+            #expect(user?["tenant_id"]?.stringValue == "acme")
+        }
+    }
+}

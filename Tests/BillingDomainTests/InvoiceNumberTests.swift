@@ -16,6 +16,18 @@ struct InvoiceNumberTests {
         #expect(InvoiceNumber(text) == nil)
     }
 
+    @Test(arguments: [("ACME", 7, "ACME-000007"), ("A1", 1_234_567, "A1-1234567")])
+    func aTenantsPrefixLeadsItsNumbers(prefix: String, sequence: Int, text: String) throws {
+        let number = try InvoiceNumber(sequence: sequence, prefix: prefix)
+        #expect(number.description == text)
+        #expect(InvoiceNumber(text) == number)
+    }
+
+    @Test(arguments: ["", "acme", "TOO-LONG", "ABCDEFGHIJKLM"])
+    func aPrefixIsCapitalsAndDigits(prefix: String) {
+        #expect(throws: BillingRuleError.self) { try InvoiceNumber(sequence: 1, prefix: prefix) }
+    }
+
     @Test(arguments: [0, -5])
     func sequenceStartsAtOne(sequence: Int) {
         #expect {

@@ -634,3 +634,64 @@ struct DocumentNumberTests {
         }
     }
 }
+
+@Suite("Tenants: created by the operator, settings on invoices, selected on public routes")
+struct TenantRouteTests {
+    @Test func theOperatorCreatesTenantsWhoseAdminsSetTheirInvoiceSettings() async throws {
+        try await BillingYearTests.withBilling { b in
+            let api = b.api
+            let operatorAdmin = try await b.h.admin(tenant: "default")
+            // Only the operator (an admin of the default tenant) creates tenants.
+            #expect(try await api.post("/v1/tenants", b.admin, json(["id": "acme", "name": "Acme"])).status == 403)
+            let bad = try await api.post("/v1/tenants", operatorAdmin, json(["id": "Acme Inc", "name": "Acme"]))
+            #expect(bad.status == 400 && bad.json["param"] as? String == "id", "\(bad.text)")
+            let created = try await api.post("/v1/tenants", operatorAdmin, json(["id": "acme", "name": "Acme GmbH"]))
+            #expect(created.status == 201 && created.string("invoice_prefix") == "INV", "\(created.text)")
+            let again = try await api.post("/v1/tenants", operatorAdmin, json(["id": "acme", "name": "Acme"]))
+            #expect(again.status == 409 && again.json["param"] as? String == "id", "\(again.text)")
+
+            // Its admin sets what its invoices show; its customers read it and change nothing.
+            let admin = try await b.h.admin(tenant: "acme")
+            let settings = try await api.patch(
+                "/v1/tenant", admin,
+                json([
+                    "invoice_prefix": "ACME", "tax_id": "DE123456789", "default_currency": "EUR",
+                    "address": ["line1": "Hauptstraße 1", "city": "Berlin", "postal_code": "10115", "country": "DE"],
+                ]))
+            #expect(settings.status == 200 && settings.string("invoice_prefix") == "ACME", "\(settings.text)")
+            #expect((settings.json["address"] as? [String: Any])?["city"] as? String == "Berlin" && settings.string("name") == "Acme GmbH")
+            let badPrefix = try await api.patch("/v1/tenant", admin, json(["invoice_prefix": "acme-"]))
+            #expect(badPrefix.status == 400 && badPrefix.json["param"] as? String == "invoice_prefix", "\(badPrefix.text)")
+            let customer = try #require(
+                try await api.post("/v1/customers", admin, json(["name": "Kunde", "email": "kunde@acme.example"])).string("id"))
+            let kunde = try await b.h.customer(customer, tenant: "acme")
+            #expect(try await api.get("/v1/tenant", kunde).string("tax_id") == "DE123456789")
+            #expect(try await api.patch("/v1/tenant", kunde, json(["name": "Mine"])).status == 403)
+            // The default tenant has settings before anyone saved them; another tenant's admin sees only its own.
+            #expect(try await api.get("/v1/tenant", operatorAdmin).string("id") == "default")
+            #expect(try await api.get("/v1/tenant", b.admin).status == 404, "t1 was never created")
+
+            // Acme's invoices carry its prefix; t1's keep INV.
+            let plan = try #require(
+                try await api.post("/v1/plans", admin, json(["name": "Pro", "price": "50.00", "currency": "EUR", "interval": "month"]))
+                    .string("id"))
+            _ = try await api.post("/v1/payment-methods", admin, json(["customer_id": customer, "token": "pm_card_visa"]))
+            let subscribed = try await api.post("/v1/subscriptions", admin, json(["customer_id": customer, "plan_id": plan]))
+            #expect(subscribed.status == 201, "\(subscribed.text)")
+            let invoices = try await api.get("/v1/invoices?customer_id=\(customer)", admin)
+            #expect((invoices.json["data"] as? [[String: Any]])?.first?["number"] as? String == "ACME-000001", "\(invoices.text)")
+
+            // Public routes: Billing-Tenant picks the tenant; a token's tenant wins over it.
+            let tenantHeader = HTTPField.Name("Billing-Tenant")!
+            let acmePlans = try await api.get("/v1/plans", [tenantHeader: "acme"])
+            #expect((acmePlans.json["data"] as? [[String: Any]])?.map { $0["id"] as? String } == [plan], "\(acmePlans.text)")
+            #expect(((try await api.get("/v1/plans")).json["data"] as? [Any])?.isEmpty == true, "the default tenant has no plans")
+            let malformed = try await api.get("/v1/plans", [tenantHeader: "no such tenant"])
+            #expect(malformed.status == 400 && malformed.json["param"] as? String == "Billing-Tenant", "\(malformed.text)")
+            var asT1 = b.admin
+            asT1[tenantHeader] = "acme"
+            let own = try await api.get("/v1/invoices?customer_id=\(customer)", asT1)
+            #expect((own.json["data"] as? [Any])?.isEmpty == true, "a t1 token sees t1's objects whatever the header says")
+        }
+    }
+}

@@ -200,6 +200,8 @@ enum BillingFixtures {
                 ])
             ]), "subtotal": amount, "total": amount, "credit_applied": .decimal128(0), "amount_due": amount,
             "amount_paid": amount, "attempt_count": 1, "created_at": now, "updated_at": now, "version": 1,
+            // The core fields the validator requires, null where empty.
+            "subscription_id": .null, "number": .null, "issued_at": now, "due_at": now, "next_payment_attempt": .null,
         ]
     }
 }

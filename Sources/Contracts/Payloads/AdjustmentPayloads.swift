@@ -91,6 +91,80 @@ public struct CreditNoteFilters: Decodable, Sendable {
     public let customerID: Text<0, 64>?
 }
 
+/// A tenant's id: 1–40 lower-case letters, digits, `-` or `_`, starting with a letter or digit.
+public struct TenantID: Decodable, Sendable, Hashable {
+    public let value: String
+
+    public static func isValid(_ text: String) -> Bool { text.wholeMatch(of: /[a-z0-9][a-z0-9_-]{0,39}/) != nil }
+
+    /// The tenant every deployment has: public requests without `Billing-Tenant` are for it.
+    public static let defaultTenant = "default"
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard Self.isValid(text) else {
+            throw FieldError("must be 1 to 40 lower-case letters, digits, - or _, starting with a letter or digit")
+        }
+        value = text
+    }
+}
+
+/// A postal address as invoices show it.
+public struct PostalAddress: Codable, Sendable, Hashable {
+    public var line1, line2, city, postalCode, country: String?
+
+    public init(line1: String?, line2: String?, city: String?, postalCode: String?, country: String?) {
+        (self.line1, self.line2, self.city, self.postalCode, self.country) = (line1, line2, city, postalCode, country)
+    }
+}
+
+/// `address` in a tenant's settings: every part optional, `country` ISO 3166-1 alpha-2.
+public struct PostalAddressInput: Decodable, Sendable, Hashable {
+    public let line1: Text<0, 200>?
+    public let line2: Text<0, 200>?
+    public let city: Text<0, 100>?
+    public let postalCode: Text<0, 20>?
+    public let country: CountryCode?
+
+    public var address: PostalAddress {
+        PostalAddress(
+            line1: line1?.value, line2: line2?.value, city: city?.value, postalCode: postalCode?.value, country: country?.value)
+    }
+}
+
+/// An invoice-number prefix: 1 to 12 capital letters or digits (`INV`, `ACME`).
+public struct InvoicePrefix: Decodable, Sendable, Hashable {
+    public let value: String
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard InvoiceNumber.isValidPrefix(text) else { throw FieldError("must be 1 to 12 capital letters or digits") }
+        value = text
+    }
+}
+
+/// `PATCH /v1/tenant`, and the settings of `POST /v1/tenants`.
+public struct TenantChanges: Decodable, Sendable {
+    public let name: Text<1, 200>?
+    public let address: PostalAddressInput?
+    public let taxID: Text<0, 64>?
+    public let defaultCurrency: CurrencyCode?
+    public let invoicePrefix: InvoicePrefix?
+}
+
+/// `POST /v1/tenants`.
+public struct TenantDraft: Decodable, Sendable {
+    public let id: TenantID
+    public let name: Text<1, 200>
+    public let address: PostalAddressInput?
+    public let taxID: Text<0, 64>?
+    public let defaultCurrency: CurrencyCode?
+    public let invoicePrefix: InvoicePrefix?
+}
+
+extension Commands.TenantCreate { public typealias Payload = Request<NoFields, NoFields, TenantDraft> }
+extension Commands.TenantGet { public typealias Payload = Request<NoFields, NoFields, NoFields> }
+extension Commands.TenantUpdate { public typealias Payload = Request<NoFields, NoFields, TenantChanges> }
 extension Commands.CreditNoteCreate { public typealias Payload = Request<NoFields, NoFields, CreditNoteDraft> }
 extension Commands.CreditNoteGet { public typealias Payload = Request<IDPath, NoFields, NoFields> }
 extension Commands.CreditNoteList { public typealias Payload = Request<NoFields, Listing<CreditNoteFilters>, NoFields> }

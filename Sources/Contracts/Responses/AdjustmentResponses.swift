@@ -142,3 +142,23 @@ public struct CreditNote: Codable, Sendable {
             (effect, refund, status, voidedAt, metadata, createdAt)
     }
 }
+
+/// A tenant and its settings, shown on its invoices.
+public struct Tenant: Codable, Sendable {
+    public var id: String
+    public var object = "tenant"
+    public var name: String
+    @Nullable public var address: PostalAddress?
+    @Nullable public var taxID: String?
+    @Nullable public var defaultCurrency: String?
+    public var invoicePrefix: String
+    public var createdAt, updatedAt: Date
+
+    public init(
+        id: String, name: String, address: PostalAddress?, taxID: String?, defaultCurrency: String?, invoicePrefix: String,
+        createdAt: Date, updatedAt: Date
+    ) {
+        (self.id, self.name, self.address, self.taxID, self.defaultCurrency) = (id, name, address, taxID, defaultCurrency)
+        (self.invoicePrefix, self.createdAt, self.updatedAt) = (invoicePrefix, createdAt, updatedAt)
+    }
+}

@@ -10,7 +10,7 @@ struct AllowListCORSMiddleware: RouterMiddleware {
     let maxAge: Int
 
     static let allowMethods = "GET, POST, PATCH, DELETE, OPTIONS"
-    static let allowHeaders = "Authorization, Content-Type, Idempotency-Key, Prefer, Request-Id, X-Api-Key"
+    static let allowHeaders = "Authorization, Billing-Tenant, Content-Type, Idempotency-Key, Prefer, Request-Id, X-Api-Key"
     static let exposeHeaders =
         "Request-Id, Location, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Idempotent-Replayed"
 

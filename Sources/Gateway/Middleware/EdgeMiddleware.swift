@@ -138,4 +138,6 @@ enum GatewayHeaders {
     static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
     static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+    /// The tenant a public route (signup, login, plans …) is for, without credentials.
+    static let tenant = HTTPField.Name("Billing-Tenant")!
 }

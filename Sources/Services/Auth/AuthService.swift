@@ -75,6 +75,12 @@ public struct AuthService: Sendable {
                 detail: "the password does not meet the policy: " + failed.joined(separator: "; "), param: "password")
         }
         let tenant = envelope.principal.tenant
+        // A tenant other than `default` exists once the operator created it (`tenants`, read here).
+        if tenant != TenantID.defaultTenant,
+            try await context.database.collection("tenants", as: BSONDocument.self).findOne(["_id": .string(tenant)]) == nil
+        {
+            throw Problem.invalid("Billing-Tenant", "no tenant '\(tenant)' takes signups here")
+        }
         let users = context.database.collection(AuthCollections.users, as: UserRecord.self)
         if try await users.findOne(["tenant_id": .string(tenant), "email": .string(email)]) != nil {
             throw Self.emailTaken()

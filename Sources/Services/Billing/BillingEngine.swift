@@ -126,7 +126,7 @@ public struct BillingEngine: Sendable {
     /// The tenant's next invoice number, from a counter updated in this transaction (no gaps: a
     /// rolled-back transaction rolls the counter back too).
     func nextInvoiceNumber(_ txn: MongoTransaction, tenant: String) throws -> InvoiceNumber {
-        try InvoiceNumber(sequence: nextSequence(txn, "invoice_number:\(tenant)"))
+        try InvoiceNumber(sequence: nextSequence(txn, "invoice_number:\(tenant)"), prefix: invoicePrefix(txn, tenant: tenant))
     }
 
     /// The next value of `counter` (1 first), taken in this transaction: no gaps.

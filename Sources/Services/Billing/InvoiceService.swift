@@ -59,6 +59,7 @@ public enum InvoiceService {
         CreditNotes.register(&registry, engine)
         Upcoming.register(&registry, engine)
         InvoiceItems.register(&registry, engine)
+        Tenants.register(&registry)
         return registry
     }
 
